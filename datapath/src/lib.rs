@@ -1,0 +1,29 @@
+//! The functional core of the TrafficControl agent: pure functions from
+//! inputs to decisions. Nothing here does I/O, reads a clock or draws a
+//! random number, so the same input always gives the same output.
+//!
+//! - [`api`]: the `crd.antrea.io/v1alpha2` TrafficControl types and the CRD
+//!   they generate.
+//! - [`schema`]: a validator for the OpenAPI v3 subset CRDs use, run against
+//!   the generated CRD so the schema and the checks never drift apart.
+//! - [`validate`]: every problem of one TrafficControl, as errors and
+//!   warnings that name the object, the field and the rule.
+//! - [`manifest`]: multi-document YAML into JSON values, with line numbers.
+//! - [`cluster`]: the planner's view of Kubernetes (Pods, Namespaces).
+//! - [`selector`]: Kubernetes label-selector semantics, indexed for speed.
+//! - [`naming`]: port names derived from their parameters (Antrea-compatible).
+//! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
+//! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
+//! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
+//!   the effective TrafficControl per Pod, conflicts and flows.
+
+pub mod api;
+pub mod cluster;
+pub mod flows;
+pub mod manifest;
+pub mod naming;
+pub mod plan;
+pub mod ports;
+pub mod schema;
+pub mod selector;
+pub mod validate;

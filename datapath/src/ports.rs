@@ -1,0 +1,179 @@
+//! The OVS side of a TrafficControl port: its Interface type, its options
+//! and the `external_ids` that mark it as ours.
+//!
+//! Options are always written out in full (defaults included) so that a
+//! port's configuration reads the same whatever the user left implicit.
+
+use std::collections::BTreeMap;
+
+use crate::api::Port;
+use crate::naming::{GENEVE_DEFAULT_PORT, VXLAN_DEFAULT_PORT, port_name};
+
+/// The `external_ids` key that marks the agent's ports (Antrea's).
+pub const OWNER_KEY: &str = "antrea-type";
+/// The value of [`OWNER_KEY`] on TrafficControl ports.
+pub const OWNER_VALUE: &str = "traffic-control";
+
+/// `external_ids` keys the CNI writes on a Pod's interface (Antrea's).
+pub mod pod_keys {
+    /// The Pod's name.
+    pub const NAME: &str = "pod-name";
+    /// The Pod's Namespace.
+    pub const NAMESPACE: &str = "pod-namespace";
+    /// The Pod interface's MAC address.
+    pub const MAC: &str = "attached-mac";
+    /// The Pod's IP addresses.
+    pub const IP: &str = "ip";
+}
+
+/// The OVS Interface type of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InterfaceType {
+    /// An OVS internal port (a tap device on the userspace datapath).
+    Internal,
+    /// An existing host device (OVS's empty type).
+    System,
+    /// `geneve`
+    Geneve,
+    /// `vxlan`
+    Vxlan,
+    /// `gre`
+    Gre,
+    /// `erspan`
+    Erspan,
+}
+
+impl InterfaceType {
+    /// The `Interface.type` value OVSDB stores.
+    pub fn ovsdb_type(self) -> &'static str {
+        match self {
+            InterfaceType::Internal => "internal",
+            InterfaceType::System => "",
+            InterfaceType::Geneve => "geneve",
+            InterfaceType::Vxlan => "vxlan",
+            InterfaceType::Gre => "gre",
+            InterfaceType::Erspan => "erspan",
+        }
+    }
+
+    /// A name for people (`system` for the empty type).
+    pub fn name(self) -> &'static str {
+        match self {
+            InterfaceType::System => "system",
+            other => other.ovsdb_type(),
+        }
+    }
+}
+
+/// How a port is configured on the bridge.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct PortConfig {
+    /// The port (and interface) name.
+    pub name: String,
+    /// The interface type.
+    pub interface_type: InterfaceType,
+    /// `Interface.options`.
+    pub options: BTreeMap<String, String>,
+}
+
+impl PortConfig {
+    /// The configuration that realizes `port`.
+    pub fn of(port: &Port) -> Self {
+        let mut options = BTreeMap::new();
+        let mut set = |key: &str, value: String| {
+            options.insert(key.to_owned(), value);
+        };
+        let interface_type = match port {
+            Port::OvsInternal(_) => InterfaceType::Internal,
+            Port::Device(_) => InterfaceType::System,
+            Port::Geneve(t) | Port::Vxlan(t) => {
+                let (kind, default_port) = match port {
+                    Port::Geneve(_) => (InterfaceType::Geneve, GENEVE_DEFAULT_PORT),
+                    _ => (InterfaceType::Vxlan, VXLAN_DEFAULT_PORT),
+                };
+                set("remote_ip", t.remote_ip.to_string());
+                set("dst_port", t.destination_port.unwrap_or(default_port).to_string());
+                set("key", t.vni.unwrap_or(0).to_string());
+                kind
+            }
+            Port::Gre(t) => {
+                set("remote_ip", t.remote_ip.to_string());
+                set("key", t.key.unwrap_or(0).to_string());
+                InterfaceType::Gre
+            }
+            Port::Erspan(t) => {
+                set("remote_ip", t.remote_ip.to_string());
+                set("key", t.session_id.unwrap_or(0).to_string());
+                set("erspan_ver", t.version.to_string());
+                // OVS reads erspan_idx and erspan_hwid as hex (strtol base
+                // 16): write them with 0x so nobody reads them as decimal
+                // (Antrea writes hwid in decimal, which OVS misreads).
+                if t.version == 1 {
+                    set("erspan_idx", format!("{:#x}", t.index.unwrap_or(0)));
+                } else {
+                    set("erspan_dir", t.dir.unwrap_or(0).to_string());
+                    set("erspan_hwid", format!("{:#x}", t.hardware_id.unwrap_or(0)));
+                }
+                InterfaceType::Erspan
+            }
+        };
+        PortConfig { name: port_name(port), interface_type, options }
+    }
+
+    /// The `external_ids` the agent writes on its ports.
+    pub fn external_ids() -> BTreeMap<String, String> {
+        BTreeMap::from([(OWNER_KEY.to_owned(), OWNER_VALUE.to_owned())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ErspanTunnel, GreTunnel, NamedPort, UdpTunnel};
+
+    fn options(port: &Port) -> Vec<String> {
+        PortConfig::of(port).options.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    #[test]
+    fn udp_tunnels_write_defaults_explicitly() {
+        let tunnel = UdpTunnel { remote_ip: "10.0.10.2".parse().unwrap(), destination_port: None, vni: None };
+        assert_eq!(options(&Port::Vxlan(tunnel.clone())), ["dst_port=4789", "key=0", "remote_ip=10.0.10.2"]);
+        assert_eq!(options(&Port::Geneve(tunnel)), ["dst_port=6081", "key=0", "remote_ip=10.0.10.2"]);
+    }
+
+    #[test]
+    fn gre_keys_use_all_32_bits() {
+        let port = Port::Gre(GreTunnel { remote_ip: "fd00::2".parse().unwrap(), key: Some(u32::MAX) });
+        assert_eq!(options(&port), ["key=4294967295", "remote_ip=fd00::2"]);
+    }
+
+    #[test]
+    fn erspan_options_follow_the_version() {
+        let v1 = ErspanTunnel {
+            remote_ip: "10.0.10.2".parse().unwrap(),
+            session_id: Some(1),
+            version: 1,
+            index: Some(26),
+            dir: None,
+            hardware_id: None,
+        };
+        assert_eq!(
+            options(&Port::Erspan(v1.clone())),
+            ["erspan_idx=0x1a", "erspan_ver=1", "key=1", "remote_ip=10.0.10.2"]
+        );
+        let v2 = ErspanTunnel { version: 2, index: None, dir: Some(1), hardware_id: Some(12), ..v1 };
+        assert_eq!(
+            options(&Port::Erspan(v2)),
+            ["erspan_dir=1", "erspan_hwid=0xc", "erspan_ver=2", "key=1", "remote_ip=10.0.10.2"]
+        );
+    }
+
+    #[test]
+    fn named_ports_have_no_options() {
+        let config = PortConfig::of(&Port::Device(NamedPort { name: "eno2".into() }));
+        assert_eq!((config.name.as_str(), config.interface_type.ovsdb_type()), ("eno2", ""));
+        assert!(config.options.is_empty());
+    }
+}
