@@ -45,6 +45,12 @@ impl FieldPath {
         }
     }
 
+    /// The path of an entry of this map (always bracketed, as Kubernetes
+    /// prints map keys).
+    pub fn key(&self, key: &str) -> Self {
+        FieldPath(format!("{}[{key}]", self.0))
+    }
+
     /// The path of an item of this list.
     pub fn index(&self, index: usize) -> Self {
         FieldPath(format!("{}[{index}]", self.0))
@@ -186,7 +192,7 @@ fn check_object(
             continue;
         }
         match schema.get("additionalProperties") {
-            Some(additional @ Value::Object(_)) => check_at(additional, child, &child_path, out),
+            Some(additional @ Value::Object(_)) => check_at(additional, child, &path.key(name), out),
             Some(Value::Bool(true)) => {}
             // A schema that lists no properties (a `oneOf` branch such as
             // `{required: [vxlan]}`) constrains nothing else.
