@@ -14,6 +14,8 @@
 //! - [`naming`]: port names derived from their parameters (Antrea-compatible).
 //! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
+//! - [`offline`]: manifests sorted by kind and a made-up switch, for
+//!   planning without a cluster (`tcctl plan`, snapshots).
 //! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
 //!   the effective TrafficControl per Pod, conflicts and flows.
 
@@ -22,6 +24,7 @@ pub mod cluster;
 pub mod flows;
 pub mod manifest;
 pub mod naming;
+pub mod offline;
 pub mod plan;
 pub mod ports;
 pub mod schema;

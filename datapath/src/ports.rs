@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::api::Port;
+use crate::cluster::PodRef;
+use crate::flows::MacAddr;
 use crate::naming::{GENEVE_DEFAULT_PORT, VXLAN_DEFAULT_PORT, port_name};
 
 /// The `external_ids` key that marks the agent's ports (Antrea's).
@@ -124,6 +126,49 @@ impl PortConfig {
     /// The `external_ids` the agent writes on its ports.
     pub fn external_ids() -> BTreeMap<String, String> {
         BTreeMap::from([(OWNER_KEY.to_owned(), OWNER_VALUE.to_owned())])
+    }
+}
+
+/// The OpenFlow number of the bridge's own (LOCAL) port.
+pub const OFPP_LOCAL: u32 = 0xfffe;
+/// OpenFlow port numbers above this are reserved (OF1.0's `OFPP_MAX`).
+pub const OFPORT_MAX: u32 = 0xfeff;
+
+/// A port as the switch reports it (OVSDB's Port and Interface rows).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct SwitchPort {
+    /// The port name.
+    pub name: String,
+    /// The OpenFlow port number, once OVS has assigned one.
+    #[serde(default)]
+    pub ofport: Option<u32>,
+    /// The interface's `external_ids`.
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl SwitchPort {
+    /// The ofport, if it is one flows may use (OVS reports -1 or nothing
+    /// for a port it could not open; reserved numbers are not ports).
+    pub fn usable_ofport(&self) -> Option<u32> {
+        self.ofport.filter(|p| (1..=OFPORT_MAX).contains(p))
+    }
+
+    /// Whether the agent created this port.
+    pub fn is_agents(&self) -> bool {
+        self.external_ids.get(OWNER_KEY).is_some_and(|v| v == OWNER_VALUE)
+    }
+
+    /// The Pod this port belongs to, per the CNI's `external_ids`.
+    pub fn pod(&self) -> Option<PodRef> {
+        let name = self.external_ids.get(pod_keys::NAME)?;
+        let namespace = self.external_ids.get(pod_keys::NAMESPACE)?;
+        Some(PodRef::new(namespace.clone(), name.clone()))
+    }
+
+    /// The Pod interface's MAC address, when the CNI wrote a valid one.
+    pub fn pod_mac(&self) -> Option<MacAddr> {
+        self.external_ids.get(pod_keys::MAC)?.parse().ok()
     }
 }
 

@@ -98,7 +98,7 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
 }
 
 /// One requirement of a compiled selector.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Requirement {
     /// The key is present with one of these values.
     In(String, BTreeSet<String>),
@@ -112,7 +112,7 @@ pub enum Requirement {
 
 /// A label selector reduced to requirements, all of which must hold. No
 /// requirements matches everything.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Selector {
     requirements: Vec<Requirement>,
 }
@@ -180,8 +180,23 @@ impl Bitset {
     /// The set `range` within `0..len`.
     pub fn range(len: usize, range: std::ops::Range<usize>) -> Self {
         let mut set = Bitset::empty(len);
-        range.for_each(|i| set.insert(i));
+        set.insert_range(range);
         set
+    }
+
+    /// Adds every index of `range` (those below the length).
+    pub fn insert_range(&mut self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.len);
+        let mut i = range.start;
+        while i < end {
+            if i % 64 == 0 && i + 64 <= end {
+                self.words[i / 64] = u64::MAX;
+                i += 64;
+            } else {
+                self.words[i / 64] |= 1 << (i % 64);
+                i += 1;
+            }
+        }
     }
 
     fn trim(&mut self) {

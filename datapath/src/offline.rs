@@ -1,0 +1,128 @@
+//! Planning without a cluster or a switch (`tcctl plan`, snapshots): the
+//! objects of manifest files sorted by kind, and a switch made up for them.
+//!
+//! The made-up switch is deterministic: this node's Pods (not host-network)
+//! get ofports 1, 2, ... in (Namespace, name) order, with MAC
+//! `02:00:00:00:HH:LL` (HHLL the ofport) and a port named like Antrea's
+//! (`<first 8 chars of the name>-<6 hex of SHA-1(namespace/name)>`); the
+//! TrafficControl ports the plan asks for get the next numbers, in name
+//! order.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+
+use crate::api;
+use crate::cluster::{NamespaceInfo, PodInfo};
+use crate::plan::{Plan, PlanInput, plan};
+use crate::ports::{SwitchPort, pod_keys};
+use crate::validate::{Report, Validator};
+
+/// The objects of a set of manifests, sorted by kind.
+#[derive(Default)]
+pub struct Objects {
+    /// Every TrafficControl with its validation report (valid or not).
+    pub traffic_controls: Vec<Report>,
+    /// Namespaces.
+    pub namespaces: Vec<NamespaceInfo>,
+    /// Pods.
+    pub pods: Vec<PodInfo>,
+    /// Documents that are none of the above (`Kind name`), or could not be
+    /// read as what they claim to be (with the reason).
+    pub skipped: Vec<String>,
+}
+
+impl Objects {
+    /// Adds the documents of one manifest; `List` objects are unpacked.
+    pub fn add_documents(&mut self, validator: &Validator, documents: Vec<Value>) {
+        for document in documents {
+            self.add(validator, document);
+        }
+    }
+
+    fn add(&mut self, validator: &Validator, document: Value) {
+        let kind = document.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let name =
+            document.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<unnamed>").to_owned();
+        match kind.as_str() {
+            api::KIND => self.traffic_controls.push(validator.validate(&document)),
+            "Pod" => match serde_json::from_value::<Pod>(document) {
+                Ok(pod) => self.pods.push(PodInfo::from(&pod)),
+                Err(error) => self.skipped.push(format!("Pod {name}: {error}")),
+            },
+            "Namespace" => match serde_json::from_value::<Namespace>(document) {
+                Ok(namespace) => self.namespaces.push(NamespaceInfo::from(&namespace)),
+                Err(error) => self.skipped.push(format!("Namespace {name}: {error}")),
+            },
+            list if list.ends_with("List") => {
+                if let Some(Value::Array(items)) = document.get("items") {
+                    for item in items.clone() {
+                        self.add(validator, item);
+                    }
+                }
+            }
+            other => {
+                self.skipped.push(format!("{} {name}", if other.is_empty() { "<no kind>" } else { other }))
+            }
+        }
+    }
+
+    /// The TrafficControls that passed validation.
+    pub fn valid_traffic_controls(&self) -> Vec<api::TrafficControl> {
+        self.traffic_controls.iter().filter_map(|r| r.traffic_control.clone()).collect()
+    }
+}
+
+/// Plans `objects` for `node` on a made-up switch (see the module doc).
+pub fn plan_offline(node: &str, objects: &Objects) -> Plan {
+    let traffic_controls = objects.valid_traffic_controls();
+    let mut switch_ports = pod_ports(node, &objects.pods);
+    let first = plan(&PlanInput {
+        node,
+        traffic_controls: &traffic_controls,
+        namespaces: &objects.namespaces,
+        pods: &objects.pods,
+        switch_ports: &switch_ports,
+    });
+    let next = switch_ports.len() as u32 + 1;
+    switch_ports.extend(first.ports.keys().zip(next..).map(|(name, ofport)| SwitchPort {
+        name: name.clone(),
+        ofport: Some(ofport),
+        external_ids: crate::ports::PortConfig::external_ids(),
+    }));
+    plan(&PlanInput {
+        node,
+        traffic_controls: &traffic_controls,
+        namespaces: &objects.namespaces,
+        pods: &objects.pods,
+        switch_ports: &switch_ports,
+    })
+}
+
+/// Ports for this node's Pods, as a CNI would attach them.
+pub fn pod_ports(node: &str, pods: &[PodInfo]) -> Vec<SwitchPort> {
+    let mut local: Vec<&PodInfo> =
+        pods.iter().filter(|p| !p.host_network && p.node_name.as_deref() == Some(node)).collect();
+    local.sort_by(|a, b| a.pod.cmp(&b.pod));
+    local.dedup_by(|a, b| a.pod == b.pod);
+    local
+        .iter()
+        .zip(1u32..)
+        .map(|(pod, ofport)| {
+            let digest = Sha1::digest(pod.pod.to_string().as_bytes());
+            let short: String = pod.pod.name.chars().take(8).collect();
+            let [hi, lo] = (ofport as u16).to_be_bytes();
+            SwitchPort {
+                name: format!("{short}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2]),
+                ofport: Some(ofport),
+                external_ids: BTreeMap::from([
+                    (pod_keys::NAME.to_owned(), pod.pod.name.clone()),
+                    (pod_keys::NAMESPACE.to_owned(), pod.pod.namespace.clone()),
+                    (pod_keys::MAC.to_owned(), format!("02:00:00:00:{hi:02x}:{lo:02x}")),
+                ]),
+            }
+        })
+        .collect()
+}

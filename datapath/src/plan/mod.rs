@@ -1,0 +1,172 @@
+//! The planner: a pure function from what the agent knows (TrafficControls,
+//! Namespaces, the Pods on this node, the switch's ports) to what should be
+//! (the TrafficControl ports, the effective TrafficControl of each Pod, the
+//! conflicts, and the flows).
+//!
+//! Steps, each in its own module:
+//! - [`order`]: TrafficControls in precedence order (oldest, then name);
+//! - [`port_plan`]: the ports they need, shared when equal, refused when a
+//!   name is taken by something else;
+//! - [`selection`]: which Pods each selects, and which one wins a Pod;
+//! - [`pipeline`]: the flows, only for ports that have an ofport.
+//!
+//! Same input, same output: every collection that reaches the output is
+//! ordered.
+
+mod order;
+mod pipeline;
+mod port_plan;
+mod render;
+mod selection;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::api::TrafficControl;
+use crate::cluster::{NamespaceInfo, PodInfo, PodRef};
+use crate::flows::Flow;
+use crate::ports::{PortConfig, SwitchPort};
+
+pub use order::precedence;
+
+/// Everything the planner looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    /// This node's name: only its Pods matter.
+    pub node: &'a str,
+    /// Valid TrafficControls (see [`crate::validate`]); any order.
+    pub traffic_controls: &'a [TrafficControl],
+    /// Namespaces; Pods whose Namespace is missing get one with only the
+    /// `kubernetes.io/metadata.name` label, as the API server would.
+    pub namespaces: &'a [NamespaceInfo],
+    /// Pods; any node, any order.
+    pub pods: &'a [PodInfo],
+    /// The switch's ports, as OVSDB reports them.
+    pub switch_ports: &'a [SwitchPort],
+}
+
+/// What should be.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// TrafficControl ports by name.
+    pub ports: BTreeMap<String, PlannedPort>,
+    /// Per TrafficControl: its ports, its Pods and how far it got.
+    pub traffic_controls: BTreeMap<String, TrafficControlPlan>,
+    /// Each selected Pod on this node and the TrafficControl that controls it.
+    pub effective: BTreeMap<PodRef, String>,
+    /// Pods selected by more than one TrafficControl.
+    pub conflicts: Vec<Conflict>,
+    /// The flows, in dump order.
+    pub flows: Vec<Flow>,
+}
+
+/// A port the plan needs on the bridge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedPort {
+    /// Name, type and options.
+    pub config: PortConfig,
+    /// What the port is for.
+    pub roles: BTreeSet<PortRole>,
+    /// The TrafficControls that use it.
+    pub users: BTreeSet<String>,
+    /// Its ofport, when the switch has it.
+    pub ofport: Option<u32>,
+    /// The port exists but the agent did not create it (a device someone
+    /// attached): the agent uses it and never modifies or deletes it.
+    pub adopted: bool,
+}
+
+/// What a TrafficControl port is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum PortRole {
+    /// Traffic goes out through it.
+    Target,
+    /// Redirected traffic comes back through it.
+    Return,
+}
+
+/// How far a TrafficControl got on this node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reason")]
+pub enum Progress {
+    /// Its flows are in the plan for every Pod it controls that has a port.
+    Realized,
+    /// It waits for a port to get an ofport.
+    Pending(String),
+    /// It cannot be realized on this node.
+    Failed(String),
+}
+
+/// The plan of one TrafficControl.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrafficControlPlan {
+    /// The target port's name.
+    pub target_port: String,
+    /// The return port's name.
+    pub return_port: Option<String>,
+    /// The Pods it controls on this node.
+    pub pods: Vec<PodRef>,
+    /// Of those, the Pods whose port the switch does not have yet.
+    pub pods_without_port: Vec<PodRef>,
+    /// Pods it selects that an older TrafficControl controls.
+    pub lost_pods: Vec<PodRef>,
+    /// How far it got.
+    pub progress: Progress,
+}
+
+/// A Pod selected by several TrafficControls.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Conflict {
+    /// The Pod.
+    pub pod: PodRef,
+    /// The TrafficControl that controls it.
+    pub winner: String,
+    /// The others that select it, in precedence order.
+    pub losers: Vec<String>,
+}
+
+/// Plans everything; see the module documentation.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let ordered = order::precedence(input.traffic_controls);
+    let ports = port_plan::plan_ports(&ordered, input.switch_ports);
+    let selection = selection::select(input, &ordered, &ports.failed);
+    let pod_ports = pipeline::pod_ports(input.switch_ports);
+
+    let mut traffic_controls = BTreeMap::new();
+    let mut flows = pipeline::static_flows();
+    flows.extend(pipeline::pod_forwarding_flows(&pod_ports));
+    flows.extend(pipeline::port_flows(&ports.ports));
+    for tc in &ordered {
+        let name = tc.metadata.name.clone().unwrap_or_default();
+        let names = &ports.names[&name];
+        let pods = selection.won.get(&name).cloned().unwrap_or_default();
+        let lost_pods = selection.lost.get(&name).cloned().unwrap_or_default();
+        let outcome = match ports.failed.get(&name) {
+            Some(reason) => pipeline::Outcome::failed(reason),
+            None => pipeline::traffic_control_flows(tc, names, &pods, &ports.ports, &pod_ports),
+        };
+        flows.extend(outcome.flows);
+        traffic_controls.insert(
+            name,
+            TrafficControlPlan {
+                target_port: names.target.clone(),
+                return_port: names.ret.clone(),
+                pods,
+                pods_without_port: outcome.pods_without_port,
+                lost_pods,
+                progress: outcome.progress,
+            },
+        );
+    }
+    flows.sort();
+    Plan {
+        ports: ports.ports,
+        traffic_controls,
+        effective: selection.effective,
+        conflicts: selection.conflicts,
+        flows,
+    }
+}

@@ -1,0 +1,230 @@
+//! The flows of the plan: the pipeline's fixed flows, forwarding for every
+//! Pod port, classification of TrafficControl ports, and the flows of each
+//! TrafficControl. A flow is only made for ports that have an ofport.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{PlannedPort, PortRole, Progress};
+use crate::api::{Action as TcAction, TrafficControl};
+use crate::cluster::PodRef;
+use crate::flows::{
+    ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, MacAddr, Match,
+    OUTPUT_FOUND, OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table,
+};
+use crate::ports::SwitchPort;
+
+use super::port_plan::PortNames;
+
+/// Priorities, per table.
+mod priority {
+    pub const RETURN_PORT: u16 = 200;
+    pub const TARGET_PORT: u16 = 200;
+    pub const POD_PORT: u16 = 190;
+    pub const POD_MAC: u16 = 200;
+    pub const SKIP_RETURNED: u16 = 300;
+    // Redirect outranks Mirror when a packet's sender and receiver are
+    // controlled by different TrafficControls: enforcement before
+    // observation, so a mirror can never let a packet bypass an IPS.
+    pub const REDIRECT_EGRESS: u16 = 210;
+    pub const REDIRECT_INGRESS: u16 = 200;
+    pub const MIRROR_EGRESS: u16 = 110;
+    pub const MIRROR_INGRESS: u16 = 100;
+    pub const OUTPUT_CONTROLLED: u16 = 300;
+    pub const OUTPUT_FOUND: u16 = 200;
+    pub const DEFAULT: u16 = 0;
+}
+
+/// A Pod's port on the switch.
+pub(super) struct PodPort {
+    pub ofport: u32,
+    pub mac: Option<MacAddr>,
+}
+
+/// The Pods' ports (per the CNI's `external_ids`) that have an ofport. If
+/// two ports claim the same Pod, the first by name is used.
+pub(super) fn pod_ports(switch_ports: &[SwitchPort]) -> BTreeMap<PodRef, PodPort> {
+    let mut sorted: Vec<&SwitchPort> = switch_ports.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut ports = BTreeMap::new();
+    for port in sorted {
+        if let (Some(pod), Some(ofport)) = (port.pod(), port.usable_ofport()) {
+            ports.entry(pod).or_insert(PodPort { ofport, mac: port.pod_mac() });
+        }
+    }
+    ports
+}
+
+fn goto(table: Table) -> Action {
+    Action::GotoTable(table)
+}
+
+/// The flows every bridge has, whatever the TrafficControls.
+pub(super) fn static_flows() -> Vec<Flow> {
+    let pipeline =
+        |table, priority, matches, actions| Flow::new(Cookie::pipeline(), table, priority, matches, actions);
+    let output_port = Action::OutputReg(OUTPUT_PORT);
+    let output_target = Action::OutputReg(TC_TARGET);
+    vec![
+        pipeline(Table::Classifier, priority::DEFAULT, vec![], vec![goto(Table::L2ForwardingCalc)]),
+        pipeline(Table::L2ForwardingCalc, priority::DEFAULT, vec![], vec![goto(Table::TrafficControl)]),
+        pipeline(
+            Table::TrafficControl,
+            priority::SKIP_RETURNED,
+            vec![Match::Reg(PACKET_SOURCE, FROM_TC_RETURN)],
+            vec![goto(Table::Output)],
+        ),
+        pipeline(Table::TrafficControl, priority::DEFAULT, vec![], vec![goto(Table::Output)]),
+        pipeline(
+            Table::Output,
+            priority::OUTPUT_CONTROLLED,
+            vec![Match::Reg(TC_ACTION, ACTION_MIRROR), Match::Reg(OUTPUT_FOUND, 1)],
+            vec![output_port, output_target],
+        ),
+        // A mirrored packet without a known local destination (broadcast,
+        // unknown unicast, off-node) is copied once, then switched; target
+        // ports are no-flood, so NORMAL never copies it a second time.
+        pipeline(
+            Table::Output,
+            priority::OUTPUT_CONTROLLED,
+            vec![Match::Reg(TC_ACTION, ACTION_MIRROR), Match::Reg(OUTPUT_FOUND, 0)],
+            vec![output_target, Action::Normal],
+        ),
+        pipeline(
+            Table::Output,
+            priority::OUTPUT_CONTROLLED,
+            vec![Match::Reg(TC_ACTION, ACTION_REDIRECT)],
+            vec![output_target],
+        ),
+        pipeline(Table::Output, priority::OUTPUT_FOUND, vec![Match::Reg(OUTPUT_FOUND, 1)], vec![output_port]),
+        pipeline(Table::Output, priority::DEFAULT, vec![], vec![Action::Normal]),
+    ]
+}
+
+/// Classifier and L2 forwarding flows for every Pod port. A MAC claimed by
+/// two Pods is forwarded to the first (by Pod) only.
+pub(super) fn pod_forwarding_flows(pod_ports: &BTreeMap<PodRef, PodPort>) -> Vec<Flow> {
+    let mut flows = Vec::with_capacity(pod_ports.len() * 2);
+    let mut macs = BTreeSet::new();
+    for port in pod_ports.values() {
+        flows.push(Flow::new(
+            Cookie::pipeline(),
+            Table::Classifier,
+            priority::POD_PORT,
+            vec![Match::InPort(port.ofport)],
+            vec![Action::SetField(PACKET_SOURCE, FROM_POD), goto(Table::L2ForwardingCalc)],
+        ));
+        if let Some(mac) = port.mac
+            && macs.insert(mac)
+        {
+            flows.push(Flow::new(
+                Cookie::pipeline(),
+                Table::L2ForwardingCalc,
+                priority::POD_MAC,
+                vec![Match::DlDst(mac)],
+                vec![
+                    Action::SetField(OUTPUT_PORT, port.ofport),
+                    Action::SetField(OUTPUT_FOUND, 1),
+                    goto(Table::TrafficControl),
+                ],
+            ));
+        }
+    }
+    flows
+}
+
+/// Classifier flows for TrafficControl ports: what comes back through a
+/// return port is forwarded (and not controlled again); nothing may enter
+/// through a port that is only a target.
+pub(super) fn port_flows(ports: &BTreeMap<String, PlannedPort>) -> Vec<Flow> {
+    ports
+        .values()
+        .filter_map(|port| {
+            let ofport = port.ofport?;
+            let flow = if port.roles.contains(&PortRole::Return) {
+                Flow::new(
+                    Cookie::port(),
+                    Table::Classifier,
+                    priority::RETURN_PORT,
+                    vec![Match::InPort(ofport)],
+                    vec![Action::SetField(PACKET_SOURCE, FROM_TC_RETURN), goto(Table::L2ForwardingCalc)],
+                )
+            } else {
+                Flow::new(
+                    Cookie::port(),
+                    Table::Classifier,
+                    priority::TARGET_PORT,
+                    vec![Match::InPort(ofport)],
+                    vec![Action::Drop],
+                )
+            };
+            Some(flow)
+        })
+        .collect()
+}
+
+/// What planning one TrafficControl's flows gave.
+pub(super) struct Outcome {
+    pub flows: Vec<Flow>,
+    pub pods_without_port: Vec<PodRef>,
+    pub progress: Progress,
+}
+
+impl Outcome {
+    pub fn failed(reason: &str) -> Self {
+        Outcome {
+            flows: Vec::new(),
+            pods_without_port: Vec::new(),
+            progress: Progress::Failed(reason.to_owned()),
+        }
+    }
+
+    fn pending(reason: String) -> Self {
+        Outcome { flows: Vec::new(), pods_without_port: Vec::new(), progress: Progress::Pending(reason) }
+    }
+}
+
+/// The TrafficControl table's flows for the Pods `tc` controls.
+pub(super) fn traffic_control_flows(
+    tc: &TrafficControl,
+    names: &PortNames,
+    pods: &[PodRef],
+    ports: &BTreeMap<String, PlannedPort>,
+    pod_ports: &BTreeMap<PodRef, PodPort>,
+) -> Outcome {
+    let ofport_of = |name: &str| ports.get(name).and_then(|p| p.ofport);
+    let Some(target) = ofport_of(&names.target) else {
+        return Outcome::pending(format!("waiting for port {} to get an ofport", names.target));
+    };
+    let (action, egress_priority, ingress_priority) = match tc.spec.action {
+        TcAction::Mirror => (ACTION_MIRROR, priority::MIRROR_EGRESS, priority::MIRROR_INGRESS),
+        TcAction::Redirect => (ACTION_REDIRECT, priority::REDIRECT_EGRESS, priority::REDIRECT_INGRESS),
+    };
+    if tc.spec.action == TcAction::Redirect
+        && let Some(ret) = &names.ret
+        && ofport_of(ret).is_none()
+    {
+        return Outcome::pending(format!("waiting for return port {ret} to get an ofport"));
+    }
+
+    let cookie = Cookie::traffic_control(tc.metadata.name.as_deref().unwrap_or_default());
+    let actions =
+        vec![Action::SetField(TC_TARGET, target), Action::SetField(TC_ACTION, action), goto(Table::Output)];
+    let direction = tc.spec.direction;
+    let mut flows = Vec::new();
+    let mut pods_without_port = Vec::new();
+    for pod in pods {
+        let Some(port) = pod_ports.get(pod) else {
+            pods_without_port.push(pod.clone());
+            continue;
+        };
+        if direction.covers_egress() {
+            let matches = vec![Match::InPort(port.ofport)];
+            flows.push(Flow::new(cookie, Table::TrafficControl, egress_priority, matches, actions.clone()));
+        }
+        if direction.covers_ingress() {
+            let matches = vec![Match::Reg(OUTPUT_PORT, port.ofport)];
+            flows.push(Flow::new(cookie, Table::TrafficControl, ingress_priority, matches, actions.clone()));
+        }
+    }
+    Outcome { flows, pods_without_port, progress: Progress::Realized }
+}

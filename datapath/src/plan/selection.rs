@@ -1,0 +1,168 @@
+//! Which Pods each TrafficControl selects, and which TrafficControl wins
+//! each Pod.
+//!
+//! Selection runs on bitsets over this node's Pods (sorted by Namespace,
+//! then name, so each Namespace is a contiguous range): a selector costs
+//! one pass over the Pods that carry its keys, and identical selectors are
+//! evaluated once. The winner of a Pod is the first TrafficControl in
+//! precedence order that selects it; the others are conflicts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+
+use super::{Conflict, PlanInput};
+use crate::api::{LabelSelector, TrafficControl};
+use crate::cluster::{NamespaceInfo, PodInfo, PodRef};
+use crate::selector::{Bitset, LabelIndex, Selector};
+
+pub(super) struct Selection {
+    pub effective: BTreeMap<PodRef, String>,
+    pub conflicts: Vec<Conflict>,
+    pub won: HashMap<String, Vec<PodRef>>,
+    pub lost: HashMap<String, Vec<PodRef>>,
+}
+
+/// This node's selectable Pods and their Namespaces, indexed.
+struct Universe<'a> {
+    pods: Vec<&'a PodInfo>,
+    pod_index: LabelIndex<'a>,
+    namespace_index: LabelIndex<'a>,
+    namespace_pods: Vec<Range<usize>>,
+}
+
+pub(super) fn select(
+    input: &PlanInput<'_>,
+    ordered: &[&TrafficControl],
+    failed: &BTreeMap<String, String>,
+) -> Selection {
+    let synthesized = missing_namespaces(input);
+    let universe = Universe::new(input, &synthesized);
+    let mut cache = SelectionCache::default();
+
+    let count = universe.pods.len();
+    let mut claimed = Bitset::empty(count);
+    let mut owner: Vec<Option<usize>> = vec![None; count];
+    let mut losers: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut won: HashMap<String, Vec<PodRef>> = HashMap::new();
+    let mut lost: HashMap<String, Vec<PodRef>> = HashMap::new();
+    for (rank, tc) in ordered.iter().enumerate() {
+        let name = tc.metadata.name.clone().unwrap_or_default();
+        if failed.contains_key(&name) {
+            continue; // a TrafficControl that cannot be realized claims nothing
+        }
+        let selected = cache.applied_to(&universe, &tc.spec.applied_to);
+        let mut taken = selected.clone();
+        taken.intersect(&claimed);
+        let mut winning = selected.clone();
+        winning.subtract(&claimed);
+        for i in winning.iter() {
+            owner[i] = Some(rank);
+        }
+        for i in taken.iter() {
+            losers.entry(i).or_default().push(rank);
+        }
+        won.insert(name.clone(), winning.iter().map(|i| universe.pods[i].pod.clone()).collect());
+        lost.insert(name, taken.iter().map(|i| universe.pods[i].pod.clone()).collect());
+        claimed.union(&selected);
+    }
+
+    let tc_name = |rank: usize| ordered[rank].metadata.name.clone().unwrap_or_default();
+    let effective = owner
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rank)| rank.map(|r| (universe.pods[i].pod.clone(), tc_name(r))))
+        .collect();
+    let conflicts = losers
+        .into_iter()
+        .filter_map(|(i, ranks)| {
+            let winner = tc_name(owner[i]?);
+            Some(Conflict {
+                pod: universe.pods[i].pod.clone(),
+                winner,
+                losers: ranks.into_iter().map(tc_name).collect(),
+            })
+        })
+        .collect();
+    Selection { effective, conflicts, won, lost }
+}
+
+/// Namespaces of this node's Pods that the input does not describe.
+fn missing_namespaces(input: &PlanInput<'_>) -> Vec<NamespaceInfo> {
+    let known: BTreeSet<&str> = input.namespaces.iter().map(|n| n.name.as_str()).collect();
+    let wanted: BTreeSet<&str> = input.pods.iter().map(|p| p.pod.namespace.as_str()).collect();
+    wanted.difference(&known).map(|name| NamespaceInfo::named(name)).collect()
+}
+
+impl<'a> Universe<'a> {
+    fn new(input: &PlanInput<'a>, synthesized: &'a [NamespaceInfo]) -> Self {
+        let mut pods: Vec<&PodInfo> = input
+            .pods
+            .iter()
+            .filter(|p| !p.host_network && p.node_name.as_deref() == Some(input.node))
+            .collect();
+        pods.sort_by(|a, b| a.pod.cmp(&b.pod));
+        pods.dedup_by(|a, b| a.pod == b.pod);
+
+        let mut namespaces: BTreeMap<&str, &NamespaceInfo> = BTreeMap::new();
+        for namespace in input.namespaces.iter().chain(synthesized) {
+            namespaces.entry(namespace.name.as_str()).or_insert(namespace);
+        }
+        let namespace_pods = namespaces
+            .keys()
+            .map(|ns| {
+                let start = pods.partition_point(|p| p.pod.namespace.as_str() < *ns);
+                let end = pods.partition_point(|p| p.pod.namespace.as_str() <= *ns);
+                start..end
+            })
+            .collect();
+        Universe {
+            pod_index: LabelIndex::new(pods.iter().map(|p| &p.labels).collect::<Vec<_>>()),
+            namespace_index: LabelIndex::new(namespaces.values().map(|n| &n.labels).collect::<Vec<_>>()),
+            pods,
+            namespace_pods,
+        }
+    }
+}
+
+/// Evaluated selectors, so TrafficControls that share one pay once.
+#[derive(Default)]
+struct SelectionCache {
+    pods: HashMap<Selector, Bitset>,
+    namespaces: HashMap<Selector, Bitset>,
+}
+
+impl SelectionCache {
+    fn applied_to(&mut self, universe: &Universe<'_>, applied_to: &crate::api::AppliedTo) -> Bitset {
+        let count = universe.pods.len();
+        let by_pod = applied_to.pod_selector.as_ref().map(|s| self.pods_matching(universe, s));
+        let by_namespace =
+            applied_to.namespace_selector.as_ref().map(|s| self.pods_in_namespaces(universe, s));
+        match (by_pod, by_namespace) {
+            (None, None) => Bitset::empty(count),
+            (Some(set), None) | (None, Some(set)) => set,
+            (Some(mut pods), Some(in_namespaces)) => {
+                pods.intersect(&in_namespaces);
+                pods
+            }
+        }
+    }
+
+    fn pods_matching(&mut self, universe: &Universe<'_>, selector: &LabelSelector) -> Bitset {
+        let compiled = Selector::compile(selector);
+        self.pods.entry(compiled).or_insert_with_key(|s| universe.pod_index.select(s)).clone()
+    }
+
+    fn pods_in_namespaces(&mut self, universe: &Universe<'_>, selector: &LabelSelector) -> Bitset {
+        let compiled = Selector::compile(selector);
+        self.namespaces
+            .entry(compiled)
+            .or_insert_with_key(|s| {
+                let mut pods = Bitset::empty(universe.pods.len());
+                for ns in universe.namespace_index.select(s).iter() {
+                    pods.insert_range(universe.namespace_pods[ns].clone());
+                }
+                pods
+            })
+            .clone()
+    }
+}
