@@ -127,8 +127,13 @@ impl Validator {
             check_spec(spec, &mut rules);
         }
         // A rule that explains a field better than the schema does replaces
-        // the schema's message for that field.
-        let explained: Vec<FieldPath> = rules.iter().map(|f: &Finding| f.path.clone()).collect();
+        // the schema's message for that field. An ERSPAN return port also
+        // makes the schema's "exactly one of ... found none" on its parent
+        // noise: the rule already says what to use instead.
+        let mut explained: Vec<FieldPath> = rules.iter().map(|f: &Finding| f.path.clone()).collect();
+        if explained.contains(&FieldPath::parse("spec.returnPort.erspan")) {
+            explained.push(FieldPath::parse("spec.returnPort"));
+        }
         let mut findings: Vec<Finding> = schema::check(&self.schema, object)
             .into_iter()
             .filter(|v| !explained.contains(&v.path))

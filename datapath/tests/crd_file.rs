@@ -19,7 +19,10 @@ fn the_crd_means_what_antreas_does() {
     assert_eq!(at("/spec/names/shortNames"), serde_json::json!(["tc"]));
     assert_eq!(at("/spec/versions/0/subresources"), serde_json::json!({"status": {}}));
     let spec = "/spec/versions/0/schema/openAPIV3Schema/properties/spec";
-    assert_eq!(at(&format!("{spec}/required")), serde_json::json!(["action", "appliedTo", "direction", "targetPort"]));
+    assert_eq!(
+        at(&format!("{spec}/required")),
+        serde_json::json!(["action", "appliedTo", "direction", "targetPort"])
+    );
     let kinds = |port: &str| -> Vec<String> {
         at(&format!("{spec}/properties/{port}/oneOf"))
             .as_array()

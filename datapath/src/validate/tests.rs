@@ -162,7 +162,6 @@ fn erspan_as_a_return_port_is_rejected_with_a_reason() {
     assert_eq!(
         lines(&object),
         [
-            "tc/mirror-web-app: spec.returnPort: exactly one of ovsInternal, device, geneve, vxlan, gre must be set, found none",
             "tc/mirror-web-app: spec.returnPort.erspan: ERSPAN cannot be a return port: it only carries traffic away (use ovsInternal, device, geneve, vxlan or gre)",
         ]
     );
