@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+
+use crate::selector::Bitset;
 
 /// The label Kubernetes puts on every Namespace with its own name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -93,5 +96,77 @@ impl From<&Namespace> for NamespaceInfo {
         // The API server has set this label on every Namespace since 1.21.
         labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
         NamespaceInfo { name, labels }
+    }
+}
+
+/// A set of this node's Pods: a bitset over one ordered Pod list that every
+/// set of a plan shares, so a plan holds "which Pods" for a thousand
+/// TrafficControls in a few kilobytes each instead of a thousand lists.
+#[derive(Clone)]
+pub struct PodSet {
+    universe: Arc<[PodRef]>,
+    members: Bitset,
+}
+
+impl PodSet {
+    /// The members of `universe` that `members` holds (by index).
+    pub fn new(universe: Arc<[PodRef]>, members: Bitset) -> Self {
+        PodSet { universe, members }
+    }
+
+    /// No Pod.
+    pub fn empty(universe: Arc<[PodRef]>) -> Self {
+        let members = Bitset::empty(universe.len());
+        PodSet { universe, members }
+    }
+
+    /// A set over the same Pod list with other members.
+    pub fn with_members(&self, members: Bitset) -> Self {
+        PodSet { universe: self.universe.clone(), members }
+    }
+
+    /// The empty set over the same Pod list.
+    pub fn none(&self) -> Self {
+        PodSet::empty(self.universe.clone())
+    }
+
+    /// How many Pods.
+    pub fn len(&self) -> usize {
+        self.members.count()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The Pods, in (Namespace, name) order.
+    pub fn iter(&self) -> impl Iterator<Item = &PodRef> + '_ {
+        self.members.iter().map(|i| &self.universe[i])
+    }
+
+    /// The Pods with their index in the shared list.
+    pub fn indexed(&self) -> impl Iterator<Item = (usize, &PodRef)> + '_ {
+        self.members.iter().map(|i| (i, &self.universe[i]))
+    }
+}
+
+impl PartialEq for PodSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PodSet {}
+
+impl fmt::Debug for PodSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for PodSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
     }
 }

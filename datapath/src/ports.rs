@@ -70,6 +70,7 @@ impl InterfaceType {
 
 /// How a port is configured on the bridge.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PortConfig {
     /// The port (and interface) name.
     pub name: String,

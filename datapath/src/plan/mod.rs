@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::api::TrafficControl;
-use crate::cluster::{NamespaceInfo, PodInfo, PodRef};
+use crate::cluster::{NamespaceInfo, PodInfo, PodRef, PodSet};
 use crate::flows::Flow;
 use crate::ports::{PortConfig, SwitchPort};
 
@@ -49,7 +49,7 @@ pub struct PlanInput<'a> {
 }
 
 /// What should be.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     /// TrafficControl ports by name.
     pub ports: BTreeMap<String, PlannedPort>,
@@ -57,14 +57,53 @@ pub struct Plan {
     pub traffic_controls: BTreeMap<String, TrafficControlPlan>,
     /// Each selected Pod on this node and the TrafficControl that controls it.
     pub effective: BTreeMap<PodRef, String>,
-    /// Pods selected by more than one TrafficControl.
-    pub conflicts: Vec<Conflict>,
+    /// The TrafficControls' names in precedence order (oldest first).
+    pub precedence: Vec<String>,
     /// The flows, in dump order.
     pub flows: Vec<Flow>,
 }
 
+impl Plan {
+    /// Pods selected by more than one TrafficControl, by Pod, with the
+    /// losers in precedence order. Derived on demand: with many
+    /// overlapping selectors there are far more (Pod, loser) pairs than
+    /// Pods, and most plans are only diffed, never reported in full.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut losers: BTreeMap<&PodRef, Vec<String>> = BTreeMap::new();
+        for name in &self.precedence {
+            if let Some(tc) = self.traffic_controls.get(name) {
+                for pod in tc.lost_pods.iter() {
+                    losers.entry(pod).or_default().push(name.clone());
+                }
+            }
+        }
+        losers
+            .into_iter()
+            .filter_map(|(pod, losers)| {
+                let winner = self.effective.get(pod)?.clone();
+                Some(Conflict { pod: pod.clone(), winner, losers })
+            })
+            .collect()
+    }
+}
+
+impl Serialize for Plan {
+    /// The plan with its conflicts, as `tcctl plan --format json` prints it.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut plan = serializer.serialize_struct("Plan", 5)?;
+        plan.serialize_field("ports", &self.ports)?;
+        plan.serialize_field("trafficControls", &self.traffic_controls)?;
+        plan.serialize_field("effective", &self.effective)?;
+        plan.serialize_field("conflicts", &self.conflicts())?;
+        plan.serialize_field("flows", &self.flows)?;
+        plan.end()
+    }
+}
+
 /// A port the plan needs on the bridge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlannedPort {
     /// Name, type and options.
     pub config: PortConfig,
@@ -102,23 +141,25 @@ pub enum Progress {
 
 /// The plan of one TrafficControl.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrafficControlPlan {
     /// The target port's name.
     pub target_port: String,
     /// The return port's name.
     pub return_port: Option<String>,
     /// The Pods it controls on this node.
-    pub pods: Vec<PodRef>,
+    pub pods: PodSet,
     /// Of those, the Pods whose port the switch does not have yet.
-    pub pods_without_port: Vec<PodRef>,
+    pub pods_without_port: PodSet,
     /// Pods it selects that an older TrafficControl controls.
-    pub lost_pods: Vec<PodRef>,
+    pub lost_pods: PodSet,
     /// How far it got.
     pub progress: Progress,
 }
 
 /// A Pod selected by several TrafficControls.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Conflict {
     /// The Pod.
     pub pod: PodRef,
@@ -134,19 +175,22 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let ports = port_plan::plan_ports(&ordered, input.switch_ports);
     let selection = selection::select(input, &ordered, &ports.failed);
     let pod_ports = pipeline::pod_ports(input.switch_ports);
+    let universe_ports: Vec<Option<&pipeline::PodPort>> =
+        selection.universe.iter().map(|p| pod_ports.get(p)).collect();
 
     let mut traffic_controls = BTreeMap::new();
     let mut flows = pipeline::static_flows();
     flows.extend(pipeline::pod_forwarding_flows(&pod_ports));
     flows.extend(pipeline::port_flows(&ports.ports));
+    let nobody = || PodSet::empty(selection.universe.clone());
     for tc in &ordered {
         let name = tc.metadata.name.clone().unwrap_or_default();
         let names = &ports.names[&name];
-        let pods = selection.won.get(&name).cloned().unwrap_or_default();
-        let lost_pods = selection.lost.get(&name).cloned().unwrap_or_default();
+        let pods = selection.won.get(&name).cloned().unwrap_or_else(nobody);
+        let lost_pods = selection.lost.get(&name).cloned().unwrap_or_else(nobody);
         let outcome = match ports.failed.get(&name) {
-            Some(reason) => pipeline::Outcome::failed(reason),
-            None => pipeline::traffic_control_flows(tc, names, &pods, &ports.ports, &pod_ports),
+            Some(reason) => pipeline::Outcome::failed(reason, nobody()),
+            None => pipeline::traffic_control_flows(tc, names, &pods, &ports.ports, &universe_ports),
         };
         flows.extend(outcome.flows);
         traffic_controls.insert(
@@ -161,12 +205,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             },
         );
     }
-    flows.sort();
-    Plan {
-        ports: ports.ports,
-        traffic_controls,
-        effective: selection.effective,
-        conflicts: selection.conflicts,
-        flows,
-    }
+    flows.sort_unstable();
+    let precedence = ordered.iter().map(|tc| tc.metadata.name.clone().unwrap_or_default()).collect();
+    Plan { ports: ports.ports, traffic_controls, effective: selection.effective, precedence, flows }
 }

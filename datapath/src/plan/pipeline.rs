@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{PlannedPort, PortRole, Progress};
 use crate::api::{Action as TcAction, TrafficControl};
-use crate::cluster::PodRef;
+use crate::cluster::{PodRef, PodSet};
 use crate::flows::{
     ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, MacAddr, Match,
     OUTPUT_FOUND, OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table,
 };
 use crate::ports::SwitchPort;
+use crate::selector::Bitset;
 
 use super::port_plan::PortNames;
 
@@ -165,35 +166,38 @@ pub(super) fn port_flows(ports: &BTreeMap<String, PlannedPort>) -> Vec<Flow> {
 /// What planning one TrafficControl's flows gave.
 pub(super) struct Outcome {
     pub flows: Vec<Flow>,
-    pub pods_without_port: Vec<PodRef>,
+    pub pods_without_port: PodSet,
     pub progress: Progress,
 }
 
 impl Outcome {
-    pub fn failed(reason: &str) -> Self {
-        Outcome {
-            flows: Vec::new(),
-            pods_without_port: Vec::new(),
-            progress: Progress::Failed(reason.to_owned()),
-        }
+    /// No flows, because of `progress`; `nobody` is the empty Pod set.
+    fn without_flows(progress: Progress, nobody: PodSet) -> Self {
+        Outcome { flows: Vec::new(), pods_without_port: nobody, progress }
     }
 
-    fn pending(reason: String) -> Self {
-        Outcome { flows: Vec::new(), pods_without_port: Vec::new(), progress: Progress::Pending(reason) }
+    pub fn failed(reason: &str, nobody: PodSet) -> Self {
+        Self::without_flows(Progress::Failed(reason.to_owned()), nobody)
+    }
+
+    fn pending(reason: String, nobody: PodSet) -> Self {
+        Self::without_flows(Progress::Pending(reason), nobody)
     }
 }
 
-/// The TrafficControl table's flows for the Pods `tc` controls.
+/// The TrafficControl table's flows for the Pods `tc` controls;
+/// `pod_ports` holds the port of each Pod of the plan's Pod list, by index.
 pub(super) fn traffic_control_flows(
     tc: &TrafficControl,
     names: &PortNames,
-    pods: &[PodRef],
+    pods: &PodSet,
     ports: &BTreeMap<String, PlannedPort>,
-    pod_ports: &BTreeMap<PodRef, PodPort>,
+    pod_ports: &[Option<&PodPort>],
 ) -> Outcome {
+    let nobody = || pods.none();
     let ofport_of = |name: &str| ports.get(name).and_then(|p| p.ofport);
     let Some(target) = ofport_of(&names.target) else {
-        return Outcome::pending(format!("waiting for port {} to get an ofport", names.target));
+        return Outcome::pending(format!("waiting for port {} to get an ofport", names.target), nobody());
     };
     let (action, egress_priority, ingress_priority) = match tc.spec.action {
         TcAction::Mirror => (ACTION_MIRROR, priority::MIRROR_EGRESS, priority::MIRROR_INGRESS),
@@ -203,18 +207,18 @@ pub(super) fn traffic_control_flows(
         && let Some(ret) = &names.ret
         && ofport_of(ret).is_none()
     {
-        return Outcome::pending(format!("waiting for return port {ret} to get an ofport"));
+        return Outcome::pending(format!("waiting for return port {ret} to get an ofport"), nobody());
     }
 
     let cookie = Cookie::traffic_control(tc.metadata.name.as_deref().unwrap_or_default());
     let actions =
         vec![Action::SetField(TC_TARGET, target), Action::SetField(TC_ACTION, action), goto(Table::Output)];
     let direction = tc.spec.direction;
-    let mut flows = Vec::new();
-    let mut pods_without_port = Vec::new();
-    for pod in pods {
-        let Some(port) = pod_ports.get(pod) else {
-            pods_without_port.push(pod.clone());
+    let mut flows = Vec::with_capacity(pods.len() * 2);
+    let mut without_port = Bitset::empty(pod_ports.len());
+    for (index, _) in pods.indexed() {
+        let Some(port) = pod_ports.get(index).copied().flatten() else {
+            without_port.insert(index);
             continue;
         };
         if direction.covers_egress() {
@@ -226,5 +230,5 @@ pub(super) fn traffic_control_flows(
             flows.push(Flow::new(cookie, Table::TrafficControl, ingress_priority, matches, actions.clone()));
         }
     }
-    Outcome { flows, pods_without_port, progress: Progress::Realized }
+    Outcome { flows, pods_without_port: pods.with_members(without_port), progress: Progress::Realized }
 }

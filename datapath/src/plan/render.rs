@@ -61,7 +61,7 @@ impl Plan {
         for (pod, tc) in &self.effective {
             let _ = writeln!(out, "{pod} -> tc/{tc}");
         }
-        for conflict in &self.conflicts {
+        for conflict in self.conflicts() {
             let losers: Vec<String> = conflict.losers.iter().map(|l| format!("tc/{l}")).collect();
             let _ = writeln!(
                 out,

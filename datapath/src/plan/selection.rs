@@ -9,17 +9,20 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
-use super::{Conflict, PlanInput};
+use super::PlanInput;
 use crate::api::{LabelSelector, TrafficControl};
-use crate::cluster::{NamespaceInfo, PodInfo, PodRef};
+use crate::cluster::{NamespaceInfo, PodInfo, PodRef, PodSet};
 use crate::selector::{Bitset, LabelIndex, Selector};
 
 pub(super) struct Selection {
+    /// This node's selectable Pods, in (Namespace, name) order.
+    pub universe: Arc<[PodRef]>,
     pub effective: BTreeMap<PodRef, String>,
-    pub conflicts: Vec<Conflict>,
-    pub won: HashMap<String, Vec<PodRef>>,
-    pub lost: HashMap<String, Vec<PodRef>>,
+    /// By TrafficControl: the Pods it controls, and those an older one took.
+    pub won: HashMap<String, PodSet>,
+    pub lost: HashMap<String, PodSet>,
 }
 
 /// This node's selectable Pods and their Namespaces, indexed.
@@ -40,11 +43,11 @@ pub(super) fn select(
     let mut cache = SelectionCache::default();
 
     let count = universe.pods.len();
+    let pod_refs: Arc<[PodRef]> = universe.pods.iter().map(|p| p.pod.clone()).collect();
     let mut claimed = Bitset::empty(count);
     let mut owner: Vec<Option<usize>> = vec![None; count];
-    let mut losers: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    let mut won: HashMap<String, Vec<PodRef>> = HashMap::new();
-    let mut lost: HashMap<String, Vec<PodRef>> = HashMap::new();
+    let mut won = HashMap::new();
+    let mut lost = HashMap::new();
     for (rank, tc) in ordered.iter().enumerate() {
         let name = tc.metadata.name.clone().unwrap_or_default();
         if failed.contains_key(&name) {
@@ -58,32 +61,19 @@ pub(super) fn select(
         for i in winning.iter() {
             owner[i] = Some(rank);
         }
-        for i in taken.iter() {
-            losers.entry(i).or_default().push(rank);
-        }
-        won.insert(name.clone(), winning.iter().map(|i| universe.pods[i].pod.clone()).collect());
-        lost.insert(name, taken.iter().map(|i| universe.pods[i].pod.clone()).collect());
         claimed.union(&selected);
+        won.insert(name.clone(), PodSet::new(pod_refs.clone(), winning));
+        lost.insert(name, PodSet::new(pod_refs.clone(), taken));
     }
-
-    let tc_name = |rank: usize| ordered[rank].metadata.name.clone().unwrap_or_default();
     let effective = owner
         .iter()
         .enumerate()
-        .filter_map(|(i, rank)| rank.map(|r| (universe.pods[i].pod.clone(), tc_name(r))))
-        .collect();
-    let conflicts = losers
-        .into_iter()
-        .filter_map(|(i, ranks)| {
-            let winner = tc_name(owner[i]?);
-            Some(Conflict {
-                pod: universe.pods[i].pod.clone(),
-                winner,
-                losers: ranks.into_iter().map(tc_name).collect(),
-            })
+        .filter_map(|(i, rank)| {
+            let name = ordered[(*rank)?].metadata.name.clone().unwrap_or_default();
+            Some((pod_refs[i].clone(), name))
         })
         .collect();
-    Selection { effective, conflicts, won, lost }
+    Selection { universe: pod_refs, effective, won, lost }
 }
 
 /// Namespaces of this node's Pods that the input does not describe.

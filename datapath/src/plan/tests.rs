@@ -183,7 +183,7 @@ fn the_oldest_traffic_control_wins_and_the_others_are_conflicts() {
     );
     let plan = world.plan();
     assert!(plan.effective.values().all(|tc| tc == "z-oldest"));
-    let web = plan.conflicts.iter().find(|c| c.pod == PodRef::new("prod", "web")).unwrap();
+    let web = plan.conflicts().into_iter().find(|c| c.pod == PodRef::new("prod", "web")).unwrap();
     assert_eq!(
         (web.winner.as_str(), web.losers.clone()),
         ("z-oldest", vec!["b-newer".to_owned(), "a-newest".to_owned()])
@@ -242,7 +242,7 @@ fn a_port_name_taken_with_other_settings_fails_the_younger_traffic_control_which
     assert_eq!(plan.ports["tap0"].users.iter().collect::<Vec<_>>(), ["older"]);
     // The failed one's Pods go to the next TrafficControl instead.
     assert_eq!(plan.effective[&PodRef::new("prod", "db")], "youngest");
-    assert!(plan.conflicts.iter().all(|c| !c.losers.contains(&"younger".to_owned())));
+    assert!(plan.conflicts().iter().all(|c| !c.losers.contains(&"younger".to_owned())));
 }
 
 #[test]
@@ -309,7 +309,10 @@ fn pods_without_a_port_are_listed_and_get_no_flows() {
         World::new(vec![tc("t", selector(&[]), None, internal("tap0"))], sample_pods()).with_tc_ports();
     world.switch.retain(|p| p.external_ids.get(pod_keys::NAME).is_none_or(|n| n != "db"));
     let plan = world.plan();
-    assert_eq!(plan.traffic_controls["t"].pods_without_port, [PodRef::new("prod", "db")]);
+    assert_eq!(
+        plan.traffic_controls["t"].pods_without_port.iter().collect::<Vec<_>>(),
+        [&PodRef::new("prod", "db")]
+    );
     assert_eq!(plan.traffic_controls["t"].pods.len(), 4);
 }
 
