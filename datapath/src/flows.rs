@@ -389,7 +389,7 @@ mod tests {
         let f = |table, priority, port| {
             Flow::new(Cookie::pipeline(), table, priority, vec![Match::InPort(port)], vec![])
         };
-        let mut flows = vec![
+        let mut flows = [
             f(Table::Output, 0, 1),
             f(Table::Classifier, 0, 1),
             f(Table::Classifier, 200, 2),

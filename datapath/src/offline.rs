@@ -3,7 +3,7 @@
 //!
 //! The made-up switch is deterministic: this node's Pods (not host-network)
 //! get ofports 1, 2, ... in (Namespace, name) order, with MAC
-//! `02:00:00:00:HH:LL` (HHLL the ofport) and a port named like Antrea's
+//! `02:00:` followed by the ofport's four bytes, and a port named like Antrea's
 //! (`<first 8 chars of the name>-<6 hex of SHA-1(namespace/name)>`); the
 //! TrafficControl ports the plan asks for get the next numbers, in name
 //! order.
@@ -113,14 +113,14 @@ pub fn pod_ports(node: &str, pods: &[PodInfo]) -> Vec<SwitchPort> {
         .map(|(pod, ofport)| {
             let digest = Sha1::digest(pod.pod.to_string().as_bytes());
             let short: String = pod.pod.name.chars().take(8).collect();
-            let [hi, lo] = (ofport as u16).to_be_bytes();
+            let [a, b, c, d] = ofport.to_be_bytes();
             SwitchPort {
                 name: format!("{short}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2]),
                 ofport: Some(ofport),
                 external_ids: BTreeMap::from([
                     (pod_keys::NAME.to_owned(), pod.pod.name.clone()),
                     (pod_keys::NAMESPACE.to_owned(), pod.pod.namespace.clone()),
-                    (pod_keys::MAC.to_owned(), format!("02:00:00:00:{hi:02x}:{lo:02x}")),
+                    (pod_keys::MAC.to_owned(), format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")),
                 ]),
             }
         })

@@ -156,10 +156,10 @@ fn check_bounds(schema: &Map<String, Value>, value: &Value, report: &mut impl Fn
             report(format!("{} is shorter than {min} characters", show(value)));
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-            && let Some((holds, rule)) = known_pattern(pattern)
-            && !holds(s)
+            && let Some(known) = known_pattern(pattern)
+            && !(known.holds)(s)
         {
-            report(format!("{} {rule}", show(value)));
+            report(format!("{} {}", show(value), known.rule));
         }
     }
 }
@@ -259,14 +259,22 @@ fn single_required(branch: &Value) -> Option<&str> {
     }
 }
 
+/// A `pattern` implemented in code.
+pub struct KnownPattern {
+    /// Whether a string matches.
+    pub holds: fn(&str) -> bool,
+    /// The rule, phrased for a user.
+    pub rule: &'static str,
+}
+
 /// The `pattern`s our CRD publishes, as code: the core has no regex engine,
 /// and a test checks that the generated schema uses no other pattern.
-pub fn known_pattern(pattern: &str) -> Option<(fn(&str) -> bool, &'static str)> {
+pub fn known_pattern(pattern: &str) -> Option<KnownPattern> {
     match pattern {
-        crate::selector::LABEL_VALUE_PATTERN => Some((
-            crate::selector::matches_label_value_pattern,
-            "must be empty or start and end with a letter or digit, with only letters, digits, '-', '_' and '.' between",
-        )),
+        crate::selector::LABEL_VALUE_PATTERN => Some(KnownPattern {
+            holds: crate::selector::matches_label_value_pattern,
+            rule: "must be empty or start and end with a letter or digit, with only letters, digits, '-', '_' and '.' between",
+        }),
         _ => None,
     }
 }

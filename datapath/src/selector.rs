@@ -189,7 +189,7 @@ impl Bitset {
         let end = range.end.min(self.len);
         let mut i = range.start;
         while i < end {
-            if i % 64 == 0 && i + 64 <= end {
+            if i.is_multiple_of(64) && i + 64 <= end {
                 self.words[i / 64] = u64::MAX;
                 i += 64;
             } else {
