@@ -107,6 +107,8 @@ impl Serialize for Plan {
 pub struct PlannedPort {
     /// Name, type and options.
     pub config: PortConfig,
+    /// The `external_ids` that mark the port as the agent's.
+    pub external_ids: BTreeMap<String, String>,
     /// What the port is for.
     pub roles: BTreeSet<PortRole>,
     /// The TrafficControls that use it.

@@ -46,6 +46,7 @@ pub(super) fn plan_ports(ordered: &[&TrafficControl], switch_ports: &[SwitchPort
             let port = plan.ports.entry(config.name.clone()).or_insert_with(|| PlannedPort {
                 ofport: existing.and_then(|p| p.usable_ofport()),
                 adopted: existing.is_some_and(|p| !p.is_agents()),
+                external_ids: PortConfig::external_ids(),
                 config,
                 roles: BTreeSet::new(),
                 users: BTreeSet::new(),

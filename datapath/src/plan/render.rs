@@ -48,6 +48,9 @@ impl Plan {
             for (key, value) in &port.config.options {
                 let _ = write!(out, " options:{key}={value}");
             }
+            for (key, value) in &port.external_ids {
+                let _ = write!(out, " external_ids:{key}={value}");
+            }
             if port.adopted {
                 out.push_str(" adopted");
             }
