@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: the `crd.antrea.io/v1alpha2` TrafficControl types and the CRD
 //!   they generate.
+//! - [`bitset`]: fixed-size index sets, the form of "which Pods".
 //! - [`schema`]: a validator for the OpenAPI v3 subset CRDs use, run against
 //!   the generated CRD so the schema and the checks never drift apart.
 //! - [`validate`]: every problem of one TrafficControl, as errors and
@@ -20,6 +21,7 @@
 //!   the effective TrafficControl per Pod, conflicts and flows.
 
 pub mod api;
+pub mod bitset;
 pub mod cluster;
 pub mod flows;
 pub mod manifest;
