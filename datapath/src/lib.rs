@@ -17,6 +17,7 @@
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
 //!   planning without a cluster (`tcctl plan`, snapshots).
+//! - [`openflow`]: the OpenFlow 1.5 subset OVS needs, sans-IO.
 //! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
 //!   the effective TrafficControl per Pod, conflicts and flows.
 
@@ -27,6 +28,7 @@ pub mod flows;
 pub mod manifest;
 pub mod naming;
 pub mod offline;
+pub mod openflow;
 pub mod plan;
 pub mod ports;
 pub mod schema;

@@ -1,0 +1,197 @@
+//! Our OpenFlow encoder, judged by OVS's own decoder: every message the
+//! agent sends is written to a file and read back by `ovs-ofctl ofp-parse`,
+//! which must print exactly what we meant (for flows: the planner's text).
+
+use std::path::Path;
+use std::process::Command;
+
+use datapath::flows::{Cookie, Flow};
+use datapath::manifest::parse_documents;
+use datapath::offline::{Objects, plan_offline};
+use datapath::openflow::flow_mod::{FlowMod, MatchSpec};
+use datapath::openflow::message::{
+    self, BUNDLE_ATOMIC, BUNDLE_ORDERED, BundleOp, Message, MultipartRequest, VERSION_1_0, VERSION_1_5,
+};
+use datapath::openflow::port::PortMod10;
+use datapath::validate::Validator;
+use tests::ovs_tool;
+
+/// Every flow shape the planner makes: the seed examples and a Redirect,
+/// each direction, on the cluster fixture.
+fn planned_flows() -> Vec<Flow> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let validator = Validator::new();
+    let mut objects = Objects::default();
+    for file in [
+        "seed/mirror-web-app.yaml",
+        "seed/redirect-prod-to-local.yaml",
+        "cluster/pods.yaml",
+        "cluster/namespaces.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect("fixture");
+        objects.add_documents(&validator, parse_documents(&text).expect("yaml"));
+    }
+    let redirect = "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: ips, creationTimestamp: '2020-01-01T00:00:00Z'}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: db}}}\n  direction: Egress\n  action: Redirect\n  targetPort: {ovsInternal: {name: fw-in}}\n  returnPort: {ovsInternal: {name: fw-out}}\n";
+    objects.add_documents(&validator, parse_documents(redirect).expect("yaml"));
+    let flows = plan_offline("node-1", &objects).flows;
+    assert!(flows.len() > 30);
+    flows
+}
+
+/// `ovs-ofctl ofp-parse` of a stream of messages, one printed message per
+/// entry (continuation lines joined).
+fn ofp_parse(messages: &[Vec<u8>]) -> Vec<String> {
+    let file = std::env::temp_dir().join(format!(
+        "tc-ofp-{}-{:?}.bin",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&file, messages.concat()).expect("message file");
+    let output =
+        Command::new(ovs_tool("ovs-ofctl")).arg("ofp-parse").arg(&file).output().expect("ovs-ofctl runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(output.status.success(), "ofp-parse failed: {}", String::from_utf8_lossy(&output.stderr));
+    let mut printed: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        match printed.last_mut() {
+            Some(last) if !line.starts_with("OFP") => {
+                last.push('\n');
+                last.push_str(line);
+            }
+            _ => printed.push(line.to_owned()),
+        }
+    }
+    printed
+}
+
+/// The planner's text in the form OVS prints a flow_mod.
+fn as_printed_flow_mod(flow: &Flow) -> String {
+    let text = flow.to_string();
+    let (head, actions) = text.split_once(" actions=").expect("actions");
+    let mut parts = head.splitn(3, ", ");
+    let cookie = parts.next().expect("cookie").trim_start_matches("cookie=");
+    let table = parts.next().expect("table").trim_start_matches("table=");
+    let rest = parts.next().expect("rest");
+    let table = if table == "0" { String::new() } else { format!("table:{table} ") };
+    format!("ADD {table}{rest} cookie:{cookie} actions={actions}")
+}
+
+#[test]
+fn every_planned_flow_encodes_as_ovs_reads_it() {
+    let flows = planned_flows();
+    let encoded: Vec<Vec<u8>> = flows
+        .iter()
+        .zip(1u32..)
+        .map(|(flow, xid)| message::encode(VERSION_1_5, xid, &Message::FlowMod(FlowMod::add(flow))))
+        .collect();
+    let printed = ofp_parse(&encoded);
+    assert_eq!(printed.len(), flows.len(), "{printed:#?}");
+    for ((flow, line), xid) in flows.iter().zip(&printed).zip(1u32..) {
+        let expected = format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {}", as_printed_flow_mod(flow));
+        assert_eq!(line, &expected, "{flow}");
+    }
+}
+
+#[test]
+fn every_planned_flow_round_trips_through_our_decoder() {
+    for flow in planned_flows() {
+        let bytes = message::encode(VERSION_1_5, 7, &Message::FlowMod(FlowMod::add(&flow)));
+        let frame = message::decode(&bytes).expect("decodes");
+        let Message::FlowMod(flow_mod) = frame.message else { panic!("not a flow_mod") };
+        assert_eq!(flow_mod.flow(), Some(flow));
+    }
+}
+
+#[test]
+fn deletes_modifies_bundles_multiparts_and_port_mods_read_as_meant() {
+    let flow = planned_flows().remove(0);
+    let messages = [
+        message::encode(VERSION_1_5, 1, &Message::Hello { versions: Some(1 << VERSION_1_5) }),
+        message::encode(
+            VERSION_1_5,
+            2,
+            &Message::FlowMod(FlowMod::delete_by_cookie(Cookie::AGENT, Cookie::AGENT_MASK)),
+        ),
+        message::encode(
+            VERSION_1_5,
+            3,
+            &Message::FlowMod(FlowMod::delete_strict(
+                flow.table.id(),
+                flow.priority,
+                MatchSpec::Fields(flow.matches.clone()),
+            )),
+        ),
+        message::encode(VERSION_1_5, 4, &Message::FlowMod(FlowMod::modify_strict(&flow))),
+        message::encode(
+            VERSION_1_5,
+            5,
+            &Message::BundleControl {
+                bundle_id: 9,
+                op: BundleOp::OpenRequest,
+                flags: BUNDLE_ATOMIC | BUNDLE_ORDERED,
+            },
+        ),
+        message::encode_bundle_add(
+            6,
+            9,
+            BUNDLE_ATOMIC | BUNDLE_ORDERED,
+            &Message::FlowMod(FlowMod::add(&flow)),
+        ),
+        message::encode(
+            VERSION_1_5,
+            7,
+            &Message::BundleControl {
+                bundle_id: 9,
+                op: BundleOp::CommitRequest,
+                flags: BUNDLE_ATOMIC | BUNDLE_ORDERED,
+            },
+        ),
+        message::encode(
+            VERSION_1_5,
+            8,
+            &Message::MultipartRequest(MultipartRequest::FlowDesc {
+                table_id: 0xff,
+                cookie: Cookie::AGENT,
+                cookie_mask: Cookie::AGENT_MASK,
+            }),
+        ),
+        message::encode(VERSION_1_5, 9, &Message::MultipartRequest(MultipartRequest::PortDesc)),
+        message::encode(VERSION_1_5, 10, &Message::BarrierRequest),
+        message::encode(
+            VERSION_1_0,
+            12,
+            &Message::PortMod10(PortMod10::no_flood(3, [2, 0, 0, 0, 0, 3], true)),
+        ),
+        message::encode(VERSION_1_0, 13, &Message::BarrierRequest),
+        message::encode(VERSION_1_5, 14, &Message::EchoReply(b"ping".to_vec())),
+    ];
+    let printed = ofp_parse(&messages);
+    let expect = [
+        "OFPT_HELLO (OF1.5) (xid=0x1):",
+        "OFPT_FLOW_MOD (OF1.5) (xid=0x2): DEL table:255 priority=0 cookie:0x7463000000000000/0xffff000000000000 actions=drop",
+        "OFPT_FLOW_MOD (OF1.5) (xid=0x3): DEL_STRICT priority=200,in_port=6 actions=drop",
+        "OFPT_FLOW_MOD (OF1.5) (xid=0x4): MOD_STRICT priority=200,in_port=6 actions=drop",
+        "OFPT_BUNDLE_CONTROL (OF1.5) (xid=0x5):\n bundle_id=0x9 type=OPEN_REQUEST flags=atomic ordered",
+        "OFPT_BUNDLE_ADD_MESSAGE (OF1.5) (xid=0x6):\n bundle_id=0x9 flags=atomic ordered",
+        "OFPT_FLOW_MOD (OF1.5) (xid=0x6): ADD priority=200,in_port=6 cookie:0x7463020000000000 actions=drop",
+        "OFPT_BUNDLE_CONTROL (OF1.5) (xid=0x7):\n bundle_id=0x9 type=COMMIT_REQUEST flags=atomic ordered",
+        "OFPST_FLOW request (OF1.5) (xid=0x8):",
+        "OFPST_PORT_DESC request (OF1.5) (xid=0x9): port=ANY",
+        "OFPT_BARRIER_REQUEST (OF1.5) (xid=0xa):",
+        "OFPT_PORT_MOD (xid=0xc): port: 3: addr:02:00:00:00:00:03",
+        "OFPT_BARRIER_REQUEST (xid=0xd):",
+        "OFPT_ECHO_REPLY (OF1.5) (xid=0xe): 4 bytes of payload",
+    ];
+    assert_eq!(printed.len(), expect.len(), "{printed:#?}");
+    for (line, prefix) in printed.iter().zip(expect) {
+        assert!(line.starts_with(prefix), "expected {prefix:?}, OVS printed {line:?}");
+    }
+    assert!(!printed.iter().any(|p| p.contains("error")), "{printed:#?}");
+    let port_mod: Vec<&str> = printed[11].split_whitespace().collect();
+    assert!(
+        port_mod.windows(2).any(|w| w == ["config:", "NO_FLOOD"])
+            && port_mod.windows(2).any(|w| w == ["mask:", "NO_FLOOD"]),
+        "{}",
+        printed[11]
+    );
+}
