@@ -10,12 +10,15 @@
 //! - [`port`]: port descriptions and the OpenFlow 1.0 no-flood port_mod.
 //! - [`switch_error`]: the switch's error messages, named.
 //! - [`message`]: the header, framing and every message the agent uses.
+//! - [`session`]: one connection's protocol state: handshake, xids,
+//!   echo, multipart reassembly, atomic bundles.
 
 pub mod actions;
 pub mod flow_mod;
 pub mod message;
 pub mod oxm;
 pub mod port;
+pub mod session;
 pub mod switch_error;
 pub mod wire;
 
