@@ -14,6 +14,7 @@
 //! - [`selector`]: Kubernetes label-selector semantics, indexed for speed.
 //! - [`naming`]: port names derived from their parameters (Antrea-compatible).
 //! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
+//! - [`flow_diff`]: planned flows against a switch dump → one bundle's flow_mods.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
 //!   planning without a cluster (`tcctl plan`, snapshots).
@@ -24,6 +25,7 @@
 pub mod api;
 pub mod bitset;
 pub mod cluster;
+pub mod flow_diff;
 pub mod flows;
 pub mod manifest;
 pub mod naming;

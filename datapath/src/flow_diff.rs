@@ -1,0 +1,196 @@
+//! The flow manager's decision: the planned flows against a dump of the
+//! switch, as the flow_mods of one bundle.
+//!
+//! A flow is identified as OpenFlow identifies it: table, priority and
+//! match. Same identity with other actions or another cookie is a strict
+//! modify; a planned flow the switch lacks is an add (after ovs-vswitchd
+//! restarts, all of them are); a switch flow not planned is a strict
+//! delete. Flows whose cookie is not the agent's are never touched, even if
+//! a dump returns them. An unchanged plan gives no flow_mod at all.
+
+use std::collections::BTreeMap;
+
+use crate::flows::{Cookie, Flow, Match, Table};
+use crate::openflow::actions::table_from_id;
+use crate::openflow::flow_mod::{FlowDesc, FlowMod, MatchSpec, known_fields};
+
+/// What to send, and how much of each kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowChanges {
+    /// Deletes, then modifies, then adds, each in dump order.
+    pub flow_mods: Vec<FlowMod>,
+    /// Planned flows the switch lacks.
+    pub added: usize,
+    /// Flows whose actions or cookie differ.
+    pub modified: usize,
+    /// Switch flows of the agent that are not planned.
+    pub deleted: usize,
+}
+
+impl FlowChanges {
+    /// Whether the switch already holds exactly the plan.
+    pub fn is_empty(&self) -> bool {
+        self.flow_mods.is_empty()
+    }
+}
+
+type Key = (Table, u16, Vec<Match>);
+
+fn key_of(desc: &FlowDesc) -> Option<Key> {
+    let table = table_from_id(desc.table_id)?;
+    let mut matches = known_fields(desc.fields.clone())?;
+    matches.sort();
+    Some((table, desc.priority, matches))
+}
+
+/// The flow_mods that turn the switch's flows (`observed`, a dump) into
+/// `desired`.
+pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
+    let mut on_switch: BTreeMap<Key, &FlowDesc> = BTreeMap::new();
+    let mut deletes = Vec::new();
+    for desc in observed.iter().filter(|d| Cookie(d.cookie).is_agents()) {
+        match key_of(desc) {
+            Some(key) => {
+                // Two switch flows cannot share a key; if a dump says so,
+                // keep one and delete the other.
+                if let Some(previous) = on_switch.insert(key, desc) {
+                    deletes.push(delete_of(previous));
+                }
+            }
+            None => deletes.push(FlowMod::delete_strict(
+                desc.table_id,
+                desc.priority,
+                MatchSpec::Raw(desc.raw_match.clone()),
+            )),
+        }
+    }
+    let mut modifies = Vec::new();
+    let mut adds = Vec::new();
+    for flow in desired {
+        let key: Key = (flow.table, flow.priority, flow.matches.clone());
+        match on_switch.remove(&key) {
+            Some(desc) if desc.cookie == flow.cookie.0 && desc.actions.as_ref() == Ok(&flow.actions) => {}
+            Some(_) => modifies.push(FlowMod::modify_strict(flow)),
+            None => adds.push(FlowMod::add(flow)),
+        }
+    }
+    deletes.extend(on_switch.into_values().map(delete_of));
+    let (added, modified, deleted) = (adds.len(), modifies.len(), deletes.len());
+    let mut flow_mods = deletes;
+    flow_mods.extend(modifies);
+    flow_mods.extend(adds);
+    FlowChanges { flow_mods, added, modified, deleted }
+}
+
+fn delete_of(desc: &FlowDesc) -> FlowMod {
+    let matches = match known_fields(desc.fields.clone()) {
+        Some(fields) => MatchSpec::Fields(fields),
+        None => MatchSpec::Raw(desc.raw_match.clone()),
+    };
+    FlowMod::delete_strict(desc.table_id, desc.priority, matches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::{Action, OUTPUT_PORT};
+    use crate::openflow::flow_mod::Command;
+    use crate::openflow::oxm::{self, Field, OxmHeader};
+    use crate::openflow::wire::Writer;
+
+    fn flow(port: u32, target: u32) -> Flow {
+        Flow::new(
+            Cookie::traffic_control("t"),
+            Table::TrafficControl,
+            110,
+            vec![Match::InPort(port)],
+            vec![Action::SetField(crate::flows::TC_TARGET, target), Action::GotoTable(Table::Output)],
+        )
+    }
+
+    fn dumped(flow: &Flow) -> FlowDesc {
+        let mut w = Writer::new();
+        flow.matches.iter().for_each(|m| oxm::write_match_field(&mut w, m));
+        FlowDesc {
+            table_id: flow.table.id(),
+            priority: flow.priority,
+            cookie: flow.cookie.0,
+            fields: flow.matches.iter().cloned().map(Field::Known).collect(),
+            raw_match: w.finish(),
+            actions: Ok(flow.actions.clone()),
+        }
+    }
+
+    fn commands(changes: &FlowChanges) -> Vec<Command> {
+        changes.flow_mods.iter().map(|m| m.command).collect()
+    }
+
+    #[test]
+    fn an_unchanged_plan_sends_nothing() {
+        let flows = vec![flow(1, 9), flow(2, 9)];
+        let observed: Vec<FlowDesc> = flows.iter().map(dumped).collect();
+        assert!(diff(&flows, &observed).is_empty());
+    }
+
+    #[test]
+    fn after_a_switch_restart_everything_is_added() {
+        let flows = vec![flow(1, 9), flow(2, 9)];
+        let changes = diff(&flows, &[]);
+        assert_eq!((changes.added, commands(&changes)), (2, vec![Command::Add, Command::Add]));
+    }
+
+    #[test]
+    fn changed_actions_or_cookie_are_modified_in_place() {
+        let observed = [dumped(&flow(1, 9)), dumped(&Flow { cookie: Cookie::port(), ..flow(2, 9) })];
+        let changes = diff(&[flow(1, 8), flow(2, 9)], &observed);
+        assert_eq!(
+            (changes.modified, commands(&changes)),
+            (2, vec![Command::ModifyStrict, Command::ModifyStrict])
+        );
+    }
+
+    #[test]
+    fn flows_no_longer_planned_are_deleted_first() {
+        let observed = [dumped(&flow(1, 9)), dumped(&flow(2, 9))];
+        let changes = diff(&[flow(2, 9), flow(3, 9)], &observed);
+        assert_eq!(commands(&changes), vec![Command::DeleteStrict, Command::Add]);
+        assert_eq!(changes.flow_mods[0].matches, MatchSpec::Fields(vec![Match::InPort(1)]));
+    }
+
+    #[test]
+    fn flows_of_others_are_never_touched() {
+        let theirs = FlowDesc { cookie: 0x1234, ..dumped(&flow(7, 9)) };
+        assert!(diff(&[], &[theirs]).is_empty());
+    }
+
+    #[test]
+    fn an_agent_flow_we_cannot_read_is_deleted_by_its_raw_match() {
+        let mut odd = dumped(&flow(1, 9));
+        odd.fields = vec![Field::Other(OxmHeader { class: 0x8000, field: 5, has_mask: false, len: 2 })];
+        odd.raw_match = vec![0x80, 0x00, 0x0a, 0x02, 0x08, 0x00];
+        let changes = diff(&[], &[odd.clone()]);
+        assert_eq!(changes.flow_mods[0].matches, MatchSpec::Raw(odd.raw_match));
+    }
+
+    #[test]
+    fn a_flow_with_foreign_actions_but_our_match_is_modified_not_duplicated() {
+        let mut tampered = dumped(&flow(1, 9));
+        tampered.actions = Err("output to port 3".into());
+        let changes = diff(&[flow(1, 9)], &[tampered]);
+        assert_eq!(commands(&changes), vec![Command::ModifyStrict]);
+    }
+
+    #[test]
+    fn register_matches_compare_regardless_of_order() {
+        let desired = Flow::new(
+            Cookie::pipeline(),
+            Table::Output,
+            200,
+            vec![Match::Reg(OUTPUT_PORT, 5), Match::InPort(3)],
+            vec![Action::Normal],
+        );
+        let mut observed = dumped(&desired);
+        observed.fields.reverse();
+        assert!(diff(&[desired], &[observed]).is_empty());
+    }
+}
