@@ -1,9 +1,11 @@
 //! The shell around the functional core: everything that does I/O.
 //!
-//! Today it holds the binaries only:
-//! - `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`, offline.
+//! - [`openflow_connection`]: the OpenFlow session over any async stream.
+//! - binaries: `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`.
 //!
-//! The OVSDB and OpenFlow connections, the actors (`PodWatcher`,
-//! `CrdWatcher`, `PortManager`, `FlowManager`) and the `tc-agent` binary
-//! come with the OVS and agent issues; every decision they make is a call
-//! into `datapath`.
+//! The OVSDB connection, the actors (`PodWatcher`, `CrdWatcher`,
+//! `PortManager`, `FlowManager`) and the `tc-agent` binary come with the
+//! OVS and agent issues; every decision they make is a call into
+//! `datapath`.
+
+pub mod openflow_connection;
