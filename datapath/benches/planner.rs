@@ -155,6 +155,7 @@ fn switch_ports(pods: &[PodInfo], tcs: &[TrafficControl]) -> Vec<SwitchPort> {
         name,
         ofport: Some(ofport),
         external_ids: PortConfig::external_ids(),
+        ..Default::default()
     }));
     ports
 }

@@ -13,6 +13,8 @@
 //! - [`cluster`]: the planner's view of Kubernetes (Pods, Namespaces).
 //! - [`selector`]: Kubernetes label-selector semantics, indexed for speed.
 //! - [`naming`]: port names derived from their parameters (Antrea-compatible).
+//! - [`port_diff`]: planned ports against the switch's → create, reconfigure,
+//!   delete after flows, failures.
 //! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
 //! - [`flow_diff`]: planned flows against a switch dump → one bundle's flow_mods.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
@@ -32,6 +34,7 @@ pub mod naming;
 pub mod offline;
 pub mod openflow;
 pub mod plan;
+pub mod port_diff;
 pub mod ports;
 pub mod schema;
 pub mod selector;

@@ -91,6 +91,7 @@ pub fn plan_offline(node: &str, objects: &Objects) -> Plan {
         name: name.clone(),
         ofport: Some(ofport),
         external_ids: crate::ports::PortConfig::external_ids(),
+        ..Default::default()
     }));
     plan(&PlanInput {
         node,
@@ -122,6 +123,7 @@ pub fn pod_ports(node: &str, pods: &[PodInfo]) -> Vec<SwitchPort> {
                     (pod_keys::NAMESPACE.to_owned(), pod.pod.namespace.clone()),
                     (pod_keys::MAC.to_owned(), format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")),
                 ]),
+                ..Default::default()
             }
         })
         .collect()

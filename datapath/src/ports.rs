@@ -146,6 +146,15 @@ pub struct SwitchPort {
     /// The interface's `external_ids`.
     #[serde(default)]
     pub external_ids: BTreeMap<String, String>,
+    /// `Interface.type` (empty for a system device).
+    #[serde(default)]
+    pub interface_type: String,
+    /// `Interface.options`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// `Interface.error`: why OVS could not set the interface up.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl SwitchPort {

@@ -86,6 +86,7 @@ impl World {
                 name,
                 ofport: Some(ofport),
                 external_ids: PortConfig::external_ids(),
+                ..Default::default()
             });
         }
         self
@@ -285,6 +286,7 @@ fn a_redirect_waits_for_its_return_port_too() {
         name: "tap0".into(),
         ofport: Some(100),
         external_ids: PortConfig::external_ids(),
+        ..Default::default()
     });
     assert_eq!(
         world.plan().traffic_controls["t"].progress,
@@ -299,6 +301,7 @@ fn a_failed_ofport_is_no_ofport() {
         name: "tap0".into(),
         ofport: Some(u32::MAX),
         external_ids: PortConfig::external_ids(),
+        ..Default::default()
     });
     assert!(matches!(world.plan().traffic_controls["t"].progress, Progress::Pending(_)));
 }
