@@ -1,5 +1,6 @@
 //! The shell around the functional core: everything that does I/O.
 //!
+//! - [`flow_sync`]: dump, diff, one bundle: the flow manager's I/O step.
 //! - [`openflow_connection`]: the OpenFlow session over any async stream.
 //! - binaries: `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`.
 //!
@@ -8,4 +9,5 @@
 //! OVS and agent issues; every decision they make is a call into
 //! `datapath`.
 
+pub mod flow_sync;
 pub mod openflow_connection;

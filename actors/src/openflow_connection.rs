@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use datapath::openflow::flow_mod::{FlowDesc, FlowMod};
 use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
-use datapath::openflow::port::{PortDesc, PortReason};
+use datapath::openflow::port::{PortDesc, PortMod10, PortReason};
 use datapath::openflow::session::{Event, RequestId, Session, SessionError};
 use datapath::openflow::switch_error::SwitchError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -173,18 +173,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
         }
     }
 
-    /// Sets or clears no-flood on a port (OpenFlow 1.0 connections only).
+    /// Changes a port's config bits (OpenFlow 1.0 connections only: that
+    /// is where no-flood exists).
     ///
     /// # Errors
     /// [`ConnectionError::Refused`] when the switch refuses (e.g. the port
     /// address does not match).
-    pub async fn set_no_flood(
-        &mut self,
-        port_no: u16,
-        hw_addr: [u8; 6],
-        on: bool,
-    ) -> Result<(), ConnectionError> {
-        let request = self.session.set_no_flood(port_no, hw_addr, on);
+    pub async fn port_mod(&mut self, port_mod: PortMod10) -> Result<(), ConnectionError> {
+        let request = self.session.port_mod(port_mod);
         self.answer(request).await.map(|_| ())
     }
 

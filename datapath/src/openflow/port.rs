@@ -98,6 +98,13 @@ impl PortMod10 {
         PortMod10 { port_no, hw_addr, config: if on { OFPPC10_NO_FLOOD } else { 0 }, mask: OFPPC10_NO_FLOOD }
     }
 
+    /// What every TrafficControl port gets: no-flood (NORMAL never copies a
+    /// flood into it) and up (OVS brings an internal port's device up when
+    /// `PORT_DOWN` is cleared).
+    pub fn traffic_control_port(port_no: u16, hw_addr: [u8; 6]) -> Self {
+        PortMod10 { port_no, hw_addr, config: OFPPC10_NO_FLOOD, mask: OFPPC10_NO_FLOOD | OFPPC_PORT_DOWN }
+    }
+
     /// The body (after the header).
     pub fn write(&self, w: &mut Writer) {
         w.u16(self.port_no).bytes(&self.hw_addr).u32(self.config).u32(self.mask).u32(0).zeros(4);

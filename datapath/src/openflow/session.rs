@@ -222,11 +222,11 @@ impl Session {
         request
     }
 
-    /// Sets or clears no-flood on a port (an OpenFlow 1.0 session only),
-    /// confirmed by a barrier.
-    pub fn set_no_flood(&mut self, port_no: u16, hw_addr: [u8; 6], on: bool) -> RequestId {
+    /// Changes a port's config bits (an OpenFlow 1.0 session only: that is
+    /// where no-flood exists), confirmed by a barrier.
+    pub fn port_mod(&mut self, port_mod: PortMod10) -> RequestId {
         let request = self.request();
-        let xid = self.send(Message::PortMod10(PortMod10::no_flood(port_no, hw_addr, on)));
+        let xid = self.send(Message::PortMod10(port_mod));
         self.pending.insert(xid, Pending::PortMod { request });
         let barrier = self.send(Message::BarrierRequest);
         self.pending.insert(barrier, Pending::Barrier { request });

@@ -2,6 +2,7 @@ use super::*;
 use crate::flows::{Action, Cookie, Flow, Match, Table};
 use crate::openflow::flow_mod::FlowDesc;
 use crate::openflow::oxm;
+use crate::openflow::port::PortMod10;
 use crate::openflow::wire::Writer;
 
 /// Splits bytes the session sent into frames.
@@ -169,7 +170,7 @@ fn a_refused_port_mod_fails_its_request_and_its_barrier_is_ignored() {
     let mut session = Session::new(VERSION_1_0);
     let hello = frames(&session.take_outgoing());
     assert_eq!(hello[0].message, Message::Hello { versions: None });
-    let request = session.set_no_flood(3, [2, 0, 0, 0, 0, 3], true);
+    let request = session.port_mod(PortMod10::no_flood(3, [2, 0, 0, 0, 0, 3], true));
     let sent = frames(&session.take_outgoing());
     let v10 = |xid, m| message::encode(VERSION_1_0, xid, &m);
     let mut replies = v10(1, Message::Hello { versions: None });
