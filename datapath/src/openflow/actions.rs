@@ -127,8 +127,8 @@ fn read_action(r: &mut Reader<'_>) -> Result<Result<Action, String>, DecodeError
             OFPP_NORMAL => Ok(Action::Normal),
             port => Err(format!("output to port {port}")),
         },
-        OFPAT_SET_FIELD => match oxm::read_field(&mut body)? {
-            Field::Known(Match::Reg(field, value)) => Ok(Action::SetField(field, value)),
+        OFPAT_SET_FIELD => match oxm::read_field(&mut body)?.as_slice() {
+            [Field::Known(Match::Reg(field, value))] => Ok(Action::SetField(*field, *value)),
             other => Err(format!("set_field of {other:?}")),
         },
         OFPAT_EXPERIMENTER => {

@@ -1,7 +1,10 @@
 //! OXM: how matches (and set-field values) are laid out on the wire, for
-//! the fields the pipeline uses: `in_port`, `eth_dst` and the Nicira
-//! registers `reg0`..`reg15` (class 0x0001, as OVS encodes them in every
-//! OpenFlow version).
+//! the fields the pipeline uses: `in_port`, `eth_dst` and the registers.
+//!
+//! We send registers as Nicira `reg0`..`reg15` (class 0x0001), which OVS
+//! accepts in every version; OVS *reports* them in OpenFlow 1.5 as packet
+//! registers (class 0x8001, `xregN` = `reg2N` in the high 32 bits and
+//! `reg2N+1` in the low ones), so both are read.
 
 use super::DecodeError;
 use super::wire::{Reader, Writer, len16};
@@ -9,6 +12,7 @@ use crate::flows::{MacAddr, Match, RegField};
 
 const CLASS_BASIC: u16 = 0x8000;
 const CLASS_NXM1: u16 = 0x0001;
+const CLASS_PACKET_REGS: u16 = 0x8001;
 const FIELD_IN_PORT: u8 = 0;
 const FIELD_ETH_DST: u8 = 3;
 const OFPMT_OXM: u16 = 1;
@@ -110,26 +114,45 @@ pub enum Field {
     Other(OxmHeader),
 }
 
-/// Reads one OXM TLV.
+/// Reads one OXM TLV: usually one field, two when a 64-bit packet register
+/// covers two of our registers.
 ///
 /// # Errors
 /// [`DecodeError::Malformed`] when the TLV is cut short.
-pub fn read_field(r: &mut Reader<'_>) -> Result<Field, DecodeError> {
+pub fn read_field(r: &mut Reader<'_>) -> Result<Vec<Field>, DecodeError> {
     let header = OxmHeader::from_u32(r.u32()?);
     let mut payload = r.sub(usize::from(header.len), "OXM field")?;
-    let known = match (header.class, header.field, header.has_mask, header.len) {
-        (CLASS_BASIC, FIELD_IN_PORT, false, 4) => Some(Match::InPort(payload.u32()?)),
-        (CLASS_BASIC, FIELD_ETH_DST, false, 6) => Some(Match::DlDst(MacAddr(payload.mac()?))),
+    let other = || vec![Field::Other(header)];
+    let known = |m: Match| vec![Field::Known(m)];
+    Ok(match (header.class, header.field, header.has_mask, header.len) {
+        (CLASS_BASIC, FIELD_IN_PORT, false, 4) => known(Match::InPort(payload.u32()?)),
+        (CLASS_BASIC, FIELD_ETH_DST, false, 6) => known(Match::DlDst(MacAddr(payload.mac()?))),
         (CLASS_NXM1, reg @ 0..=15, false, 4) => {
-            Some(Match::Reg(RegField { reg, start: 0, end: 31 }, payload.u32()?))
+            known(Match::Reg(RegField { reg, start: 0, end: 31 }, payload.u32()?))
         }
         (CLASS_NXM1, reg @ 0..=15, true, 8) => {
             let (value, mask) = (payload.u32()?, payload.u32()?);
-            register_from(reg, value, mask).map(|(field, value)| Match::Reg(field, value))
+            register_from(reg, value, mask)
+                .map_or_else(other, |(field, value)| known(Match::Reg(field, value)))
         }
-        _ => None,
-    };
-    Ok(known.map_or(Field::Other(header), Field::Known))
+        (CLASS_PACKET_REGS, xreg @ 0..=7, has_mask, len @ (8 | 16)) if has_mask == (len == 16) => {
+            let value = payload.u64()?;
+            let mask = if has_mask { payload.u64()? } else { u64::MAX };
+            let halves = [
+                (xreg * 2, (value >> 32) as u32, (mask >> 32) as u32),
+                (xreg * 2 + 1, value as u32, mask as u32),
+            ];
+            let mut fields = Vec::new();
+            for (reg, value, mask) in halves.into_iter().filter(|(_, _, mask)| *mask != 0) {
+                match register_from(reg, value, mask) {
+                    Some((field, value)) => fields.push(Field::Known(Match::Reg(field, value))),
+                    None => return Ok(other()),
+                }
+            }
+            fields
+        }
+        _ => other(),
+    })
 }
 
 /// Reads an `ofp_match` (and its padding); returns the fields and the raw
@@ -149,7 +172,7 @@ pub fn read_match(r: &mut Reader<'_>) -> Result<(Vec<Field>, Vec<u8>), DecodeErr
     let mut fields = Reader::new(raw, "match fields");
     let mut out = Vec::new();
     while fields.remaining() > 0 {
-        out.push(read_field(&mut fields)?);
+        out.extend(read_field(&mut fields)?);
     }
     Ok((out, raw.to_vec()))
 }
@@ -198,6 +221,26 @@ mod tests {
     }
 
     #[test]
+    fn packet_registers_as_ovs_dumps_them_read_as_two_registers() {
+        // xreg0=0x6_00000005/0xf_ffffffff: reg0=0x6/0xf and reg1=0x5, as
+        // `ovs-vswitchd` 3.1 reports them in an OpenFlow 1.5 flow dump.
+        let bytes = [0x80, 0x01, 0x01, 0x10, 0, 0, 0, 6, 0, 0, 0, 5, 0, 0, 0, 0x0f, 0xff, 0xff, 0xff, 0xff];
+        let fields = read_field(&mut Reader::new(&bytes, "test")).unwrap();
+        assert_eq!(
+            fields,
+            [Field::Known(Match::Reg(PACKET_SOURCE, 6)), Field::Known(Match::Reg(OUTPUT_PORT, 5))]
+        );
+        let high_only = [0x80, 0x01, 0x01, 0x10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0x0f, 0, 0, 0, 0];
+        assert_eq!(
+            read_field(&mut Reader::new(&high_only, "test")).unwrap(),
+            [Field::Known(Match::Reg(PACKET_SOURCE, 6))]
+        );
+        let unmasked = [0x80, 0x01, 0x02, 0x08, 0, 0, 0, 1, 0, 0, 0, 2];
+        let both = read_field(&mut Reader::new(&unmasked, "test")).unwrap();
+        assert_eq!(both.len(), 2);
+    }
+
+    #[test]
     fn non_contiguous_masks_are_not_register_fields() {
         assert_eq!(register_from(0, 5, 0b101), None);
         assert_eq!(register_from(4, 0x800000, 0xc00000), Some((TC_ACTION, 2)));
@@ -206,7 +249,7 @@ mod tests {
     #[test]
     fn unknown_and_truncated_fields_are_reported_not_panicked_on() {
         let mut r = Reader::new(&[0x80, 0x00, 0x0a, 0x02, 0x08, 0x00], "test");
-        assert!(matches!(read_field(&mut r), Ok(Field::Other(h)) if h.field == 5));
+        assert!(matches!(read_field(&mut r).as_deref(), Ok([Field::Other(h)]) if h.field == 5));
         let mut short = Reader::new(&[0x80, 0x00, 0x00, 0x04, 0x00], "test");
         assert!(read_field(&mut short).is_err());
     }

@@ -92,23 +92,47 @@ pub enum SessionError {
 #[derive(Debug)]
 enum Pending {
     Features,
-    FlowDump { request: RequestId, flows: Vec<FlowDesc> },
-    PortDump { request: RequestId, ports: Vec<PortDesc> },
-    BundleOpen { request: RequestId },
-    BundleAdd { request: RequestId, flow_mod: String },
-    BundleCommit { request: RequestId },
-    PortMod { request: RequestId },
-    Barrier { request: RequestId },
+    FlowDump {
+        request: RequestId,
+        flows: Vec<FlowDesc>,
+    },
+    PortDump {
+        request: RequestId,
+        ports: Vec<PortDesc>,
+    },
+    BundleOpen {
+        request: RequestId,
+    },
+    BundleAdd {
+        request: RequestId,
+        flow_mod: String,
+    },
+    /// The barrier after a bundle's adds: every add error is in by then.
+    BundleCheck {
+        request: RequestId,
+        bundle_id: u32,
+    },
+    BundleCommit {
+        request: RequestId,
+    },
+    BundleDiscard,
+    PortMod {
+        request: RequestId,
+    },
+    Barrier {
+        request: RequestId,
+    },
 }
 
 impl Pending {
     fn request(&self) -> Option<RequestId> {
         match self {
-            Pending::Features => None,
+            Pending::Features | Pending::BundleDiscard => None,
             Pending::FlowDump { request, .. }
             | Pending::PortDump { request, .. }
             | Pending::BundleOpen { request }
             | Pending::BundleAdd { request, .. }
+            | Pending::BundleCheck { request, .. }
             | Pending::BundleCommit { request }
             | Pending::PortMod { request }
             | Pending::Barrier { request } => Some(*request),
@@ -127,8 +151,8 @@ pub struct Session {
     next_request: u64,
     next_bundle: u32,
     pending: BTreeMap<u32, Pending>,
-    /// A refused bundle message, kept until the commit's failure arrives.
-    refused: BTreeMap<RequestId, String>,
+    /// The first refused message of a bundle, kept until its check.
+    refused: BTreeMap<RequestId, (SwitchError, String)>,
     events: VecDeque<Event>,
 }
 
@@ -203,7 +227,8 @@ impl Session {
     }
 
     /// Applies `flow_mods` in one atomic, ordered bundle: all or nothing,
-    /// in this order. Answered by [`Event::Done`] or [`Event::Failed`].
+    /// in this order. Answered by [`Event::Done`] or [`Event::Failed`]
+    /// (see the module doc for the check before the commit).
     pub fn apply(&mut self, flow_mods: &[FlowMod]) -> RequestId {
         let request = self.request();
         let bundle_id = self.next_bundle;
@@ -217,8 +242,8 @@ impl Session {
             self.outbox.extend(message::encode_bundle_add(xid, bundle_id, flags, &inner));
             self.pending.insert(xid, Pending::BundleAdd { request, flow_mod: describe(flow_mod) });
         }
-        let commit = self.send(Message::BundleControl { bundle_id, op: BundleOp::CommitRequest, flags });
-        self.pending.insert(commit, Pending::BundleCommit { request });
+        let check = self.send(Message::BarrierRequest);
+        self.pending.insert(check, Pending::BundleCheck { request, bundle_id });
         request
     }
 
@@ -296,7 +321,7 @@ impl Session {
             }
             Message::MultipartReply { more, body } => self.on_multipart(xid, more, body),
             Message::BundleControl { op: BundleOp::CommitReply, .. } => self.on_commit(xid),
-            Message::BundleControl { op: BundleOp::OpenReply, .. } => {
+            Message::BundleControl { op: BundleOp::OpenReply | BundleOp::DiscardReply, .. } => {
                 self.pending.remove(&xid);
             }
             Message::BarrierReply => self.on_barrier(xid),
@@ -334,9 +359,31 @@ impl Session {
     }
 
     fn on_barrier(&mut self, xid: u32) {
-        if let Some(Pending::Barrier { request }) = self.pending.remove(&xid) {
-            self.forget(request);
-            self.events.push_back(Event::Done { request });
+        match self.pending.remove(&xid) {
+            Some(Pending::Barrier { request }) => {
+                self.forget(request);
+                self.events.push_back(Event::Done { request });
+            }
+            Some(Pending::BundleCheck { request, bundle_id }) => self.commit_or_discard(request, bundle_id),
+            _ => {}
+        }
+    }
+
+    fn commit_or_discard(&mut self, request: RequestId, bundle_id: u32) {
+        let flags = BUNDLE_ATOMIC | BUNDLE_ORDERED;
+        match self.refused.remove(&request) {
+            Some((error, offending)) => {
+                self.forget(request);
+                let discard =
+                    self.send(Message::BundleControl { bundle_id, op: BundleOp::DiscardRequest, flags });
+                self.pending.insert(discard, Pending::BundleDiscard);
+                self.events.push_back(Event::Failed { request, error, offending: Some(offending) });
+            }
+            None => {
+                let commit =
+                    self.send(Message::BundleControl { bundle_id, op: BundleOp::CommitRequest, flags });
+                self.pending.insert(commit, Pending::BundleCommit { request });
+            }
         }
     }
 
@@ -353,12 +400,13 @@ impl Session {
             return;
         };
         match pending {
-            // The commit that follows fails too; report then, with the flow.
+            // Reported at the bundle's check, which then discards it.
             Pending::BundleAdd { request, flow_mod } => {
-                self.refused.entry(request).or_insert(flow_mod);
+                self.refused.entry(request).or_insert((error, flow_mod));
             }
+            Pending::BundleDiscard => {}
             Pending::BundleOpen { request } | Pending::BundleCommit { request } => {
-                let offending = self.refused.remove(&request);
+                let offending = self.refused.remove(&request).map(|(_, flow_mod)| flow_mod);
                 self.forget(request);
                 self.events.push_back(Event::Failed { request, error, offending });
             }

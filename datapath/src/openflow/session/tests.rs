@@ -123,7 +123,7 @@ fn bytes_may_arrive_one_at_a_time() {
 }
 
 #[test]
-fn a_bundle_is_opened_filled_and_committed_with_shared_xids() {
+fn a_bundle_is_opened_filled_checked_then_committed_with_shared_xids() {
     let mut session = ready();
     let request = session.apply(&[FlowMod::add(&flow(1)), FlowMod::add(&flow(2))]);
     let sent = frames(&session.take_outgoing());
@@ -137,31 +137,55 @@ fn a_bundle_is_opened_filled_and_committed_with_shared_xids() {
         assert_eq!(*id, bundle_id);
         assert_eq!(message::decode(inner).unwrap().xid, add.xid, "inner and outer xids are equal");
     }
-    assert!(matches!(sent[3].message, Message::BundleControl { op: BundleOp::CommitRequest, .. }));
+    assert_eq!(sent[3].message, Message::BarrierRequest, "no commit before every add is known accepted");
     let mut replies =
         from_switch(sent[0].xid, Message::BundleControl { bundle_id, op: BundleOp::OpenReply, flags });
-    replies.extend(from_switch(
-        sent[3].xid,
-        Message::BundleControl { bundle_id, op: BundleOp::CommitReply, flags },
-    ));
-    assert_eq!(session.receive(&replies).unwrap(), [Event::Done { request }]);
+    replies.extend(from_switch(sent[3].xid, Message::BarrierReply));
+    assert!(session.receive(&replies).unwrap().is_empty());
+    let commit = frames(&session.take_outgoing());
+    assert!(
+        matches!(commit[0].message, Message::BundleControl { op: BundleOp::CommitRequest, bundle_id: b, .. } if b == bundle_id)
+    );
+    let reply =
+        from_switch(commit[0].xid, Message::BundleControl { bundle_id, op: BundleOp::CommitReply, flags });
+    assert_eq!(session.receive(&reply).unwrap(), [Event::Done { request }]);
     assert!(session.is_idle());
 }
 
 #[test]
-fn a_refused_bundle_names_the_offending_flow() {
+fn a_bundle_with_a_refused_add_is_discarded_not_committed() {
     let mut session = ready();
     let bad = flow(9);
     let request = session.apply(&[FlowMod::add(&flow(1)), FlowMod::add(&bad)]);
     let sent = frames(&session.take_outgoing());
-    let error = |kind, code| Message::Error(SwitchError { kind, code, data: vec![] });
-    let mut replies = from_switch(sent[2].xid, error(2, 4));
-    replies.extend(from_switch(sent[3].xid, error(17, 13)));
+    let mut replies =
+        from_switch(sent[2].xid, Message::Error(SwitchError { kind: 2, code: 14, data: vec![] }));
+    replies.extend(from_switch(sent[3].xid, Message::BarrierReply));
     let events = session.receive(&replies).unwrap();
     let [Event::Failed { request: got, error, offending }] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(*got, request);
-    assert_eq!(error.to_string(), "OFPET_BUNDLE_FAILED/MSG_FAILED");
+    assert_eq!(error.to_string(), "OFPET_BAD_ACTION/BAD_SET_LEN");
     assert_eq!(offending.as_deref(), Some(format!("add {bad}").as_str()));
+    let after = frames(&session.take_outgoing());
+    assert!(matches!(
+        after.as_slice(),
+        [Frame { message: Message::BundleControl { op: BundleOp::DiscardRequest, .. }, .. }]
+    ));
+}
+
+#[test]
+fn a_failed_commit_is_reported() {
+    let mut session = ready();
+    let request = session.apply(&[FlowMod::add(&flow(1))]);
+    let sent = frames(&session.take_outgoing());
+    session.receive(&from_switch(sent[2].xid, Message::BarrierReply)).unwrap();
+    let commit = frames(&session.take_outgoing());
+    let error = Message::Error(SwitchError { kind: 17, code: 13, data: vec![] });
+    let events = session.receive(&from_switch(commit[0].xid, error)).unwrap();
+    assert!(
+        matches!(events.as_slice(), [Event::Failed { request: r, offending: None, .. }] if *r == request),
+        "{events:?}"
+    );
     assert!(session.is_idle());
 }
 
