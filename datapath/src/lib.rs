@@ -16,6 +16,7 @@
 //! - [`port_diff`]: planned ports against the switch's → create, reconfigure,
 //!   delete after flows, failures.
 //! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
+//! - [`encap`]: tunnel packets (VXLAN, GENEVE, GRE, ERSPAN II/III) decoded.
 //! - [`flow_diff`]: planned flows against a switch dump → one bundle's flow_mods.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
@@ -27,6 +28,7 @@
 pub mod api;
 pub mod bitset;
 pub mod cluster;
+pub mod encap;
 pub mod flow_diff;
 pub mod flows;
 pub mod manifest;
