@@ -1,9 +1,20 @@
-//! Harness for tests against real Open vSwitch tools and, from the OVS
-//! issue on, a private ovsdb-server and ovs-vswitchd (userspace datapath)
-//! with Pods in network namespaces.
+//! Harness for tests against real Open vSwitch (userspace datapath) with
+//! Pods in network namespaces. Everything it creates is removed when the
+//! values are dropped, also when a test panics.
 //!
-//! - [`ovs_tool`]: find an OVS command-line tool, or fail saying how to
-//!   install it (these tests never skip silently).
+//! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
+//!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
+//! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
+//!   plays the CNI (writes the Pod port's external_ids); ping.
+//! - [`netns`]: network namespaces that delete themselves.
+//! - [`cmd`]: running tools, waiting for conditions, unique names.
+//! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
+//!   (these tests never skip silently).
+
+pub mod cmd;
+pub mod netns;
+pub mod ovs;
+pub mod pod;
 
 use std::path::PathBuf;
 

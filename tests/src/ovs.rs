@@ -1,0 +1,226 @@
+//! A private Open vSwitch for one test: its own database and
+//! `ovsdb-server` in a temp dir, and `ovs-vswitchd` (userspace datapath)
+//! running inside the test's "node" network namespace.
+//!
+//! Running the switch inside a namespace keeps everything it creates there:
+//! internal ports' tap devices and `ovs-netdev` (which outlive
+//! ovs-vswitchd), `br-phy`'s tunnel address and its routes. Tests run in
+//! parallel without colliding, nothing touches the host's own network, and
+//! dropping the namespace removes every device. Daemons are killed by PID
+//! on drop, also when the test panics.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cmd::{run, unique, wait_until};
+use crate::netns::Netns;
+use crate::ovs_tool;
+
+/// A bridge of the private switch.
+#[derive(Clone, Debug)]
+pub struct Bridge {
+    /// Its name.
+    pub name: String,
+    /// Its OpenFlow socket (`<rundir>/<name>.mgmt`).
+    pub mgmt: PathBuf,
+}
+
+/// A private OVS instance.
+pub struct Ovs {
+    dir: PathBuf,
+    // Declared before `node` so the daemons die before the namespace goes.
+    ovsdb_pid: Option<u32>,
+    vswitchd_pid: Option<u32>,
+    node: Netns,
+}
+
+impl Ovs {
+    /// Starts ovsdb-server and ovs-vswitchd with a fresh database.
+    ///
+    /// # Panics
+    /// When OVS is not installed (with the command that installs it) or a
+    /// daemon does not start (with the tail of its log).
+    pub fn start() -> Self {
+        for tool in ["ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl"] {
+            ovs_tool(tool);
+        }
+        let dir = std::env::temp_dir().join(unique("tc-ovs-"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let node = Netns::new("tcn");
+        let mut ovs = Ovs { dir, ovsdb_pid: None, vswitchd_pid: None, node };
+        let db = ovs.path("conf.db");
+        let schema = Path::new("/usr/share/openvswitch/vswitch.ovsschema");
+        run(ovs_tool("ovsdb-tool"), &[OsStr::new("create"), db.as_os_str(), schema.as_os_str()], &[]);
+        ovs.start_ovsdb();
+        ovs.vsctl(&["--no-wait", "init"]);
+        ovs.start_vswitchd();
+        ovs
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn envs(&self) -> Vec<(&'static str, &OsStr)> {
+        ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"]
+            .into_iter()
+            .map(|k| (k, self.dir.as_os_str()))
+            .collect()
+    }
+
+    fn start_ovsdb(&mut self) {
+        let remote = format!("--remote=punix:{}", self.db_socket().display());
+        let pidfile = format!("--pidfile={}", self.path("ovsdb-server.pid").display());
+        let log = format!("--log-file={}", self.path("ovsdb-server.log").display());
+        let db = self.path("conf.db");
+        let args = [remote.as_str(), &pidfile, &log, "--detach", "--no-chdir", &db.to_string_lossy()];
+        run(ovs_tool("ovsdb-server"), &args, &self.envs());
+        self.ovsdb_pid = Some(self.read_pid("ovsdb-server"));
+        let socket = self.db_socket();
+        wait_until("the OVSDB socket", Duration::from_secs(10), || socket.exists());
+    }
+
+    fn start_vswitchd(&mut self) {
+        let db = format!("unix:{}", self.db_socket().display());
+        let pidfile = format!("--pidfile={}", self.path("ovs-vswitchd.pid").display());
+        let log = format!("--log-file={}", self.path("ovs-vswitchd.log").display());
+        let binary = ovs_tool("ovs-vswitchd");
+        let command = [&*binary.to_string_lossy(), &db, &pidfile, &log, "--detach", "--no-chdir"];
+        let output = self.node.try_exec_env(&command.iter().map(|s| &**s).collect::<Vec<_>>(), &self.envs());
+        if !output.status.success() {
+            panic!(
+                "ovs-vswitchd did not start: {}\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                self.log_tail("ovs-vswitchd")
+            );
+        }
+        self.vswitchd_pid = Some(self.read_pid("ovs-vswitchd"));
+    }
+
+    fn read_pid(&self, daemon: &str) -> u32 {
+        let file = self.path(&format!("{daemon}.pid"));
+        wait_until(&format!("{daemon}'s pid file"), Duration::from_secs(10), || file.exists());
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.trim().parse().unwrap_or_else(|_| panic!("{daemon} wrote no pid:\n{}", self.log_tail(daemon)))
+    }
+
+    /// The last lines of a daemon's log, for failure messages.
+    pub fn log_tail(&self, daemon: &str) -> String {
+        let log = std::fs::read_to_string(self.path(&format!("{daemon}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// The OVSDB socket.
+    pub fn db_socket(&self) -> PathBuf {
+        self.path("db.sock")
+    }
+
+    /// The namespace the switch runs in (its taps and routes are there).
+    pub fn node(&self) -> &Netns {
+        &self.node
+    }
+
+    /// `ovs-vsctl` against this database (waits for ovs-vswitchd unless
+    /// told `--no-wait`).
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let db = format!("--db=unix:{}", self.db_socket().display());
+        let mut all = vec![db.as_str(), "--timeout=30"];
+        all.extend_from_slice(args);
+        run(ovs_tool("ovs-vsctl"), &all, &self.envs())
+    }
+
+    /// `ovs-ofctl -O OpenFlow15` against a bridge's socket.
+    pub fn ofctl(&self, bridge: &Bridge, command: &str, args: &[&str]) -> String {
+        let target = format!("unix:{}", bridge.mgmt.display());
+        let mut all = vec!["-O", "OpenFlow15", command, target.as_str()];
+        all.extend_from_slice(args);
+        run(ovs_tool("ovs-ofctl"), &all, &self.envs())
+    }
+
+    /// A netdev bridge that speaks OpenFlow 1.0 (for no-flood) and 1.5,
+    /// with `fail_mode=secure` so it forwards nothing until told.
+    pub fn add_bridge(&self, prefix: &str) -> Bridge {
+        let name = unique(prefix);
+        self.vsctl(&[
+            "add-br",
+            &name,
+            "--",
+            "set",
+            "bridge",
+            &name,
+            "datapath_type=netdev",
+            "protocols=OpenFlow10,OpenFlow15",
+            "fail_mode=secure",
+        ]);
+        let mgmt = self.path(&format!("{name}.mgmt"));
+        wait_until("the bridge's OpenFlow socket", Duration::from_secs(10), || mgmt.exists());
+        Bridge { name, mgmt }
+    }
+
+    /// The bridge's flows as `dump-flows --no-stats` prints them, trimmed
+    /// and sorted.
+    pub fn dump_flows(&self, bridge: &Bridge) -> Vec<String> {
+        let mut flows: Vec<String> = self
+            .ofctl(bridge, "dump-flows", &["--no-stats"])
+            .lines()
+            .map(str::trim)
+            // Every line is a flow but a reply header; a default flow can be
+            // as short as `actions=NORMAL`.
+            .filter(|l| !l.is_empty() && !l.starts_with("OFPST_") && !l.starts_with("NXST_"))
+            .map(str::to_owned)
+            .collect();
+        flows.sort();
+        flows
+    }
+
+    /// A port's ofport, once OVS has assigned a valid one.
+    pub fn wait_for_ofport(&self, port: &str) -> u32 {
+        let mut ofport = None;
+        wait_until(&format!("an ofport for {port}"), Duration::from_secs(10), || {
+            let text = self.vsctl(&["--if-exists", "get", "interface", port, "ofport"]);
+            ofport = text.trim().parse::<i64>().ok().filter(|p| *p > 0);
+            ofport.is_some()
+        });
+        ofport.and_then(|p| u32::try_from(p).ok()).unwrap_or_default()
+    }
+
+    /// Kills ovs-vswitchd and starts it again on the same database: the
+    /// flows are lost, the ports and their configuration are kept.
+    pub fn restart_vswitchd(&mut self) {
+        if let Some(pid) = self.vswitchd_pid.take() {
+            kill(pid);
+        }
+        let _ = std::fs::remove_file(self.path("ovs-vswitchd.pid"));
+        self.start_vswitchd();
+        // Wait until it has read the database again.
+        self.vsctl(&["show"]);
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process is still there after 2 s.
+fn kill(pid: u32) {
+    let alive = || Path::new(&format!("/proc/{pid}")).exists();
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).output();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive() {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).output();
+    }
+}
+
+impl Drop for Ovs {
+    fn drop(&mut self) {
+        if let Some(pid) = self.vswitchd_pid.take() {
+            kill(pid);
+        }
+        if let Some(pid) = self.ovsdb_pid.take() {
+            kill(pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // `node` drops next: its devices (taps, ovs-netdev) go with it.
+    }
+}

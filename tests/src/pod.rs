@@ -1,0 +1,85 @@
+//! Pods for real-switch tests: each is a network namespace with a veth
+//! whose other end is a port of the bridge, in the switch's node
+//! namespace. The harness plays the CNI: it writes the Pod port's
+//! `external_ids` (pod-name, pod-namespace, attached-mac, ip) as Antrea
+//! does.
+
+use crate::cmd::unique;
+use crate::netns::Netns;
+use crate::ovs::{Bridge, Ovs};
+
+/// A Pod attached to a bridge.
+pub struct Pod {
+    /// The Kubernetes Namespace it pretends to be in.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its IPv4 address (in the test's own subnet, inside namespaces only).
+    pub ip: String,
+    /// Its interface's MAC address.
+    pub mac: String,
+    /// The bridge port (the veth's end in the node namespace).
+    pub port: String,
+    /// Its namespace; its interface is `eth0`.
+    pub netns: Netns,
+}
+
+/// What a ping said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pings {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Replies received.
+    pub received: u32,
+}
+
+impl Pod {
+    /// Attaches a new Pod with address `10.88.0.<index>/24` and MAC
+    /// `02:88:00:00:00:<index>` to `bridge`.
+    pub fn attach(ovs: &Ovs, bridge: &Bridge, namespace: &str, name: &str, index: u8) -> Pod {
+        let netns = Netns::new("tcp");
+        let port = unique("v");
+        let ip = format!("10.88.0.{index}");
+        let mac = format!("02:88:00:00:00:{index:02x}");
+        let node = ovs.node().name();
+        netns.exec(&["ip", "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", node]);
+        netns.exec(&["ip", "link", "set", "eth0", "address", &mac]);
+        netns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        netns.exec(&["ip", "link", "set", "eth0", "up"]);
+        ovs.node().exec(&["ip", "link", "set", &port, "up"]);
+        ovs.vsctl(&[
+            "add-port",
+            &bridge.name,
+            &port,
+            "--",
+            "set",
+            "interface",
+            &port,
+            &format!("external_ids:pod-name={name}"),
+            &format!("external_ids:pod-namespace={namespace}"),
+            &format!("external_ids:attached-mac=\"{mac}\""),
+            &format!("external_ids:ip=\"{ip}\""),
+        ]);
+        ovs.wait_for_ofport(&port);
+        Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }
+    }
+
+    /// Pings `other` `count` times (0.1 s apart, 1 s deadline per reply).
+    pub fn ping(&self, other: &Pod, count: u32) -> Pings {
+        let count_text = count.to_string();
+        let output =
+            self.netns.try_exec(&["ping", "-n", "-q", "-c", &count_text, "-i", "0.1", "-W", "1", &other.ip]);
+        let text = String::from_utf8_lossy(&output.stdout);
+        // "5 packets transmitted, 5 received, 0% packet loss, time 404ms"
+        let summary = text.lines().find(|l| l.contains("transmitted")).unwrap_or_default();
+        let numbers = |key: &str| {
+            summary
+                .split(',')
+                .find(|part| part.contains(key))
+                .and_then(|part| part.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Pings { sent: numbers("transmitted"), received: numbers("received") }
+    }
+}
