@@ -318,10 +318,15 @@ impl fmt::Display for Action {
 }
 
 impl fmt::Display for Flow {
-    /// `cookie=0x.., table=N, priority=P,MATCHES actions=ACTIONS`: the form
-    /// `dump-flows --no-stats` prints and `add-flows` reads.
+    /// `cookie=0x.., table=N, priority=P,MATCHES actions=ACTIONS`: exactly
+    /// what `dump-flows --no-stats` prints (which leaves out `table=0`),
+    /// and what `add-flows` reads.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cookie={}, table={}, priority={}", hex(self.cookie.0), self.table.id(), self.priority)?;
+        write!(f, "cookie={}, ", hex(self.cookie.0))?;
+        if self.table.id() != 0 {
+            write!(f, "table={}, ", self.table.id())?;
+        }
+        write!(f, "priority={}", self.priority)?;
         for m in &self.matches {
             write!(f, ",{m}")?;
         }
@@ -369,10 +374,7 @@ mod tests {
         );
         let drop =
             Flow::new(Cookie::port(), Table::Classifier, 200, vec![Match::InPort(9)], vec![Action::Drop]);
-        assert_eq!(
-            drop.to_string(),
-            "cookie=0x7463020000000000, table=0, priority=200,in_port=9 actions=drop"
-        );
+        assert_eq!(drop.to_string(), "cookie=0x7463020000000000, priority=200,in_port=9 actions=drop");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
 //!   plays the CNI (writes the Pod port's external_ids); ping.
+//! - [`plans`]: plans from the fixtures, as `tcctl plan` makes them.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
@@ -14,6 +15,7 @@
 pub mod cmd;
 pub mod netns;
 pub mod ovs;
+pub mod plans;
 pub mod pod;
 
 use std::path::PathBuf;

@@ -29,11 +29,13 @@ fn snapshot_flows() -> Vec<String> {
 /// flow_mod: `[table:N ]priority=P,MATCHES cookie:C actions=A`.
 fn ovs_form(flow: &str) -> String {
     let (head, actions) = flow.split_once(" actions=").expect("actions");
-    let mut parts = head.splitn(3, ", ");
-    let cookie = parts.next().expect("cookie").trim_start_matches("cookie=");
-    let table = parts.next().expect("table").trim_start_matches("table=");
-    let rest = parts.next().expect("priority and matches");
-    let table = if table == "0" { String::new() } else { format!("table:{table} ") };
+    let (cookie, rest) = head.split_once(", ").expect("cookie");
+    let cookie = cookie.trim_start_matches("cookie=");
+    // Table 0 is left out, as dump-flows leaves it out.
+    let (table, rest) = match rest.strip_prefix("table=") {
+        Some(tail) => tail.split_once(", ").map(|(t, r)| (format!("table:{t} "), r)).expect("table"),
+        None => (String::new(), rest),
+    };
     format!("ADD {table}{rest} cookie:{cookie} actions={actions}")
 }
 

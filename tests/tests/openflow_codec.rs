@@ -68,11 +68,13 @@ fn ofp_parse(messages: &[Vec<u8>]) -> Vec<String> {
 fn as_printed_flow_mod(flow: &Flow) -> String {
     let text = flow.to_string();
     let (head, actions) = text.split_once(" actions=").expect("actions");
-    let mut parts = head.splitn(3, ", ");
-    let cookie = parts.next().expect("cookie").trim_start_matches("cookie=");
-    let table = parts.next().expect("table").trim_start_matches("table=");
-    let rest = parts.next().expect("rest");
-    let table = if table == "0" { String::new() } else { format!("table:{table} ") };
+    let (cookie, rest) = head.split_once(", ").expect("cookie");
+    let cookie = cookie.trim_start_matches("cookie=");
+    // Table 0 is left out, as dump-flows leaves it out.
+    let (table, rest) = match rest.strip_prefix("table=") {
+        Some(tail) => tail.split_once(", ").map(|(t, r)| (format!("table:{t} "), r)).expect("table"),
+        None => (String::new(), rest),
+    };
     format!("ADD {table}{rest} cookie:{cookie} actions={actions}")
 }
 

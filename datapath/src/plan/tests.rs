@@ -417,8 +417,8 @@ fn return_ports_are_classified_and_target_only_ports_drop_what_enters() {
     assert_eq!(
         classifier,
         [
-            "cookie=0x7463020000000000, table=0, priority=200,in_port=100 actions=drop",
-            "cookie=0x7463020000000000, table=0, priority=200,in_port=101 actions=set_field:0x6/0xf->reg0,goto_table:1",
+            "cookie=0x7463020000000000, priority=200,in_port=100 actions=drop",
+            "cookie=0x7463020000000000, priority=200,in_port=101 actions=set_field:0x6/0xf->reg0,goto_table:1",
         ]
     );
 }
