@@ -22,6 +22,7 @@
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
 //!   planning without a cluster (`tcctl plan`, snapshots).
 //! - [`openflow`]: the OpenFlow 1.5 subset OVS needs, sans-IO.
+//! - [`ovsdb`]: the OVSDB subset the agent uses, sans-IO.
 //! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
 //!   the effective TrafficControl per Pod, conflicts and flows.
 
@@ -35,6 +36,7 @@ pub mod manifest;
 pub mod naming;
 pub mod offline;
 pub mod openflow;
+pub mod ovsdb;
 pub mod plan;
 pub mod port_diff;
 pub mod ports;

@@ -1,0 +1,193 @@
+//! The Open_vSwitch schema subset the agent uses: what to monitor, the
+//! transactions that create, reconfigure and delete ports, and the
+//! planner's port view ([`SwitchPort`]) read from the replica.
+//!
+//! Deleting a port removes it from its bridge's `ports`; OVSDB then
+//! garbage-collects the Port and Interface rows (they are not root rows).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::datum::{named_uuid, optional, set, set_elements, string_map, to_string_map, uuid, uuid_of};
+use super::replica::{Replica, Row};
+use crate::ports::{PortConfig, SwitchPort};
+
+/// The `monitor_cond` request: exactly the columns the agent reads.
+pub fn monitor_request() -> Value {
+    json!({
+        "Bridge": [{"columns": ["name", "ports"]}],
+        "Port": [{"columns": ["name", "interfaces"]}],
+        "Interface": [{"columns": ["name", "type", "options", "external_ids", "ofport", "error"]}],
+    })
+}
+
+fn bridge_where(bridge: &str) -> Value {
+    json!([["name", "==", bridge]])
+}
+
+/// Creates a port with one interface on `bridge`. The mutate's `count` is
+/// 0 when the bridge does not exist (see [`missing_bridge`]).
+pub fn add_port(bridge: &str, config: &PortConfig, external_ids: &BTreeMap<String, String>) -> Vec<Value> {
+    vec![
+        json!({
+            "op": "insert",
+            "table": "Interface",
+            "uuid-name": "iface",
+            "row": {
+                "name": config.name,
+                "type": config.interface_type.ovsdb_type(),
+                "options": string_map(&config.options),
+                "external_ids": string_map(external_ids),
+            },
+        }),
+        json!({
+            "op": "insert",
+            "table": "Port",
+            "uuid-name": "port",
+            "row": {"name": config.name, "interfaces": named_uuid("iface"), "external_ids": string_map(external_ids)},
+        }),
+        json!({
+            "op": "mutate",
+            "table": "Bridge",
+            "where": bridge_where(bridge),
+            "mutations": [["ports", "insert", set(vec![named_uuid("port")])]],
+        }),
+    ]
+}
+
+/// Sets an existing interface's type and options to `config`'s.
+pub fn reconfigure(config: &PortConfig) -> Vec<Value> {
+    vec![json!({
+        "op": "update",
+        "table": "Interface",
+        "where": [["name", "==", config.name]],
+        "row": {"type": config.interface_type.ovsdb_type(), "options": string_map(&config.options)},
+    })]
+}
+
+/// Removes the named ports from `bridge` (names not on it are ignored).
+pub fn delete_ports(replica: &Replica, bridge: &str, names: &[String]) -> Vec<Value> {
+    let uuids: Vec<Value> = bridge_ports(replica, bridge)
+        .into_iter()
+        .filter(|(_, port)| {
+            port.get("name").and_then(Value::as_str).is_some_and(|n| names.iter().any(|x| x == n))
+        })
+        .map(|(id, _)| uuid(id))
+        .collect();
+    if uuids.is_empty() {
+        return Vec::new();
+    }
+    vec![json!({
+        "op": "mutate",
+        "table": "Bridge",
+        "where": bridge_where(bridge),
+        "mutations": [["ports", "delete", set(uuids)]],
+    })]
+}
+
+/// Whether a transaction made by [`add_port`] found no bridge to add to
+/// (the mutate, third, counted no row).
+pub fn missing_bridge(results: &[Value]) -> bool {
+    results.get(2).and_then(|r| r.get("count")).and_then(Value::as_u64) == Some(0)
+}
+
+/// The Port rows of `bridge`, by uuid.
+fn bridge_ports<'a>(replica: &'a Replica, bridge: &str) -> Vec<(&'a str, &'a Row)> {
+    let Some((_, row)) =
+        replica.rows("Bridge").find(|(_, r)| r.get("name").and_then(Value::as_str) == Some(bridge))
+    else {
+        return Vec::new();
+    };
+    let port_ids = row.get("ports").map(set_elements).unwrap_or_default();
+    port_ids
+        .iter()
+        .filter_map(uuid_of)
+        .filter_map(|id| replica.rows("Port").find(|(u, _)| *u == id))
+        .collect()
+}
+
+/// The planner's view of `bridge`'s ports: each port's first interface.
+pub fn switch_ports(replica: &Replica, bridge: &str) -> Vec<SwitchPort> {
+    let mut ports: Vec<SwitchPort> = bridge_ports(replica, bridge)
+        .into_iter()
+        .filter_map(|(_, port)| {
+            let interface =
+                port.get("interfaces").map(set_elements)?.iter().find_map(uuid_of).map(str::to_owned)?;
+            replica.row("Interface", &interface).map(interface_view)
+        })
+        .collect();
+    ports.sort_by(|a, b| a.name.cmp(&b.name));
+    ports
+}
+
+fn interface_view(row: &Row) -> SwitchPort {
+    let text = |column: &str| row.get(column).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let map = |column: &str| row.get(column).map(to_string_map).unwrap_or_default();
+    SwitchPort {
+        name: text("name"),
+        // OVS reports -1 for an interface it could not open.
+        ofport: row
+            .get("ofport")
+            .and_then(optional)
+            .and_then(|v| v.as_i64())
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p > 0),
+        external_ids: map("external_ids"),
+        interface_type: text("type"),
+        options: map("options"),
+        error: row.get("error").and_then(optional).and_then(|v| v.as_str().map(str::to_owned)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{NamedPort, Port};
+
+    fn replica() -> Replica {
+        let mut replica = Replica::default();
+        replica
+            .apply(&json!({
+                "Bridge": {"b1": {"initial": {"name": "br-int", "ports": ["set", [["uuid", "p1"], ["uuid", "p2"]]]}}},
+                "Port": {
+                    "p1": {"initial": {"name": "tap0", "interfaces": ["uuid", "i1"]}},
+                    "p2": {"initial": {"name": "eno9", "interfaces": ["uuid", "i2"]}},
+                },
+                "Interface": {
+                    "i1": {"initial": {"name": "tap0", "type": "internal", "options": ["map", []],
+                        "external_ids": ["map", [["antrea-type", "traffic-control"]]], "ofport": 3, "error": ["set", []]}},
+                    "i2": {"initial": {"name": "eno9", "type": "", "options": ["map", []], "external_ids": ["map", []],
+                        "ofport": -1, "error": "could not open network device eno9 (No such device)"}},
+                },
+            }))
+            .unwrap();
+        replica
+    }
+
+    #[test]
+    fn the_port_view_reads_ofports_errors_and_external_ids() {
+        let ports = switch_ports(&replica(), "br-int");
+        assert_eq!(ports.len(), 2);
+        assert_eq!((ports[1].name.as_str(), ports[1].ofport, ports[1].is_agents()), ("tap0", Some(3), true));
+        assert_eq!(ports[0].ofport, None, "-1 is no ofport");
+        assert_eq!(ports[0].error.as_deref(), Some("could not open network device eno9 (No such device)"));
+        assert!(switch_ports(&replica(), "br-other").is_empty());
+    }
+
+    #[test]
+    fn deleting_removes_only_the_named_ports_from_the_bridge() {
+        let ops = delete_ports(&replica(), "br-int", &["tap0".to_owned(), "absent".to_owned()]);
+        assert_eq!(ops[0]["mutations"], json!([["ports", "delete", ["set", [["uuid", "p1"]]]]]));
+        assert!(delete_ports(&replica(), "br-int", &["absent".to_owned()]).is_empty());
+    }
+
+    #[test]
+    fn adding_a_port_inserts_interface_and_port_and_links_them_by_name() {
+        let config = PortConfig::of(&Port::OvsInternal(NamedPort { name: "tap0".into() }));
+        let ops = add_port("br-int", &config, &PortConfig::external_ids());
+        assert_eq!(ops[1]["row"]["interfaces"], json!(["named-uuid", "iface"]));
+        assert_eq!(ops[2]["mutations"], json!([["ports", "insert", ["set", [["named-uuid", "port"]]]]]));
+        assert!(missing_bridge(&[json!({}), json!({}), json!({"count": 0})]));
+    }
+}
