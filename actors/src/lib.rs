@@ -2,6 +2,8 @@
 //!
 //! - [`flow_sync`]: dump, diff, one bundle: the flow manager's I/O step.
 //! - [`openflow_connection`]: the OpenFlow session over any async stream.
+//! - [`ovsdb_connection`]: the OVSDB session over any async stream.
+//! - [`port_sync`]: the port manager's I/O steps (realize, delete after flows).
 //! - binaries: `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`.
 //!
 //! The OVSDB connection, the actors (`PodWatcher`, `CrdWatcher`,
@@ -11,3 +13,5 @@
 
 pub mod flow_sync;
 pub mod openflow_connection;
+pub mod ovsdb_connection;
+pub mod port_sync;

@@ -43,3 +43,20 @@ pub fn every_shape() -> Plan {
         redirect,
     )
 }
+
+/// Valid TrafficControls from YAML documents.
+pub fn traffic_controls(yaml: &str) -> Vec<datapath::api::TrafficControl> {
+    let validator = Validator::new();
+    parse_documents(yaml)
+        .expect("YAML")
+        .iter()
+        .map(|doc| validator.validate(doc).traffic_control.unwrap_or_else(|| panic!("invalid: {doc}")))
+        .collect()
+}
+
+/// A TrafficControl mirroring every Pod to `target` (a YAML flow mapping).
+pub fn mirror_to(name: &str, target: &str) -> String {
+    format!(
+        "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {{name: {name}}}\nspec:\n  appliedTo: {{podSelector: {{}}}}\n  direction: Both\n  action: Mirror\n  targetPort: {{{target}}}\n---\n"
+    )
+}

@@ -1,0 +1,155 @@
+//! An OVSDB connection: [`datapath::ovsdb::session::Session`] driven over
+//! any `AsyncRead + AsyncWrite` stream. Requests pump the stream until
+//! answered or the deadline passes; the server's echo requests are answered
+//! and monitor updates applied on the way.
+
+use std::path::Path;
+use std::time::Duration;
+
+use datapath::ovsdb::replica::Replica;
+use datapath::ovsdb::session::{Event, RequestId, Session, SessionError, Transaction, TransactionError};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// How long one request may take before the connection is given up.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Why an OVSDB request did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum OvsdbError {
+    /// Connecting failed.
+    #[error("cannot connect to OVSDB at {target}: {source}")]
+    Connect {
+        /// The socket.
+        target: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading or writing the stream failed.
+    #[error("OVSDB connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection.
+    #[error("the OVSDB server closed the connection")]
+    Closed,
+    /// The protocol cannot go on.
+    #[error(transparent)]
+    Protocol(#[from] SessionError),
+    /// No answer before the deadline.
+    #[error("no answer from OVSDB within {0:?}")]
+    Timeout(Duration),
+    /// The server refused a transaction.
+    #[error("OVSDB refused the transaction: {0}")]
+    Refused(#[from] TransactionError),
+}
+
+/// One OVSDB connection.
+pub struct OvsdbConnection<S> {
+    stream: S,
+    session: Session,
+    deadline: Duration,
+    answered: Vec<Event>,
+}
+
+/// Connects to OVSDB's unix socket.
+///
+/// # Errors
+/// [`OvsdbError::Connect`] when the socket refuses.
+pub async fn connect_unix(path: &Path) -> Result<OvsdbConnection<tokio::net::UnixStream>, OvsdbError> {
+    let stream = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|source| OvsdbError::Connect { target: path.display().to_string(), source })?;
+    Ok(OvsdbConnection::new(stream, DEFAULT_DEADLINE))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
+    /// A connection over `stream`.
+    pub fn new(stream: S, deadline: Duration) -> Self {
+        OvsdbConnection { stream, session: Session::new(), deadline, answered: Vec::new() }
+    }
+
+    /// The monitored rows.
+    pub fn replica(&self) -> &Replica {
+        self.session.replica()
+    }
+
+    /// Starts a monitor and waits for its initial rows.
+    ///
+    /// # Errors
+    /// [`OvsdbError`] when the server refuses or does not answer.
+    pub async fn monitor(&mut self, tables: Value) -> Result<(), OvsdbError> {
+        let request = self.session.monitor(tables);
+        self.pump_until(|e| matches!(e, Event::Monitoring { request: r } if *r == request)).await.map(|_| ())
+    }
+
+    /// Commits `operations` atomically.
+    ///
+    /// # Errors
+    /// [`OvsdbError::Refused`] names the failing operation; nothing is
+    /// committed then.
+    pub async fn transact(&mut self, operations: Vec<Value>) -> Result<Transaction, OvsdbError> {
+        let request = self.session.transact(operations);
+        match self.pump_until(|e| answers(e, request)).await? {
+            Event::Transacted { outcome, .. } => Ok(outcome?),
+            _ => Err(OvsdbError::Closed),
+        }
+    }
+
+    /// Waits until the replica satisfies `condition` (updates keep coming
+    /// in), or the deadline passes.
+    ///
+    /// # Errors
+    /// [`OvsdbError::Timeout`] when it never does.
+    pub async fn wait_for(&mut self, condition: impl Fn(&Replica) -> bool) -> Result<(), OvsdbError> {
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, async {
+            while !condition(self.session.replica()) {
+                self.pump_once().await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| OvsdbError::Timeout(deadline))?
+    }
+
+    async fn pump_until(&mut self, wanted: impl Fn(&Event) -> bool) -> Result<Event, OvsdbError> {
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, async {
+            loop {
+                if let Some(at) = self.answered.iter().position(&wanted) {
+                    return Ok(self.answered.remove(at));
+                }
+                self.pump_once().await?;
+            }
+        })
+        .await
+        .map_err(|_| OvsdbError::Timeout(deadline))?
+    }
+
+    /// Writes what is queued, reads once, and keeps the answers.
+    async fn pump_once(&mut self) -> Result<(), OvsdbError> {
+        let outgoing = self.session.take_outgoing();
+        if !outgoing.is_empty() {
+            self.stream.write_all(&outgoing).await?;
+            self.stream.flush().await?;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = self.stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err(OvsdbError::Closed);
+        }
+        let events = self.session.receive(&buf[..n])?;
+        self.answered.extend(events.into_iter().filter(|e| !matches!(e, Event::Updated)));
+        // Echo replies the session queued go out on the next pump; send
+        // them now so a quiet connection is not dropped for silence.
+        let replies = self.session.take_outgoing();
+        if !replies.is_empty() {
+            self.stream.write_all(&replies).await?;
+        }
+        Ok(())
+    }
+}
+
+fn answers(event: &Event, request: RequestId) -> bool {
+    matches!(event, Event::Transacted { request: r, .. } | Event::Monitoring { request: r } if *r == request)
+}

@@ -1,0 +1,159 @@
+//! The port manager's I/O steps against a real switch: ports of every
+//! kind created with their options and marked as the agent's, failures
+//! kept to their TrafficControl, and deletions limited to the agent's own
+//! ports.
+
+use actors::openflow_connection::{OpenFlowConnection, connect_unix, connect_unix_v10};
+use actors::ovsdb_connection::{self, OvsdbConnection};
+use actors::port_sync::{delete_ports, realize_ports};
+use datapath::ovsdb::bridge;
+use datapath::plan::{PlanInput, plan};
+use datapath::ports::SwitchPort;
+use tests::ovs::{Bridge, Ovs};
+use tests::plans::{mirror_to, traffic_controls};
+use tests::pod::Pod;
+use tokio::net::UnixStream;
+
+struct Agent {
+    ovsdb: OvsdbConnection<UnixStream>,
+    of15: OpenFlowConnection<UnixStream>,
+    of10: OpenFlowConnection<UnixStream>,
+}
+
+async fn agent(ovs: &Ovs, bridge: &Bridge) -> Agent {
+    let mut ovsdb = ovsdb_connection::connect_unix(&ovs.db_socket()).await.expect("OVSDB");
+    ovsdb.monitor(bridge::monitor_request()).await.expect("monitor");
+    let of15 = connect_unix(&bridge.mgmt).await.expect("OpenFlow 1.5");
+    let of10 = connect_unix_v10(&bridge.mgmt).await.expect("OpenFlow 1.0");
+    Agent { ovsdb, of15, of10 }
+}
+
+fn planned_ports(
+    yaml: &str,
+    switch_ports: &[SwitchPort],
+) -> std::collections::BTreeMap<String, datapath::plan::PlannedPort> {
+    let tcs = traffic_controls(yaml);
+    plan(&PlanInput { node: "node-1", traffic_controls: &tcs, namespaces: &[], pods: &[], switch_ports })
+        .ports
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_ofport() {
+    let ovs = Ovs::start();
+    let br = ovs.add_bridge("br");
+    let mut agent = agent(&ovs, &br).await;
+    let yaml = [
+        mirror_to("internal", "ovsInternal: {name: tap0}"),
+        mirror_to("geneve", "geneve: {remoteIP: 10.0.10.2, vni: 1}"),
+        mirror_to("vxlan", "vxlan: {remoteIP: 10.0.10.2, destinationPort: 4790, vni: 2}"),
+        mirror_to("gre", "gre: {remoteIP: 10.0.10.2, key: 4294967295}"),
+        mirror_to("erspan1", "erspan: {remoteIP: 10.0.10.2, sessionID: 1, version: 1, index: 26}"),
+        mirror_to(
+            "erspan2",
+            "erspan: {remoteIP: fd00:10::2, sessionID: 2, version: 2, dir: 1, hardwareID: 12}",
+        ),
+    ]
+    .concat();
+    let planned = planned_ports(&yaml, &[]);
+    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
+        .await
+        .expect("ports");
+    assert_eq!(report.changes.create.len(), 6);
+    assert!(report.failures_by_traffic_control.is_empty(), "{:?}", report.failures_by_traffic_control);
+    for (name, port) in &planned {
+        let seen = report.ports.iter().find(|p| &p.name == name).expect("port on the bridge");
+        assert!(seen.usable_ofport().is_some(), "{name} has no ofport: {seen:?}");
+        assert!(seen.is_agents());
+        // What OVS stores is what the plan says, read back with ovs-vsctl.
+        let options = ovs.vsctl(&["get", "interface", name, "options"]);
+        for (key, value) in &port.config.options {
+            assert!(
+                options.contains(&format!("{key}=\"{value}\""))
+                    || options.contains(&format!("{key}={value}")),
+                "{name}: {key} in {options}"
+            );
+        }
+        assert_eq!(
+            ovs.vsctl(&["get", "interface", name, "type"]).trim().trim_matches('"'),
+            port.config.interface_type.ovsdb_type()
+        );
+    }
+    // The internal port is up (in the node namespace) and no-flood.
+    assert!(ovs.node().exec(&["ip", "link", "show", "tap0"]).contains(",UP"));
+    let show = ovs.vsctl(&["get", "interface", "tap0", "ofport"]);
+    let of10 = tests::cmd::run(
+        tests::ovs_tool("ovs-ofctl"),
+        &["-O", "OpenFlow10", "show", &format!("unix:{}", br.mgmt.display())],
+        &[],
+    );
+    let tap0 = of10.split(&format!(" {}(tap0)", show.trim())).nth(1).expect("tap0 in show");
+    assert!(tap0.lines().nth(1).is_some_and(|l| l.contains("NO_FLOOD")), "{tap0}");
+    // A second sync changes nothing.
+    let again = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
+        .await
+        .expect("ports");
+    assert!(again.changes.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
+    let ovs = Ovs::start();
+    let br = ovs.add_bridge("br");
+    let mut agent = agent(&ovs, &br).await;
+    let yaml =
+        [mirror_to("needs-eno9", "device: {name: eno9}"), mirror_to("fine", "ovsInternal: {name: tap0}")]
+            .concat();
+    let planned = planned_ports(&yaml, &[]);
+    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
+        .await
+        .expect("ports");
+    let failures: Vec<_> = report.failures_by_traffic_control.keys().collect();
+    assert_eq!(failures, ["needs-eno9"]);
+    assert!(
+        report.failures_by_traffic_control["needs-eno9"].contains("eno9"),
+        "{:?}",
+        report.failures_by_traffic_control
+    );
+    assert!(report.ports.iter().any(|p| p.name == "tap0" && p.usable_ofport().is_some()));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_in_the_view() {
+    let ovs = Ovs::start();
+    let br = ovs.add_bridge("br");
+    let mut agent = agent(&ovs, &br).await;
+    ovs.vsctl(&["add-port", &br.name, "foreign0", "--", "set", "interface", "foreign0", "type=internal"]);
+    let pod = Pod::attach(&ovs, &br, "default", "web-1", 1);
+    let planned = planned_ports(&mirror_to("t", "ovsInternal: {name: tap0}"), &[]);
+    realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
+        .await
+        .expect("ports");
+    let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
+    let pod_port = view.iter().find(|p| p.name == pod.port).expect("the Pod's port is seen");
+    assert_eq!(pod_port.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
+    assert_eq!(pod_port.pod_mac().map(|m| m.to_string()), Some(pod.mac.clone()));
+
+    let nothing = planned_ports("", &[]);
+    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &nothing)
+        .await
+        .expect("ports");
+    assert_eq!(report.changes.delete_after_flows, ["tap0"]);
+    assert!(report.ports.iter().any(|p| p.name == "tap0"), "deletion waits for the flows");
+    delete_ports(&mut agent.ovsdb, &br.name, &report.changes.delete_after_flows).await.expect("delete");
+    let names: Vec<String> =
+        bridge::switch_ports(agent.ovsdb.replica(), &br.name).into_iter().map(|p| p.name).collect();
+    assert!(
+        names.contains(&"foreign0".to_owned())
+            && names.contains(&pod.port)
+            && !names.contains(&"tap0".to_owned()),
+        "{names:?}"
+    );
+
+    ovs.vsctl(&["del-port", &br.name, &pod.port]);
+    let gone = pod.port.clone();
+    agent
+        .ovsdb
+        .wait_for(|replica| bridge::switch_ports(replica, &br.name).iter().all(|p| p.name != gone))
+        .await
+        .expect("the Pod's port goes from the view");
+}
