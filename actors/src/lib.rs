@@ -3,6 +3,7 @@
 //! - [`flow_sync`]: dump, diff, one bundle: the flow manager's I/O step.
 //! - [`openflow_connection`]: the OpenFlow session over any async stream.
 //! - [`ovsdb_connection`]: the OVSDB session over any async stream.
+//! - [`reconcile`]: one pass in DESIGN §2's order: ports, flows, deletions.
 //! - [`port_sync`]: the port manager's I/O steps (realize, delete after flows).
 //! - binaries: `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`.
 //!
@@ -15,3 +16,4 @@ pub mod flow_sync;
 pub mod openflow_connection;
 pub mod ovsdb_connection;
 pub mod port_sync;
+pub mod reconcile;

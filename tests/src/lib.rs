@@ -4,16 +4,20 @@
 //!
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
+//! - [`node`]: a switch with the agent connected, reconciled in one call.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
 //!   plays the CNI (writes the Pod port's external_ids); ping.
 //! - [`plans`]: plans from the fixtures, as `tcctl plan` makes them.
+//! - [`capture`]: tcpdump in a namespace, frames read back from pcap.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
 //!   (these tests never skip silently).
 
+pub mod capture;
 pub mod cmd;
 pub mod netns;
+pub mod node;
 pub mod ovs;
 pub mod plans;
 pub mod pod;

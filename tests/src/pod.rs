@@ -64,6 +64,16 @@ impl Pod {
         Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }
     }
 
+    /// What the planner knows of this Pod: on `node-1`, with `labels`.
+    pub fn info(&self, labels: &[(&str, &str)]) -> datapath::cluster::PodInfo {
+        datapath::cluster::PodInfo {
+            pod: datapath::cluster::PodRef::new(self.namespace.clone(), self.name.clone()),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            node_name: Some("node-1".to_owned()),
+            host_network: false,
+        }
+    }
+
     /// Pings `other` `count` times (0.1 s apart, 1 s deadline per reply).
     pub fn ping(&self, other: &Pod, count: u32) -> Pings {
         let count_text = count.to_string();

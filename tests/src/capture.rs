@@ -1,0 +1,105 @@
+//! Packet capture inside a namespace: `tcpdump -w` while a test sends
+//! traffic, then the frames read back from the pcap file.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::cmd::unique;
+use crate::netns::Netns;
+
+/// A running capture.
+pub struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing what `interface` in `netns` *receives* (for a port
+    /// of the switch: what the switch delivers to it; not what the host
+    /// sends out of it), with a tcpdump `filter` (may be empty), and
+    /// returns once tcpdump listens.
+    pub fn inbound(netns: &Netns, interface: &str, filter: &str) -> Capture {
+        Capture::start(netns, interface, &["-Q", "in"], filter)
+    }
+
+    /// Starts capturing both directions on `interface`.
+    pub fn both_ways(netns: &Netns, interface: &str, filter: &str) -> Capture {
+        Capture::start(netns, interface, &[], filter)
+    }
+
+    fn start(netns: &Netns, interface: &str, options: &[&str], filter: &str) -> Capture {
+        let file = std::env::temp_dir().join(format!("{}.pcap", unique("tc-cap-")));
+        // Immediate mode: without it libpcap hands packets over in timed
+        // blocks, and a capture stopped right after the traffic loses them.
+        let mut args = vec![
+            "netns",
+            "exec",
+            netns.name(),
+            "tcpdump",
+            "--immediate-mode",
+            "-i",
+            interface,
+            "-U",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+        ];
+        let path = file.to_string_lossy().into_owned();
+        args.push(&path);
+        args.extend_from_slice(options);
+        args.extend(filter.split_whitespace());
+        let mut child = Command::new("ip")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("tcpdump: {e} (install it: apt-get install -y tcpdump)"));
+        let stderr = child.stderr.take().expect("tcpdump's stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("tcpdump on {interface} in {} did not start", netns.name()),
+            }
+        }
+        Capture { child, file }
+    }
+
+    /// Stops the capture and returns the frames, in order.
+    pub fn stop(mut self) -> Vec<Vec<u8>> {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let bytes = std::fs::read(&self.file).unwrap_or_default();
+        read_pcap(&bytes)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// The frames of a pcap file (either byte order, micro- or nanosecond).
+pub fn read_pcap(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let Some(magic) = bytes.get(..4) else { return Vec::new() };
+    let little = matches!(magic, [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]);
+    let u32_at = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+    };
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while let Some(len) = u32_at(at + 8) {
+        let start = at + 16;
+        let Some(frame) = bytes.get(start..start + len as usize) else { break };
+        frames.push(frame.to_vec());
+        at = start + len as usize;
+    }
+    frames
+}
