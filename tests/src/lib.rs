@@ -9,6 +9,8 @@
 //!   plays the CNI (writes the Pod port's external_ids); ping.
 //! - [`plans`]: plans from the fixtures, as `tcctl plan` makes them.
 //! - [`capture`]: tcpdump in a namespace, frames read back from pcap.
+//! - [`collector`]: `br-phy` with the tunnel address and a collector
+//!   namespace at 10.0.10.2.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
@@ -16,6 +18,7 @@
 
 pub mod capture;
 pub mod cmd;
+pub mod collector;
 pub mod netns;
 pub mod node;
 pub mod ovs;

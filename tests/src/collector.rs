@@ -1,0 +1,54 @@
+//! A remote collector for tunnel tests, inside the test's own namespaces:
+//! a second netdev bridge `br-phy` holds the node's tunnel address
+//! (10.0.10.1/24, in the node namespace only) and reaches a collector
+//! namespace (10.0.10.2, the seed's address) over a veth. OVS routes and
+//! ARPs for the tunnel itself, as userspace tunnels do.
+
+use crate::netns::Netns;
+use crate::ovs::Ovs;
+
+/// The node's tunnel address (on `br-phy`).
+pub const LOCAL_IP: &str = "10.0.10.1";
+/// The collector's address.
+pub const COLLECTOR_IP: &str = "10.0.10.2";
+/// The collector's interface, where captures are taken.
+pub const INTERFACE: &str = "eth0";
+
+/// The collector and its path from the switch.
+pub struct Collector {
+    /// The collector's namespace.
+    pub netns: Netns,
+}
+
+impl Collector {
+    /// Builds `br-phy` and the collector next to `ovs`, and primes OVS's
+    /// tunnel neighbour cache so the first tunnelled packet is not lost to
+    /// ARP resolution.
+    pub fn attach(ovs: &Ovs) -> Collector {
+        let node = ovs.node();
+        ovs.vsctl(&["add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev"]);
+        node.exec(&["ip", "addr", "add", &format!("{LOCAL_IP}/24"), "dev", "br-phy"]);
+        node.exec(&["ip", "link", "set", "br-phy", "up"]);
+        let netns = Netns::new("tcc");
+        netns.exec(&[
+            "ip",
+            "link",
+            "add",
+            INTERFACE,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "phy0",
+            "netns",
+            node.name(),
+        ]);
+        netns.exec(&["ip", "addr", "add", &format!("{COLLECTOR_IP}/24"), "dev", INTERFACE]);
+        netns.exec(&["ip", "link", "set", INTERFACE, "up"]);
+        node.exec(&["ip", "link", "set", "phy0", "up"]);
+        ovs.vsctl(&["add-port", "br-phy", "phy0"]);
+        // OVS learns the collector's MAC by snooping this ARP exchange.
+        node.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "2", COLLECTOR_IP]);
+        Collector { netns }
+    }
+}
