@@ -11,6 +11,7 @@
 //! - [`capture`]: tcpdump in a namespace, frames read back from pcap.
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
 //!   namespace at 10.0.10.2.
+//! - [`firewall`]: an inline nftables bridge filter for Redirect.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
@@ -19,6 +20,7 @@
 pub mod capture;
 pub mod cmd;
 pub mod collector;
+pub mod firewall;
 pub mod netns;
 pub mod node;
 pub mod ovs;

@@ -46,6 +46,11 @@ impl Pod {
         netns.exec(&["ip", "link", "set", "eth0", "address", &mac]);
         netns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
         netns.exec(&["ip", "link", "set", "eth0", "up"]);
+        // The userspace datapath forwards what it reads from the veth as
+        // is: with TX checksum offload on, TCP leaves the Pod with its
+        // checksum unfilled and is dropped at the receiver. A CNI for
+        // userspace OVS turns it off the same way.
+        netns.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
         ovs.node().exec(&["ip", "link", "set", &port, "up"]);
         ovs.vsctl(&[
             "add-port",
