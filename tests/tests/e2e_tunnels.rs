@@ -94,3 +94,57 @@ fn erspan_v2_carries_session_direction_and_hardware_id() {
         None,
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_linux_vxlan_device_at_the_collector_counts_one_copy_per_packet_when_both_ends_are_selected() {
+    let mut node = TestNode::start().await;
+    let collector = Collector::attach(&node.ovs);
+    collector.netns.exec(&[
+        "ip",
+        "link",
+        "add",
+        "vx0",
+        "type",
+        "vxlan",
+        "id",
+        "0",
+        "dstport",
+        "4789",
+        "local",
+        COLLECTOR_IP,
+        "dev",
+        INTERFACE,
+    ]);
+    collector.netns.exec(&["ip", "link", "set", "vx0", "up"]);
+    let a = Pod::attach(&node.ovs, &node.bridge, "default", "web-1", 1);
+    let b = Pod::attach(&node.ovs, &node.bridge, "default", "web-2", 2);
+    let pods = [a.info(&[("app", "web")]), b.info(&[("app", "web")])];
+    // The guide's first example, verbatim: both Pods carry app=web.
+    let seed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed/mirror-web-app.yaml"))
+            .expect("seed");
+    node.reconcile(&traffic_controls(&seed), &pods).await;
+    let rx_packets = || -> u64 {
+        let stats = collector.netns.exec(&["cat", "/sys/class/net/vx0/statistics/rx_packets"]);
+        stats.trim().parse().expect("counter")
+    };
+    let before = rx_packets();
+    let capture = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
+    let pings = a.ping(&b, 10);
+    assert_eq!(pings.received, 10, "the pings still succeed");
+    let icmp = capture
+        .stop()
+        .iter()
+        .filter_map(|f| encap::decode(f, UdpKind::Vxlan).ok())
+        .filter(|e| is_icmp(&e.inner))
+        .count();
+    let counted = rx_packets() - before;
+    // Each request and each reply exactly once, not once per selected end.
+    assert_eq!(icmp, 20);
+    // The device also counts the two selected Pods' ARP and IPv6 neighbour
+    // discovery: about twice the pings.
+    assert!(
+        (20..=32).contains(&counted),
+        "the collector's vxlan device counted {counted} packets for 10 pings"
+    );
+}
