@@ -39,7 +39,8 @@ fn tc(direction: &str) -> String {
 }
 
 /// Pings web → client 5 times with `direction` mirrored to tap0; returns
-/// the pings and the echo frames tap0 saw.
+/// the pings and the echo frames tap0 saw (and checks that the unselected
+/// client got each request exactly once: mirroring adds no duplicate).
 async fn mirrored(direction: &str) -> (Pings, Vec<(Ipv4Addr, Ipv4Addr, bool)>, Ipv4Addr, Ipv4Addr) {
     let mut node = TestNode::start().await;
     let web = Pod::attach(&node.ovs, &node.bridge, "default", "web-1", 1);
@@ -48,8 +49,10 @@ async fn mirrored(direction: &str) -> (Pings, Vec<(Ipv4Addr, Ipv4Addr, bool)>, I
     let report = node.reconcile(&traffic_controls(&tc(direction)), &pods).await;
     assert_eq!(report.plan.effective.len(), 1, "only the web Pod is selected");
     let capture = Capture::inbound(node.ovs.node(), "tap0", "icmp");
+    let at_client = Capture::inbound(&client.netns, "eth0", "icmp");
     let pings = web.ping(&client, 5);
     let frames = capture.stop();
+    assert_eq!(at_client.stop().len(), 5, "the unselected client gets each request once, no duplicate");
     (pings, echoes(&frames), web.ip.parse().expect("ip"), client.ip.parse().expect("ip"))
 }
 
