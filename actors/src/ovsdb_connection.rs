@@ -95,6 +95,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
         }
     }
 
+    /// Sends an echo and waits for the server's answer: the connection is
+    /// alive.
+    ///
+    /// # Errors
+    /// [`OvsdbError`] when it does not answer.
+    pub async fn echo(&mut self) -> Result<(), OvsdbError> {
+        let request = self.session.echo();
+        self.pump_until(|e| matches!(e, Event::Echoed { request: r } if *r == request)).await.map(|_| ())
+    }
+
     /// Waits until the replica satisfies `condition` (updates keep coming
     /// in), or the deadline passes.
     ///

@@ -186,6 +186,17 @@ impl Ovs {
         ofport.and_then(|p| u32::try_from(p).ok()).unwrap_or_default()
     }
 
+    /// Kills ovsdb-server and starts it again on the same database file
+    /// (clients must reconnect).
+    pub fn restart_ovsdb(&mut self) {
+        if let Some(pid) = self.ovsdb_pid.take() {
+            kill(pid);
+        }
+        let _ = std::fs::remove_file(self.path("ovsdb-server.pid"));
+        let _ = std::fs::remove_file(self.db_socket());
+        self.start_ovsdb();
+    }
+
     /// Kills ovs-vswitchd and starts it again on the same database: the
     /// flows are lost, the ports and their configuration are kept.
     pub fn restart_vswitchd(&mut self) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::datum::{named_uuid, optional, set, set_elements, string_map, to_string_map, uuid, uuid_of};
+use super::ops::{self, condition};
 use super::replica::{Replica, Row};
 use crate::ports::{PortConfig, SwitchPort};
 
@@ -22,48 +23,35 @@ pub fn monitor_request() -> Value {
     })
 }
 
-fn bridge_where(bridge: &str) -> Value {
-    json!([["name", "==", bridge]])
+fn bridge_where(bridge: &str) -> Vec<Value> {
+    vec![condition("name", "==", json!(bridge))]
 }
 
 /// Creates a port with one interface on `bridge`. The mutate's `count` is
 /// 0 when the bridge does not exist (see [`missing_bridge`]).
 pub fn add_port(bridge: &str, config: &PortConfig, external_ids: &BTreeMap<String, String>) -> Vec<Value> {
+    let interface = json!({
+        "name": config.name,
+        "type": config.interface_type.ovsdb_type(),
+        "options": string_map(&config.options),
+        "external_ids": string_map(external_ids),
+    });
+    let port = json!({"name": config.name, "interfaces": named_uuid("iface"), "external_ids": string_map(external_ids)});
     vec![
-        json!({
-            "op": "insert",
-            "table": "Interface",
-            "uuid-name": "iface",
-            "row": {
-                "name": config.name,
-                "type": config.interface_type.ovsdb_type(),
-                "options": string_map(&config.options),
-                "external_ids": string_map(external_ids),
-            },
-        }),
-        json!({
-            "op": "insert",
-            "table": "Port",
-            "uuid-name": "port",
-            "row": {"name": config.name, "interfaces": named_uuid("iface"), "external_ids": string_map(external_ids)},
-        }),
-        json!({
-            "op": "mutate",
-            "table": "Bridge",
-            "where": bridge_where(bridge),
-            "mutations": [["ports", "insert", set(vec![named_uuid("port")])]],
-        }),
+        ops::insert("Interface", interface, Some("iface")),
+        ops::insert("Port", port, Some("port")),
+        ops::mutate(
+            "Bridge",
+            bridge_where(bridge),
+            vec![json!(["ports", "insert", set(vec![named_uuid("port")])])],
+        ),
     ]
 }
 
 /// Sets an existing interface's type and options to `config`'s.
 pub fn reconfigure(config: &PortConfig) -> Vec<Value> {
-    vec![json!({
-        "op": "update",
-        "table": "Interface",
-        "where": [["name", "==", config.name]],
-        "row": {"type": config.interface_type.ovsdb_type(), "options": string_map(&config.options)},
-    })]
+    let row = json!({"type": config.interface_type.ovsdb_type(), "options": string_map(&config.options)});
+    vec![ops::update("Interface", vec![condition("name", "==", json!(config.name))], row)]
 }
 
 /// Removes the named ports from `bridge` (names not on it are ignored).
@@ -78,12 +66,7 @@ pub fn delete_ports(replica: &Replica, bridge: &str, names: &[String]) -> Vec<Va
     if uuids.is_empty() {
         return Vec::new();
     }
-    vec![json!({
-        "op": "mutate",
-        "table": "Bridge",
-        "where": bridge_where(bridge),
-        "mutations": [["ports", "delete", set(uuids)]],
-    })]
+    vec![ops::mutate("Bridge", bridge_where(bridge), vec![json!(["ports", "delete", set(uuids)])])]
 }
 
 /// Whether a transaction made by [`add_port`] found no bridge to add to

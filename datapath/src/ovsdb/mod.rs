@@ -4,6 +4,8 @@
 //!
 //! - [`framing`]: where each JSON text ends in the byte stream.
 //! - [`datum`]: OVSDB values (sets, maps, uuids) and conversions.
+//! - [`ops`]: transaction operations (insert, select, update, mutate,
+//!   delete, wait).
 //! - [`replica`]: the monitored rows, kept current by `update2`.
 //! - [`session`]: requests, responses, echo, transactions' results.
 //! - [`bridge`]: the Open_vSwitch subset: monitor, port transactions, and
@@ -12,5 +14,6 @@
 pub mod bridge;
 pub mod datum;
 pub mod framing;
+pub mod ops;
 pub mod replica;
 pub mod session;

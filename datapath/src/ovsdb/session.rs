@@ -58,6 +58,11 @@ pub enum Event {
     },
     /// A notification changed the replica.
     Updated,
+    /// The server answered our echo.
+    Echoed {
+        /// The request.
+        request: RequestId,
+    },
 }
 
 /// The connection cannot go on.
@@ -81,7 +86,7 @@ pub enum SessionError {
 enum Pending {
     Transact { request: RequestId, names: Vec<Option<String>> },
     Monitor { request: RequestId },
-    Echo,
+    Echo { request: RequestId },
 }
 
 /// The protocol state of one OVSDB connection.
@@ -140,8 +145,10 @@ impl Session {
     }
 
     /// Sends a keep-alive (the caller decides when, and when it is late).
-    pub fn echo(&mut self) {
-        self.send("echo", json!([]), Pending::Echo);
+    pub fn echo(&mut self) -> RequestId {
+        let request = RequestId(self.next_id);
+        self.send("echo", json!([]), Pending::Echo { request });
+        request
     }
 
     /// Consumes bytes from the connection.
@@ -186,7 +193,7 @@ impl Session {
         let error = message.get("error").filter(|e| !e.is_null());
         let result = message.get("result").cloned().unwrap_or(Value::Null);
         Ok(match pending {
-            Pending::Echo => None,
+            Pending::Echo { request } => Some(Event::Echoed { request }),
             Pending::Monitor { request } => {
                 if let Some(error) = error {
                     return Err(SessionError::Monitor(error.to_string()));
