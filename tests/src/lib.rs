@@ -7,6 +7,7 @@
 //! - [`node`]: a switch with the agent connected, reconciled in one call.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
 //!   plays the CNI (writes the Pod port's external_ids); ping.
+//! - [`ovs_text`]: our flow text in the form other OVS tools print it.
 //! - [`plans`]: plans from the fixtures, as `tcctl plan` makes them.
 //! - [`capture`]: tcpdump in a namespace, frames read back from pcap.
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
@@ -24,6 +25,7 @@ pub mod firewall;
 pub mod netns;
 pub mod node;
 pub mod ovs;
+pub mod ovs_text;
 pub mod plans;
 pub mod pod;
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use tests::ovs_text::as_flow_mod_add;
 use tests::ovs_tool;
 
 /// Every flow line of every plan snapshot.
@@ -23,20 +24,6 @@ fn snapshot_flows() -> Vec<String> {
     flows.sort();
     flows.dedup();
     flows
-}
-
-/// `table=N, priority=P,MATCHES actions=A` of our line, as OVS prints a
-/// flow_mod: `[table:N ]priority=P,MATCHES cookie:C actions=A`.
-fn ovs_form(flow: &str) -> String {
-    let (head, actions) = flow.split_once(" actions=").expect("actions");
-    let (cookie, rest) = head.split_once(", ").expect("cookie");
-    let cookie = cookie.trim_start_matches("cookie=");
-    // Table 0 is left out, as dump-flows leaves it out.
-    let (table, rest) = match rest.strip_prefix("table=") {
-        Some(tail) => tail.split_once(", ").map(|(t, r)| (format!("table:{t} "), r)).expect("table"),
-        None => (String::new(), rest),
-    };
-    format!("ADD {table}{rest} cookie:{cookie} actions={actions}")
 }
 
 #[test]
@@ -61,6 +48,6 @@ fn every_planned_flow_parses_and_prints_back_unchanged() {
         stdout.lines().filter_map(|l| l.split_once("): ").map(|(_, flow_mod)| flow_mod)).collect();
     assert_eq!(printed.len(), flows.len());
     for (ours, theirs) in flows.iter().zip(printed) {
-        assert_eq!(ovs_form(ours), theirs, "OVS reads {ours:?} differently");
+        assert_eq!(as_flow_mod_add(ours), theirs, "OVS reads {ours:?} differently");
     }
 }

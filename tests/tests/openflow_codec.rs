@@ -14,6 +14,7 @@ use datapath::openflow::message::{
 };
 use datapath::openflow::port::PortMod10;
 use datapath::validate::Validator;
+use tests::ovs_text::as_flow_mod_add;
 use tests::ovs_tool;
 
 /// Every flow shape the planner makes: the seed examples and a Redirect,
@@ -64,20 +65,6 @@ fn ofp_parse(messages: &[Vec<u8>]) -> Vec<String> {
     printed
 }
 
-/// The planner's text in the form OVS prints a flow_mod.
-fn as_printed_flow_mod(flow: &Flow) -> String {
-    let text = flow.to_string();
-    let (head, actions) = text.split_once(" actions=").expect("actions");
-    let (cookie, rest) = head.split_once(", ").expect("cookie");
-    let cookie = cookie.trim_start_matches("cookie=");
-    // Table 0 is left out, as dump-flows leaves it out.
-    let (table, rest) = match rest.strip_prefix("table=") {
-        Some(tail) => tail.split_once(", ").map(|(t, r)| (format!("table:{t} "), r)).expect("table"),
-        None => (String::new(), rest),
-    };
-    format!("ADD {table}{rest} cookie:{cookie} actions={actions}")
-}
-
 #[test]
 fn every_planned_flow_encodes_as_ovs_reads_it() {
     let flows = planned_flows();
@@ -89,7 +76,8 @@ fn every_planned_flow_encodes_as_ovs_reads_it() {
     let printed = ofp_parse(&encoded);
     assert_eq!(printed.len(), flows.len(), "{printed:#?}");
     for ((flow, line), xid) in flows.iter().zip(&printed).zip(1u32..) {
-        let expected = format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {}", as_printed_flow_mod(flow));
+        let expected =
+            format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {}", as_flow_mod_add(&flow.to_string()));
         assert_eq!(line, &expected, "{flow}");
     }
 }

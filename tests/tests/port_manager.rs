@@ -3,30 +3,13 @@
 //! kept to their TrafficControl, and deletions limited to the agent's own
 //! ports.
 
-use actors::openflow_connection::{OpenFlowConnection, connect_unix, connect_unix_v10};
-use actors::ovsdb_connection::{self, OvsdbConnection};
 use actors::port_sync::{delete_ports, realize_ports};
 use datapath::ovsdb::bridge;
 use datapath::plan::{PlanInput, plan};
 use datapath::ports::SwitchPort;
-use tests::ovs::{Bridge, Ovs};
+use tests::node::TestNode;
 use tests::plans::{mirror_to, traffic_controls};
 use tests::pod::Pod;
-use tokio::net::UnixStream;
-
-struct Agent {
-    ovsdb: OvsdbConnection<UnixStream>,
-    of15: OpenFlowConnection<UnixStream>,
-    of10: OpenFlowConnection<UnixStream>,
-}
-
-async fn agent(ovs: &Ovs, bridge: &Bridge) -> Agent {
-    let mut ovsdb = ovsdb_connection::connect_unix(&ovs.db_socket()).await.expect("OVSDB");
-    ovsdb.monitor(bridge::monitor_request()).await.expect("monitor");
-    let of15 = connect_unix(&bridge.mgmt).await.expect("OpenFlow 1.5");
-    let of10 = connect_unix_v10(&bridge.mgmt).await.expect("OpenFlow 1.0");
-    Agent { ovsdb, of15, of10 }
-}
 
 fn planned_ports(
     yaml: &str,
@@ -39,9 +22,8 @@ fn planned_ports(
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_ofport() {
-    let ovs = Ovs::start();
-    let br = ovs.add_bridge("br");
-    let mut agent = agent(&ovs, &br).await;
+    let mut node = TestNode::start().await;
+    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
     let yaml = [
         mirror_to("internal", "ovsInternal: {name: tap0}"),
         mirror_to("geneve", "geneve: {remoteIP: 10.0.10.2, vni: 1}"),
@@ -97,9 +79,8 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
-    let ovs = Ovs::start();
-    let br = ovs.add_bridge("br");
-    let mut agent = agent(&ovs, &br).await;
+    let mut node = TestNode::start().await;
+    let (br, agent) = (&node.bridge, &mut node.switch);
     let yaml =
         [mirror_to("needs-eno9", "device: {name: eno9}"), mirror_to("fine", "ovsInternal: {name: tap0}")]
             .concat();
@@ -119,11 +100,10 @@ async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_in_the_view() {
-    let ovs = Ovs::start();
-    let br = ovs.add_bridge("br");
-    let mut agent = agent(&ovs, &br).await;
+    let mut node = TestNode::start().await;
+    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
     ovs.vsctl(&["add-port", &br.name, "foreign0", "--", "set", "interface", "foreign0", "type=internal"]);
-    let pod = Pod::attach(&ovs, &br, "default", "web-1", 1);
+    let pod = Pod::attach(ovs, br, "default", "web-1", 1);
     let planned = planned_ports(&mirror_to("t", "ovsInternal: {name: tap0}"), &[]);
     realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
         .await
