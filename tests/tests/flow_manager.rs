@@ -101,3 +101,28 @@ async fn a_refused_bundle_changes_nothing_and_names_the_flow_the_switch_refused(
     connection.apply(&[FlowMod::add(&fine)]).await.expect("a good bundle");
     assert_eq!(ovs.dump_flows(&bridge).len(), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_switch_reports_a_new_port_and_its_removal_on_our_connection() {
+    use datapath::openflow::port::PortReason;
+    let ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    let mut connection = connect_unix(&bridge.mgmt).await.expect("OpenFlow connection");
+    ovs.vsctl(&["add-port", &bridge.name, "tap7", "--", "set", "interface", "tap7", "type=internal"]);
+    ovs.wait_for_ofport("tap7");
+    ovs.vsctl(&["del-port", &bridge.name, "tap7"]);
+    // A dump round trip makes sure everything the switch sent before has been read.
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        connection.dump_ports().await.expect("port dump");
+        seen.extend(
+            connection.take_port_status().into_iter().filter(|s| s.port.name == "tap7").map(|s| s.reason),
+        );
+        if seen.contains(&PortReason::Delete) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.first(), Some(&PortReason::Add), "{seen:?}");
+    assert_eq!(seen.last(), Some(&PortReason::Delete), "{seen:?}");
+}

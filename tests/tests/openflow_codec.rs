@@ -154,6 +154,7 @@ fn deletes_modifies_bundles_multiparts_and_port_mods_read_as_meant() {
         ),
         message::encode(VERSION_1_0, 13, &Message::BarrierRequest),
         message::encode(VERSION_1_5, 14, &Message::EchoReply(b"ping".to_vec())),
+        message::encode(VERSION_1_5, 15, &Message::SetAsyncPortStatus),
     ];
     let printed = ofp_parse(&messages);
     let expect = [
@@ -171,12 +172,15 @@ fn deletes_modifies_bundles_multiparts_and_port_mods_read_as_meant() {
         "OFPT_PORT_MOD (xid=0xc): port: 3: addr:02:00:00:00:00:03",
         "OFPT_BARRIER_REQUEST (xid=0xd):",
         "OFPT_ECHO_REPLY (OF1.5) (xid=0xe): 4 bytes of payload",
+        "OFPT_SET_ASYNC (OF1.5) (xid=0xf):",
     ];
     assert_eq!(printed.len(), expect.len(), "{printed:#?}");
     for (line, prefix) in printed.iter().zip(expect) {
         assert!(line.starts_with(prefix), "expected {prefix:?}, OVS printed {line:?}");
     }
     assert!(!printed.iter().any(|p| p.contains("error")), "{printed:#?}");
+    let async_config: String = printed[14].split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(async_config.contains("PORT_STATUS: add delete modify"), "{async_config}");
     let port_mod: Vec<&str> = printed[11].split_whitespace().collect();
     assert!(
         port_mod.windows(2).any(|w| w == ["config:", "NO_FLOOD"])

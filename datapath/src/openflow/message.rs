@@ -135,6 +135,10 @@ pub enum Message {
         /// The encoded inner message.
         message: Vec<u8>,
     },
+    /// Ask for port status messages (all reasons, in every controller
+    /// role): OVS sends a service connection, such as one on a bridge's
+    /// `.mgmt` socket, no asynchronous message unless asked.
+    SetAsyncPortStatus,
     /// A message the agent does not use.
     Other {
         /// Its type.
@@ -185,7 +189,12 @@ const T10_BARRIER_REQUEST: u8 = 18;
 const T10_BARRIER_REPLY: u8 = 19;
 const T_BARRIER_REQUEST: u8 = 20;
 const T_BARRIER_REPLY: u8 = 21;
+const T_SET_ASYNC: u8 = 28;
 const T_BUNDLE_CONTROL: u8 = 33;
+const ASYNC_PORT_STATUS_SLAVE: u16 = 2;
+const ASYNC_PORT_STATUS_MASTER: u16 = 3;
+/// OFPPR_ADD | OFPPR_DELETE | OFPPR_MODIFY.
+const PORT_STATUS_ALL_REASONS: u32 = 0b111;
 const T_BUNDLE_ADD: u8 = 34;
 const MP_FLOW_DESC: u16 = 1;
 const MP_PORT_DESC: u16 = 13;
@@ -211,6 +220,7 @@ fn message_type(version: u8, message: &Message) -> u8 {
         Message::BarrierReply => T_BARRIER_REPLY,
         Message::BundleControl { .. } => T_BUNDLE_CONTROL,
         Message::BundleAdd { .. } => T_BUNDLE_ADD,
+        Message::SetAsyncPortStatus => T_SET_ASYNC,
         Message::Other { msg_type } => *msg_type,
     }
 }
@@ -261,6 +271,11 @@ fn write_body(w: &mut Writer, message: &Message) {
         }
         Message::BundleAdd { bundle_id, flags, message } => {
             w.u32(*bundle_id).u16(0).u16(*flags).bytes(message);
+        }
+        Message::SetAsyncPortStatus => {
+            for property in [ASYNC_PORT_STATUS_SLAVE, ASYNC_PORT_STATUS_MASTER] {
+                w.u16(property).u16(8).u32(PORT_STATUS_ALL_REASONS);
+            }
         }
         Message::Hello { versions: None }
         | Message::FeaturesRequest

@@ -177,6 +177,10 @@ impl Session {
         session.send(Message::Hello { versions });
         let xid = session.send(Message::FeaturesRequest);
         session.pending.insert(xid, Pending::Features);
+        if version == VERSION_1_5 {
+            // The pipeline's session must see ports come and go.
+            session.send(Message::SetAsyncPortStatus);
+        }
         session
     }
 

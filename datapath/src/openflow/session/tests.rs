@@ -63,6 +63,7 @@ fn the_handshake_sends_hello_with_only_our_version_then_asks_for_features() {
     let sent = frames(&session.take_outgoing());
     assert_eq!(sent[0].message, Message::Hello { versions: Some(1 << 6) });
     assert_eq!(sent[1].message, Message::FeaturesRequest);
+    assert_eq!(sent[2].message, Message::Other { msg_type: 28 }, "asks for port status");
     ready();
 }
 
