@@ -1,5 +1,6 @@
 //! The shell around the functional core: everything that does I/O.
 //!
+//! - [`config`]: the agent's settings, in antrea-agent.conf's shape.
 //! - [`flow_sync`]: dump, diff, one bundle: the flow manager's I/O step.
 //! - [`openflow_connection`]: the OpenFlow session over any async stream.
 //! - [`ovsdb_connection`]: the OVSDB session over any async stream.
@@ -12,6 +13,7 @@
 //! OVS and agent issues; every decision they make is a call into
 //! `datapath`.
 
+pub mod config;
 pub mod flow_sync;
 pub mod openflow_connection;
 pub mod ovsdb_connection;
