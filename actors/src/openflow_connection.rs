@@ -72,6 +72,8 @@ pub struct OpenFlowConnection<S> {
     datapath_id: u64,
     port_status: Vec<PortStatus>,
     answered: Vec<Event>,
+    /// Read buffer, kept across requests.
+    buf: Vec<u8>,
 }
 
 /// Connects to a switch's unix socket (OVS's `<bridge>.mgmt`) and
@@ -117,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
             datapath_id: 0,
             port_status: Vec::new(),
             answered: Vec::new(),
+            buf: vec![0; 64 * 1024],
         };
         let ready = connection.pump_until(|event| matches!(event, Event::Ready { .. })).await?;
         if let Event::Ready { datapath_id } = ready {
@@ -211,7 +214,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
     }
 
     async fn pump(&mut self, wanted: impl Fn(&Event) -> bool) -> Result<Event, ConnectionError> {
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
             if let Some(at) = self.answered.iter().position(&wanted) {
                 return Ok(self.answered.remove(at));
@@ -221,11 +223,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
                 self.stream.write_all(&outgoing).await?;
                 self.stream.flush().await?;
             }
-            let n = self.stream.read(&mut buf).await?;
+            let n = self.stream.read(&mut self.buf).await?;
             if n == 0 {
                 return Err(ConnectionError::Closed);
             }
-            for event in self.session.receive(&buf[..n])? {
+            for event in self.session.receive(&self.buf[..n])? {
                 match event {
                     Event::PortStatus { reason, port } => self.port_status.push(PortStatus { reason, port }),
                     Event::UnsolicitedError(error) => {

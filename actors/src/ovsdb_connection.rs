@@ -11,6 +11,8 @@ use datapath::ovsdb::session::{Event, RequestId, Session, SessionError, Transact
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+const READ_BUFFER: usize = 64 * 1024;
+
 /// How long one request may take before the connection is given up.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -49,6 +51,8 @@ pub struct OvsdbConnection<S> {
     session: Session,
     deadline: Duration,
     answered: Vec<Event>,
+    /// Read buffer, kept: monitor updates arrive one small read at a time.
+    buf: Vec<u8>,
 }
 
 /// Connects to OVSDB's unix socket.
@@ -65,7 +69,13 @@ pub async fn connect_unix(path: &Path) -> Result<OvsdbConnection<tokio::net::Uni
 impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
     /// A connection over `stream`.
     pub fn new(stream: S, deadline: Duration) -> Self {
-        OvsdbConnection { stream, session: Session::new(), deadline, answered: Vec::new() }
+        OvsdbConnection {
+            stream,
+            session: Session::new(),
+            deadline,
+            answered: Vec::new(),
+            buf: vec![0; READ_BUFFER],
+        }
     }
 
     /// The monitored rows.
@@ -143,12 +153,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
             self.stream.write_all(&outgoing).await?;
             self.stream.flush().await?;
         }
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = self.stream.read(&mut buf).await?;
+        let n = self.stream.read(&mut self.buf).await?;
         if n == 0 {
             return Err(OvsdbError::Closed);
         }
-        let events = self.session.receive(&buf[..n])?;
+        let events = self.session.receive(&self.buf[..n])?;
         self.answered.extend(events.into_iter().filter(|e| !matches!(e, Event::Updated)));
         // Echo replies the session queued go out on the next pump; send
         // them now so a quiet connection is not dropped for silence.
