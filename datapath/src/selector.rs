@@ -142,6 +142,14 @@ impl Selector {
         Selector { requirements }
     }
 
+    /// A selector from requirements (e.g. parsed from Kubernetes' string
+    /// syntax `app=web,tier notin (db)`).
+    pub fn from_requirements(mut requirements: Vec<Requirement>) -> Self {
+        requirements.sort();
+        requirements.dedup();
+        Selector { requirements }
+    }
+
     /// Whether the selector matches these labels.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.requirements.iter().all(|requirement| match requirement {

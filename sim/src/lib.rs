@@ -1,4 +1,7 @@
-//! The simulated world (turmoil): API server, Open vSwitch and collector.
+//! The world the agent is tested in: the dev API server (also served on a
+//! real socket as `tc-devcluster`) and, with the simulation issue, the
+//! turmoil network, the simulated Open vSwitch and the collector.
 //!
-//! Empty until the simulation issue; it builds so the workspace shape is
-//! the design card's from the first commit.
+//! - [`apiserver`]: the API server's objects, selectors and watches, no I/O.
+
+pub mod apiserver;
