@@ -2,29 +2,35 @@
 //! inputs to decisions. Nothing here does I/O, reads a clock or draws a
 //! random number, so the same input always gives the same output.
 //!
+//! Kubernetes side:
 //! - [`api`]: the `crd.antrea.io/v1alpha2` TrafficControl types and the CRD
 //!   they generate.
-//! - [`bitset`]: fixed-size index sets, the form of "which Pods".
+//! - [`manifest`]: multi-document YAML into JSON values, with line numbers.
 //! - [`schema`]: a validator for the OpenAPI v3 subset CRDs use, run against
 //!   the generated CRD so the schema and the checks never drift apart.
 //! - [`validate`]: every problem of one TrafficControl, as errors and
 //!   warnings that name the object, the field and the rule.
-//! - [`manifest`]: multi-document YAML into JSON values, with line numbers.
 //! - [`cluster`]: the planner's view of Kubernetes (Pods, Namespaces).
 //! - [`selector`]: Kubernetes label-selector semantics, indexed for speed.
+//! - [`bitset`]: fixed-size index sets, the form of "which Pods".
+//!
+//! Planning:
 //! - [`naming`]: port names derived from their parameters (Antrea-compatible).
-//! - [`port_diff`]: planned ports against the switch's → create, reconfigure,
-//!   delete after flows, failures.
-//! - [`ports`]: the ports a TrafficControl needs, their OVS types and options.
-//! - [`encap`]: tunnel packets (VXLAN, GENEVE, GRE, ERSPAN II/III) decoded.
-//! - [`flow_diff`]: planned flows against a switch dump → one bundle's flow_mods.
+//! - [`ports`]: the ports a TrafficControl needs, their OVS types and options,
+//!   and the switch's port view.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
-//! - [`offline`]: manifests sorted by kind and a made-up switch, for
-//!   planning without a cluster (`tcctl plan`, snapshots).
-//! - [`openflow`]: the OpenFlow 1.5 subset OVS needs, sans-IO.
-//! - [`ovsdb`]: the OVSDB subset the agent uses, sans-IO.
 //! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
 //!   the effective TrafficControl per Pod, conflicts and flows.
+//! - [`offline`]: manifests sorted by kind and a made-up switch, for
+//!   planning without a cluster (`tcctl plan`, snapshots).
+//!
+//! Against the switch:
+//! - [`port_diff`]: planned ports against the switch's → create, reconfigure,
+//!   delete after flows, failures.
+//! - [`flow_diff`]: planned flows against a switch dump → one bundle's flow_mods.
+//! - [`openflow`]: the OpenFlow 1.5 subset OVS needs, sans-IO.
+//! - [`ovsdb`]: the OVSDB subset the agent uses, sans-IO.
+//! - [`encap`]: tunnel packets (VXLAN, GENEVE, GRE, ERSPAN II/III) decoded.
 
 pub mod api;
 pub mod bitset;
