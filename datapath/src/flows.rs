@@ -93,13 +93,13 @@ impl RegField {
     }
 }
 
-/// reg0[0..3]: where the packet came from.
+/// `reg0[0..3]`: where the packet came from.
 pub const PACKET_SOURCE: RegField = RegField::new(0, 0, 3);
-/// reg0[8]: the output port is known (reg1 holds it).
+/// `reg0[8]`: the output port is known (reg1 holds it).
 pub const OUTPUT_FOUND: RegField = RegField::new(0, 8, 8);
 /// reg1: the output port of a packet for a local Pod.
 pub const OUTPUT_PORT: RegField = RegField::new(1, 0, 31);
-/// reg4[22..23]: the TrafficControl action (0b01 Mirror, 0b10 Redirect).
+/// `reg4[22..23]`: the TrafficControl action (0b01 Mirror, 0b10 Redirect).
 pub const TC_ACTION: RegField = RegField::new(4, 22, 23);
 /// reg9: the TrafficControl target port.
 pub const TC_TARGET: RegField = RegField::new(9, 0, 31);

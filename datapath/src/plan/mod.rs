@@ -4,11 +4,11 @@
 //! conflicts, and the flows).
 //!
 //! Steps, each in its own module:
-//! - [`order`]: TrafficControls in precedence order (oldest, then name);
-//! - [`port_plan`]: the ports they need, shared when equal, refused when a
+//! - `order`: TrafficControls in precedence order (oldest, then name);
+//! - `port_plan`: the ports they need, shared when equal, refused when a
 //!   name is taken by something else;
-//! - [`selection`]: which Pods each selects, and which one wins a Pod;
-//! - [`pipeline`]: the flows, only for ports that have an ofport.
+//! - `selection`: which Pods each selects, and which one wins a Pod;
+//! - `pipeline`: the flows, only for ports that have an ofport.
 //!
 //! Same input, same output: every collection that reaches the output is
 //! ordered.
