@@ -21,6 +21,7 @@
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
 //! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
 //!   the effective TrafficControl per Pod, conflicts and flows.
+//! - [`status`]: a node's status entry and Events per TrafficControl.
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
 //!   planning without a cluster (`tcctl plan`, snapshots).
 //!
@@ -48,4 +49,5 @@ pub mod port_diff;
 pub mod ports;
 pub mod schema;
 pub mod selector;
+pub mod status;
 pub mod validate;

@@ -1,0 +1,104 @@
+use super::*;
+use crate::manifest::parse_documents;
+use crate::offline::{Objects, plan_offline};
+use crate::validate::Validator;
+
+fn seed_plan() -> Plan {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let validator = Validator::new();
+    let mut objects = Objects::default();
+    for file in [
+        "seed/mirror-all-to-remote.yaml",
+        "seed/mirror-web-app.yaml",
+        "seed/redirect-prod-to-local.yaml",
+        "cluster/pods.yaml",
+        "cluster/namespaces.yaml",
+    ] {
+        objects.add_documents(
+            &validator,
+            parse_documents(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap(),
+        );
+    }
+    plan_offline("node-1", &objects)
+}
+
+fn condition<'a>(status: &'a NodeStatus, kind: &str) -> &'a Condition {
+    status.conditions.iter().find(|c| c.type_ == kind).unwrap()
+}
+
+#[test]
+fn each_traffic_control_reports_its_pods_port_and_conditions() {
+    let statuses = node_statuses("node-1", &seed_plan(), &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let all = &statuses["mirror-all-to-remote"];
+    assert_eq!(
+        (all.selected_pods, all.target_port.as_deref(), all.ofport),
+        (5, Some("geneve-99a006"), Some(6))
+    );
+    assert_eq!(condition(all, REALIZED).status, "True");
+    assert_eq!(condition(all, CONFLICTED).status, "False");
+    let web = &statuses["mirror-web-app"];
+    assert_eq!(web.selected_pods, 0);
+    let conflicted = condition(web, CONFLICTED);
+    assert_eq!(conflicted.status, "True");
+    assert_eq!(
+        conflicted.message,
+        "3 selected Pods are controlled by an older TrafficControl: default/web-1 (controlled by tc/mirror-all-to-remote), default/web-2 (controlled by tc/mirror-all-to-remote), prod/web-prod (controlled by tc/mirror-all-to-remote)"
+    );
+    assert_eq!(conflicted.last_transition_time.as_deref(), Some("t0"));
+}
+
+#[test]
+fn events_come_on_changes_only_and_transition_times_are_kept() {
+    let plan = seed_plan();
+    let first = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let initial = events(&BTreeMap::new(), &first);
+    let summary: Vec<(&str, &str, &str)> =
+        initial.iter().map(|e| (e.traffic_control.as_str(), e.kind, e.reason.as_str())).collect();
+    assert_eq!(
+        summary,
+        [
+            ("mirror-all-to-remote", "Normal", "Realized"),
+            ("mirror-web-app", "Normal", "Realized"),
+            ("mirror-web-app", "Warning", "PodsControlledElsewhere"),
+            ("redirect-prod-to-local", "Normal", "Realized"),
+            ("redirect-prod-to-local", "Warning", "PodsControlledElsewhere"),
+        ]
+    );
+    let second = node_statuses("node-1", &plan, &BTreeMap::new(), &first, "t1");
+    assert!(events(&first, &second).is_empty(), "a steady state records nothing");
+    assert_eq!(condition(&second["mirror-web-app"], CONFLICTED).last_transition_time.as_deref(), Some("t0"));
+}
+
+#[test]
+fn a_port_failure_is_reported_for_its_traffic_control_only() {
+    let plan = seed_plan();
+    let first = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let failures = BTreeMap::from([(
+        "redirect-prod-to-local".to_owned(),
+        "port tap0: could not open network device tap0".to_owned(),
+    )]);
+    let second = node_statuses("node-1", &plan, &failures, &first, "t1");
+    let failed = condition(&second["redirect-prod-to-local"], REALIZED);
+    assert_eq!((failed.status.as_str(), failed.reason.as_str()), ("False", "PortFailed"));
+    let news = events(&first, &second);
+    assert_eq!(news.len(), 1);
+    assert_eq!(
+        (news[0].kind, news[0].message.as_str()),
+        ("Warning", "node-1: port tap0: could not open network device tap0")
+    );
+}
+
+#[test]
+fn a_port_without_an_ofport_is_pending() {
+    let mut plan = seed_plan();
+    for port in plan.ports.values_mut() {
+        port.ofport = None;
+    }
+    plan.traffic_controls
+        .values_mut()
+        .for_each(|tc| tc.progress = Progress::Pending("waiting for port tap0 to get an ofport".into()));
+    let statuses = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let pending = condition(&statuses["redirect-prod-to-local"], REALIZED);
+    assert_eq!((pending.status.as_str(), pending.reason.as_str()), ("False", "Pending"));
+    assert_eq!(statuses["redirect-prod-to-local"].ofport, None);
+}
