@@ -30,6 +30,16 @@ pub enum OvsSocket {
     Tcp(String),
 }
 
+impl std::fmt::Display for OvsSocket {
+    /// In OVS's own syntax, as the config file writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OvsSocket::Unix(path) => write!(f, "unix:{}", path.display()),
+            OvsSocket::Tcp(address) => write!(f, "tcp:{address}"),
+        }
+    }
+}
+
 /// The agent's settings, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentConfig {

@@ -12,6 +12,7 @@
 //! the kube-rs watchers and the `tc-agent` binary come with the agent
 //! issue; every decision they make is a call into `datapath`.
 
+pub mod agent;
 pub mod config;
 pub mod flow_sync;
 pub mod openflow_connection;

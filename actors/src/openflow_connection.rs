@@ -187,6 +187,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
         self.answer(request).await.map(|_| ())
     }
 
+    /// Waits, as long as it takes, for the next port status message: what
+    /// a liveness watcher does. Echo requests are answered on the way, and
+    /// the switch closing the connection (ovs-vswitchd stopped) ends it.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Closed`] when the switch goes away.
+    pub async fn next_port_status(&mut self) -> Result<PortStatus, ConnectionError> {
+        loop {
+            if !self.port_status.is_empty() {
+                return Ok(self.port_status.remove(0));
+            }
+            self.pump_once().await?;
+        }
+    }
+
     /// Waits until everything sent before is done.
     ///
     /// # Errors
@@ -218,25 +233,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
             if let Some(at) = self.answered.iter().position(&wanted) {
                 return Ok(self.answered.remove(at));
             }
-            let outgoing = self.session.take_outgoing();
-            if !outgoing.is_empty() {
-                self.stream.write_all(&outgoing).await?;
-                self.stream.flush().await?;
-            }
-            let n = self.stream.read(&mut self.buf).await?;
-            if n == 0 {
-                return Err(ConnectionError::Closed);
-            }
-            for event in self.session.receive(&self.buf[..n])? {
-                match event {
-                    Event::PortStatus { reason, port } => self.port_status.push(PortStatus { reason, port }),
-                    Event::UnsolicitedError(error) => {
-                        tracing::warn!(%error, "the switch reported an error about no pending request");
-                    }
-                    other => self.answered.push(other),
+            self.pump_once().await?;
+        }
+    }
+
+    /// Writes what the session queued, reads once, and sorts what came in.
+    async fn pump_once(&mut self) -> Result<(), ConnectionError> {
+        let outgoing = self.session.take_outgoing();
+        if !outgoing.is_empty() {
+            self.stream.write_all(&outgoing).await?;
+            self.stream.flush().await?;
+        }
+        let n = self.stream.read(&mut self.buf).await?;
+        if n == 0 {
+            return Err(ConnectionError::Closed);
+        }
+        for event in self.session.receive(&self.buf[..n])? {
+            match event {
+                Event::PortStatus { reason, port } => self.port_status.push(PortStatus { reason, port }),
+                Event::UnsolicitedError(error) => {
+                    tracing::warn!(%error, "the switch reported an error about no pending request");
                 }
+                other => self.answered.push(other),
             }
         }
+        Ok(())
     }
 }
 

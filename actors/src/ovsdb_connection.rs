@@ -132,6 +132,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
         .map_err(|_| OvsdbError::Timeout(deadline))?
     }
 
+    /// Waits, as long as it takes, until a monitor update changes the
+    /// replica: what a watcher does between requests. Reads only when
+    /// the server writes, so an idle switch costs no CPU.
+    ///
+    /// # Errors
+    /// [`OvsdbError`] when the connection fails or closes.
+    pub async fn next_update(&mut self) -> Result<(), OvsdbError> {
+        while !self.pump_once().await? {}
+        Ok(())
+    }
+
     async fn pump_until(&mut self, wanted: impl Fn(&Event) -> bool) -> Result<Event, OvsdbError> {
         let deadline = self.deadline;
         tokio::time::timeout(deadline, async {
@@ -146,8 +157,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
         .map_err(|_| OvsdbError::Timeout(deadline))?
     }
 
-    /// Writes what is queued, reads once, and keeps the answers.
-    async fn pump_once(&mut self) -> Result<(), OvsdbError> {
+    /// Writes what is queued, reads once, and keeps the answers; says
+    /// whether a monitor update came in.
+    async fn pump_once(&mut self) -> Result<bool, OvsdbError> {
         let outgoing = self.session.take_outgoing();
         if !outgoing.is_empty() {
             self.stream.write_all(&outgoing).await?;
@@ -158,6 +170,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
             return Err(OvsdbError::Closed);
         }
         let events = self.session.receive(&self.buf[..n])?;
+        let updated = events.iter().any(|e| matches!(e, Event::Updated));
         self.answered.extend(events.into_iter().filter(|e| !matches!(e, Event::Updated)));
         // Echo replies the session queued go out on the next pump; send
         // them now so a quiet connection is not dropped for silence.
@@ -165,7 +178,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {
         if !replies.is_empty() {
             self.stream.write_all(&replies).await?;
         }
-        Ok(())
+        Ok(updated)
     }
 }
 

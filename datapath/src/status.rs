@@ -99,6 +99,25 @@ pub fn node_statuses(
         .collect()
 }
 
+/// This node's status entry for each TrafficControl the validator refused
+/// (`invalid`: name → why): not realized, reason `Invalid`.
+pub fn invalid_statuses(
+    node: &str,
+    invalid: &BTreeMap<String, String>,
+    previous: &BTreeMap<String, NodeStatus>,
+    now: &str,
+) -> BTreeMap<String, NodeStatus> {
+    invalid
+        .iter()
+        .map(|(name, why)| {
+            let realized = condition(REALIZED, ("False", "Invalid", why.clone()), previous.get(name), now);
+            let status =
+                NodeStatus { node: node.to_owned(), conditions: vec![realized], ..NodeStatus::default() };
+            (name.clone(), status)
+        })
+        .collect()
+}
+
 fn condition(
     kind: &str,
     (status, reason, message): (&str, &str, String),

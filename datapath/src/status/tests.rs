@@ -102,3 +102,21 @@ fn a_port_without_an_ofport_is_pending() {
     assert_eq!((pending.status.as_str(), pending.reason.as_str()), ("False", "Pending"));
     assert_eq!(statuses["redirect-prod-to-local"].ofport, None);
 }
+
+#[test]
+fn an_invalid_traffic_control_is_reported_not_realized_with_the_reason() {
+    let invalid: BTreeMap<String, String> =
+        [("bad".to_owned(), "tc/bad: spec.returnPort: Redirect needs a return port".to_owned())].into();
+    let first = invalid_statuses("node-1", &invalid, &BTreeMap::new(), "2026-11-25T10:00:00Z");
+    let realized = condition(&first["bad"], REALIZED);
+    assert_eq!((realized.status.as_str(), realized.reason.as_str()), ("False", "Invalid"));
+    assert!(realized.message.contains("Redirect needs a return port"));
+    assert_eq!(first["bad"].selected_pods, 0);
+    let events = events(&BTreeMap::new(), &first);
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].kind, events[0].reason.as_str()), ("Warning", "Invalid"));
+    // Unchanged later: same transition time, no new Event.
+    let later = invalid_statuses("node-1", &invalid, &first, "2026-11-25T10:05:00Z");
+    assert_eq!(later, first);
+    assert!(super::events(&first, &later).is_empty());
+}

@@ -1,0 +1,140 @@
+//! `CrdWatcher`: watches TrafficControls as raw objects and validates each
+//! with `datapath::validate`, so one the API server let through but our
+//! rules refuse (say, a Redirect without a return port) is reported and
+//! skipped without blocking the others; typed decoding would fail the
+//! whole watch on it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use datapath::api::TrafficControl;
+use datapath::validate::Validator;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+
+use super::messages::TrafficControlsObserved;
+use super::watch_cache::WatchCache;
+
+/// A TrafficControl as the agent takes it.
+#[derive(Clone, Debug)]
+enum Verdict {
+    Valid(Box<TrafficControl>),
+    Invalid(String),
+}
+
+/// The verdict and the uid Events refer to.
+#[derive(Clone, Debug)]
+struct Judged {
+    uid: String,
+    verdict: Verdict,
+}
+
+impl PartialEq for Verdict {
+    /// Equal when planning would not tell them apart: the spec and the
+    /// creation time (precedence). Status and resourceVersion changes, our
+    /// own status writes among them, are not news.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Verdict::Valid(a), Verdict::Valid(b)) => {
+                a.spec == b.spec && a.metadata.creation_timestamp == b.metadata.creation_timestamp
+            }
+            (Verdict::Invalid(a), Verdict::Invalid(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for Judged {
+    fn eq(&self, other: &Self) -> bool {
+        self.uid == other.uid && self.verdict == other.verdict
+    }
+}
+
+/// The TrafficControl watcher.
+pub struct CrdWatcher {
+    client: Client,
+    validator: Arc<Validator>,
+    traffic_controls: WatchCache<Judged>,
+    on_change: Recipient<TrafficControlsObserved>,
+}
+
+impl CrdWatcher {
+    /// A watcher that reports to `on_change`.
+    pub fn new(client: Client, on_change: Recipient<TrafficControlsObserved>) -> Self {
+        CrdWatcher {
+            client,
+            validator: Arc::new(Validator::new()),
+            traffic_controls: WatchCache::default(),
+            on_change,
+        }
+    }
+}
+
+impl Actor for CrdWatcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let resource = ApiResource::erase::<TrafficControl>(&());
+        let api = Api::<DynamicObject>::all_with(self.client.clone(), &resource);
+        ctx.add_stream(watcher::watcher(api, watcher::Config::default()).default_backoff());
+    }
+}
+
+/// The verdict on one object.
+fn judge(validator: &Validator, object: &DynamicObject) -> Verdict {
+    let value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(error) => return Verdict::Invalid(error.to_string()),
+    };
+    let report = validator.validate(&value);
+    match report.traffic_control {
+        Some(tc) if report.is_valid() => Verdict::Valid(Box::new(tc)),
+        _ => Verdict::Invalid(report.error_summary()),
+    }
+}
+
+impl StreamHandler<Result<Event<DynamicObject>, watcher::Error>> for CrdWatcher {
+    fn handle(&mut self, event: Result<Event<DynamicObject>, watcher::Error>, _: &mut Self::Context) {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "TrafficControl watch failed; retrying with backoff");
+                return;
+            }
+        };
+        let validator = self.validator.clone();
+        let key = |o: &DynamicObject| o.metadata.name.clone().unwrap_or_default();
+        let view = |o: &DynamicObject| {
+            let verdict = judge(&validator, o);
+            if let Verdict::Invalid(why) = &verdict {
+                tracing::warn!(traffic_control = %key(o), %why, "refusing an invalid TrafficControl");
+            }
+            Some(Judged { uid: o.metadata.uid.clone().unwrap_or_default(), verdict })
+        };
+        if !self.traffic_controls.apply(event, key, view) {
+            return;
+        }
+        let mut valid = Vec::new();
+        let mut invalid = BTreeMap::new();
+        let mut uids = BTreeMap::new();
+        for (name, Judged { uid, verdict }) in self.traffic_controls.iter() {
+            uids.insert(name.clone(), uid.clone());
+            match verdict {
+                Verdict::Valid(tc) => valid.push((**tc).clone()),
+                Verdict::Invalid(why) => {
+                    invalid.insert(name.clone(), why.clone());
+                }
+            }
+        }
+        self.on_change.do_send(TrafficControlsObserved {
+            valid: valid.into(),
+            invalid: Arc::new(invalid),
+            uids: Arc::new(uids),
+        });
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}

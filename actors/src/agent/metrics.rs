@@ -1,0 +1,95 @@
+//! The agent's Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// One label, e.g. `kind="ovsdb"`.
+type Labels = Vec<(&'static str, String)>;
+
+/// Everything `/metrics` reports.
+pub struct Metrics {
+    registry: Registry,
+    /// TrafficControls by state: realized, failed, pending, invalid.
+    pub traffic_controls: Family<Labels, Gauge>,
+    /// TrafficControl ports on the bridge.
+    pub ports: Gauge,
+    /// Agent flows on the switch.
+    pub flows: Gauge,
+    /// Pods this node's TrafficControls control.
+    pub selected_pods: Gauge,
+    /// How long a reconcile pass took, in seconds.
+    pub reconcile_duration: Histogram,
+    /// flow_mods sent.
+    pub flow_mods: Counter,
+    /// Failures by kind.
+    pub errors: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registered metrics, all zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tc_agent");
+        let traffic_controls = Family::<Labels, Gauge>::default();
+        let ports = Gauge::default();
+        let flows = Gauge::default();
+        let selected_pods = Gauge::default();
+        // 0.5 ms .. ~4 s: a pass is milliseconds; a reconnect is seconds.
+        let reconcile_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let flow_mods = Counter::default();
+        let errors = Family::<Labels, Counter>::default();
+        registry.register("traffic_controls", "TrafficControls by state", traffic_controls.clone());
+        registry.register("ports", "TrafficControl ports on the bridge", ports.clone());
+        registry.register("flows", "Agent flows on the switch", flows.clone());
+        registry.register("selected_pods", "Pods controlled on this node", selected_pods.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time from the start of a reconcile pass to flows on the switch",
+            reconcile_duration.clone(),
+        );
+        registry.register("flow_mods", "flow_mods sent to the switch", flow_mods.clone());
+        registry.register("errors", "Failures by kind", errors.clone());
+        Metrics {
+            registry,
+            traffic_controls,
+            ports,
+            flows,
+            selected_pods,
+            reconcile_duration,
+            flow_mods,
+            errors,
+        }
+    }
+
+    /// Counts one failure of `kind`.
+    pub fn error(&self, kind: &str) {
+        self.errors.get_or_create(&vec![("kind", kind.to_owned())]).inc();
+    }
+
+    /// Sets the gauge of TrafficControls in `state`.
+    pub fn set_traffic_controls(&self, state: &str, count: usize) {
+        self.traffic_controls.get_or_create(&vec![("state", state.to_owned())]).set(gauge(count));
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// A count as a gauge value (saturating: counts never reach i64::MAX).
+pub fn gauge(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,336 @@
+//! `Reconciler`: holds the latest facts (TrafficControls, Namespaces, this
+//! node's Pods, the bridge's ports), and whenever they change runs one
+//! pass in DESIGN §2's order: plan, ports, plan again with the ofports,
+//! flows in one bundle, then deletions. Every decision is `datapath`'s
+//! planner; this actor only sequences the managers.
+//!
+//! Coalescing: facts only mark the state dirty. A pass starts a short
+//! debounce after the first change and takes everything that arrived by
+//! then; changes during a pass give exactly one more pass after it. No
+//! pass runs before every watch has listed once: planning with a partial
+//! view would remove flows of Pods not yet seen.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use datapath::api::TrafficControl;
+use datapath::cluster::{NamespaceInfo, PodInfo};
+use datapath::plan::{Plan, PlanInput, Progress, plan};
+use datapath::ports::SwitchPort;
+
+use super::backoff::Backoff;
+use super::messages::{
+    DeletePorts, InstallFlows, ManagerError, NamespacesObserved, PodsObserved, PublishStatus,
+    ReadSwitchPorts, RealizePorts, SwitchConnected, SwitchPortsObserved, TrafficControlsObserved,
+};
+use super::metrics::gauge;
+use super::state::{AgentState, Realized};
+use crate::flow_sync::FlowSyncReport;
+use crate::port_sync::PortReport;
+
+/// Where the reconciler sends its commands.
+#[derive(Clone)]
+pub struct Managers {
+    /// The port manager: current ports.
+    pub read_ports: Recipient<ReadSwitchPorts>,
+    /// The port manager: realize.
+    pub realize_ports: Recipient<RealizePorts>,
+    /// The port manager: delete after flows.
+    pub delete_ports: Recipient<DeletePorts>,
+    /// The flow manager.
+    pub install_flows: Recipient<InstallFlows>,
+    /// The status writer, when there is an API server to write to.
+    pub publish_status: Option<Recipient<PublishStatus>>,
+}
+
+/// Timing knobs.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// From the first change to the pass that takes it.
+    pub debounce: Duration,
+    /// First retry after a failed pass (doubles up to `retry_max`).
+    pub retry_first: Duration,
+    /// Longest wait between retries.
+    pub retry_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            debounce: Duration::from_millis(2),
+            retry_first: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which watches have listed once.
+#[derive(Clone, Copy, Debug, Default)]
+struct Synced {
+    pods: bool,
+    namespaces: bool,
+    traffic_controls: bool,
+}
+
+/// The facts a pass plans with.
+#[derive(Clone)]
+struct Facts {
+    node: String,
+    traffic_controls: Arc<[TrafficControl]>,
+    invalid: Arc<BTreeMap<String, String>>,
+    uids: Arc<BTreeMap<String, String>>,
+    namespaces: Arc<[NamespaceInfo]>,
+    pods: Arc<[PodInfo]>,
+}
+
+impl Facts {
+    fn plan(&self, switch_ports: &[SwitchPort]) -> Plan {
+        plan(&PlanInput {
+            node: &self.node,
+            traffic_controls: &self.traffic_controls,
+            namespaces: &self.namespaces,
+            pods: &self.pods,
+            switch_ports,
+        })
+    }
+}
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+enum PassError {
+    #[error(transparent)]
+    Manager(#[from] ManagerError),
+    #[error("a manager stopped: {0}")]
+    Mailbox(#[from] MailboxError),
+}
+
+impl PassError {
+    fn kind(&self) -> &'static str {
+        match self {
+            PassError::Manager(error) => error.kind(),
+            PassError::Mailbox(_) => "mailbox",
+        }
+    }
+}
+
+/// What a pass did.
+struct PassOutcome {
+    plan: Arc<Plan>,
+    ports: PortReport,
+    flows: FlowSyncReport,
+    /// The bridge's ports once the deletions are done.
+    ports_after: Vec<SwitchPort>,
+}
+
+/// The reconciler.
+pub struct Reconciler {
+    facts: Facts,
+    synced: Synced,
+    managers: Managers,
+    state: Arc<AgentState>,
+    timing: Timing,
+    retry: Backoff,
+    /// The bridge's ports as the last pass left them.
+    expected_ports: Option<Vec<SwitchPort>>,
+    dirty: bool,
+    running: bool,
+    scheduled: Option<SpawnHandle>,
+}
+
+impl Reconciler {
+    /// A reconciler for `state.node`.
+    pub fn new(managers: Managers, state: Arc<AgentState>, timing: Timing) -> Self {
+        Reconciler {
+            facts: Facts {
+                node: state.node.clone(),
+                traffic_controls: Arc::from([]),
+                invalid: Arc::default(),
+                uids: Arc::default(),
+                namespaces: Arc::from([]),
+                pods: Arc::from([]),
+            },
+            synced: Synced::default(),
+            managers,
+            state,
+            retry: Backoff::new(timing.retry_first, timing.retry_max),
+            timing,
+            expected_ports: None,
+            dirty: false,
+            running: false,
+            scheduled: None,
+        }
+    }
+
+    /// Something changed: a pass will take it.
+    fn request_pass(&mut self, ctx: &mut Context<Self>) {
+        self.dirty = true;
+        self.schedule(ctx, self.timing.debounce);
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        if self.running || self.scheduled.is_some() {
+            return; // the running pass, or the scheduled one, picks it up
+        }
+        self.scheduled = Some(ctx.run_later(after, |actor, ctx| {
+            actor.scheduled = None;
+            actor.start_pass(ctx);
+        }));
+    }
+
+    fn start_pass(&mut self, ctx: &mut Context<Self>) {
+        let synced = self.synced.pods && self.synced.namespaces && self.synced.traffic_controls;
+        if self.running || !self.dirty || !synced {
+            return;
+        }
+        self.dirty = false;
+        self.running = true;
+        let facts = self.facts.clone();
+        let managers = self.managers.clone();
+        let started = Instant::now();
+        ctx.spawn(run_pass(managers, facts.clone()).into_actor(self).map(move |outcome, actor, ctx| {
+            actor.running = false;
+            match outcome {
+                Ok(outcome) => actor.finish_pass(outcome, &facts, started.elapsed(), ctx),
+                Err(error) => {
+                    actor.state.metrics.error(error.kind());
+                    let delay = actor.retry.next_delay();
+                    tracing::warn!(%error, retry_in = ?delay, "reconcile pass failed");
+                    actor.dirty = true;
+                    actor.schedule(ctx, delay);
+                }
+            }
+        }));
+    }
+
+    fn finish_pass(&mut self, outcome: PassOutcome, facts: &Facts, took: Duration, ctx: &mut Context<Self>) {
+        self.retry.reset();
+        let metrics = &self.state.metrics;
+        metrics.reconcile_duration.observe(took.as_secs_f64());
+        metrics.flow_mods.inc_by(u64::try_from(outcome.flows.flow_mods()).unwrap_or(u64::MAX));
+        metrics.flows.set(gauge(outcome.plan.flows.len()));
+        metrics.ports.set(gauge(outcome.plan.ports.len()));
+        metrics.selected_pods.set(gauge(outcome.plan.effective.len()));
+        let mut by_state: BTreeMap<&str, usize> =
+            [("realized", 0), ("failed", 0), ("pending", 0)].into_iter().collect();
+        for (name, tc) in &outcome.plan.traffic_controls {
+            let state = match (&tc.progress, outcome.ports.failures_by_traffic_control.contains_key(name)) {
+                (_, true) | (Progress::Failed(_), _) => "failed",
+                (Progress::Pending(_), _) => "pending",
+                (Progress::Realized, _) => "realized",
+            };
+            *by_state.entry(state).or_default() += 1;
+        }
+        for (state, count) in by_state {
+            metrics.set_traffic_controls(state, count);
+        }
+        metrics.set_traffic_controls("invalid", facts.invalid.len());
+        tracing::info!(
+            took_ms = took.as_secs_f64() * 1e3,
+            flows = outcome.plan.flows.len(),
+            added = outcome.flows.added,
+            modified = outcome.flows.modified,
+            deleted = outcome.flows.deleted,
+            ports_created = outcome.ports.changes.create.len(),
+            ports_deleted = outcome.ports.changes.delete_after_flows.len(),
+            "reconciled"
+        );
+        self.expected_ports = Some(outcome.ports_after);
+        let port_failures = Arc::new(outcome.ports.failures_by_traffic_control);
+        self.state.set_realized(Realized {
+            plan: outcome.plan.clone(),
+            port_failures: port_failures.clone(),
+            invalid: facts.invalid.clone(),
+        });
+        if let Some(status) = &self.managers.publish_status {
+            status.do_send(PublishStatus {
+                plan: outcome.plan,
+                port_failures,
+                invalid: facts.invalid.clone(),
+                uids: facts.uids.clone(),
+            });
+        }
+        if self.dirty {
+            self.schedule(ctx, self.timing.debounce);
+        }
+    }
+}
+
+/// One pass, in order; see the module documentation.
+async fn run_pass(managers: Managers, facts: Facts) -> Result<PassOutcome, PassError> {
+    let current = managers.read_ports.send(ReadSwitchPorts).await??;
+    let first = facts.plan(&current);
+    let ports = managers.realize_ports.send(RealizePorts(first.ports)).await??;
+    // Again with the ofports the new ports got: a flow names a port only
+    // once it has one.
+    let plan = Arc::new(facts.plan(&ports.ports));
+    let flows = managers.install_flows.send(InstallFlows(Arc::from(plan.flows.as_slice()))).await??;
+    let dropped = ports.changes.delete_after_flows.clone();
+    if !dropped.is_empty() {
+        managers.delete_ports.send(DeletePorts(dropped.clone())).await??;
+    }
+    let ports_after = ports.ports.iter().filter(|p| !dropped.contains(&p.name)).cloned().collect();
+    Ok(PassOutcome { plan, ports, flows, ports_after })
+}
+
+impl Actor for Reconciler {
+    type Context = Context<Self>;
+}
+
+impl Handler<PodsObserved> for Reconciler {
+    type Result = ();
+
+    fn handle(&mut self, PodsObserved(pods): PodsObserved, ctx: &mut Self::Context) {
+        self.facts.pods = pods;
+        self.synced.pods = true;
+        self.request_pass(ctx);
+    }
+}
+
+impl Handler<NamespacesObserved> for Reconciler {
+    type Result = ();
+
+    fn handle(&mut self, NamespacesObserved(namespaces): NamespacesObserved, ctx: &mut Self::Context) {
+        self.facts.namespaces = namespaces;
+        self.synced.namespaces = true;
+        self.request_pass(ctx);
+    }
+}
+
+impl Handler<TrafficControlsObserved> for Reconciler {
+    type Result = ();
+
+    fn handle(&mut self, observed: TrafficControlsObserved, ctx: &mut Self::Context) {
+        self.facts.traffic_controls = observed.valid;
+        self.facts.invalid = observed.invalid;
+        self.facts.uids = observed.uids;
+        self.synced.traffic_controls = true;
+        self.request_pass(ctx);
+    }
+}
+
+impl Handler<SwitchPortsObserved> for Reconciler {
+    type Result = ();
+
+    fn handle(&mut self, SwitchPortsObserved(ports): SwitchPortsObserved, ctx: &mut Self::Context) {
+        // The agent's own changes come back here too; only a difference
+        // from what the last pass left (a Pod port, an ofport after a
+        // restart, a port someone removed) needs a pass.
+        if self.expected_ports.as_deref() != Some(&ports[..]) {
+            tracing::debug!(ports = ports.len(), "bridge ports changed");
+            self.request_pass(ctx);
+        }
+    }
+}
+
+impl Handler<SwitchConnected> for Reconciler {
+    type Result = ();
+
+    fn handle(&mut self, connected: SwitchConnected, ctx: &mut Self::Context) {
+        if connected.reconnected {
+            tracing::info!("the switch is back: reinstalling flows and port config");
+        }
+        self.request_pass(ctx);
+    }
+}

@@ -1,0 +1,58 @@
+//! What the agent shows the outside world (`/readyz`, `/metrics`,
+//! `/status`): written by the reconciler after each pass, read by the
+//! HTTP endpoints.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use datapath::plan::Plan;
+
+use super::metrics::Metrics;
+
+/// The last pass that completed.
+#[derive(Clone, Debug)]
+pub struct Realized {
+    /// The plan the switch holds.
+    pub plan: Arc<Plan>,
+    /// Port failures per TrafficControl.
+    pub port_failures: Arc<BTreeMap<String, String>>,
+    /// Invalid TrafficControls: name → why.
+    pub invalid: Arc<BTreeMap<String, String>>,
+}
+
+/// Shared between the reconciler and the HTTP endpoints.
+#[derive(Default)]
+pub struct AgentState {
+    /// This node.
+    pub node: String,
+    ready: AtomicBool,
+    realized: Mutex<Option<Realized>>,
+    /// The metrics.
+    pub metrics: Metrics,
+}
+
+impl AgentState {
+    /// The state of a node's agent before its first pass.
+    pub fn new(node: impl Into<String>) -> Arc<Self> {
+        Arc::new(AgentState { node: node.into(), ..AgentState::default() })
+    }
+
+    /// Ready: the first full sync (watches listed, switch reconciled) is done.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Records a completed pass; the agent is ready from now on.
+    pub fn set_realized(&self, realized: Realized) {
+        if let Ok(mut slot) = self.realized.lock() {
+            *slot = Some(realized);
+        }
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// The last completed pass.
+    pub fn realized(&self) -> Option<Realized> {
+        self.realized.lock().ok().and_then(|slot| slot.clone())
+    }
+}
