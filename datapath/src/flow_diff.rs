@@ -82,6 +82,58 @@ pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
     FlowChanges { flow_mods, added, modified, deleted }
 }
 
+/// How the switch's agent flows differ from the plan, for a person: flows
+/// the plan has and the switch lacks (or holds otherwise), and switch flows
+/// the plan does not have, both in `dump-flows` text. A flow that differs
+/// only in its actions is in both lists, like a `-`/`+` line pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowDrift {
+    /// Planned, not on the switch as planned.
+    pub missing: Vec<String>,
+    /// On the switch, not planned as is.
+    pub unexpected: Vec<String>,
+}
+
+impl FlowDrift {
+    /// Whether the switch holds exactly the plan.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// The drift between `desired` and a dump.
+pub fn drift(desired: &[Flow], observed: &[FlowDesc]) -> FlowDrift {
+    let mut on_switch: BTreeMap<String, &FlowDesc> = BTreeMap::new();
+    let mut unexpected = Vec::new();
+    for desc in observed.iter().filter(|d| Cookie(d.cookie).is_agents()) {
+        match flow_of(desc) {
+            Some(flow) => {
+                on_switch.insert(flow.to_string(), desc);
+            }
+            None => unexpected.push(format!(
+                "cookie={:#x}, table={}, priority={} (a match or actions this agent never writes)",
+                desc.cookie, desc.table_id, desc.priority
+            )),
+        }
+    }
+    let mut missing = Vec::new();
+    for flow in desired {
+        if on_switch.remove(&flow.to_string()).is_none() {
+            missing.push(flow.to_string());
+        }
+    }
+    unexpected.extend(on_switch.into_keys());
+    FlowDrift { missing, unexpected }
+}
+
+/// A dumped flow as the typed model, when it fits it.
+fn flow_of(desc: &FlowDesc) -> Option<Flow> {
+    let table = table_from_id(desc.table_id)?;
+    let matches = known_fields(desc.fields.clone())?;
+    let actions = desc.actions.clone().ok()?;
+    Some(Flow::new(Cookie(desc.cookie), table, desc.priority, matches, actions))
+}
+
 fn delete_of(desc: &FlowDesc) -> FlowMod {
     let matches = match known_fields(desc.fields.clone()) {
         Some(fields) => MatchSpec::Fields(fields),
@@ -123,6 +175,21 @@ mod tests {
 
     fn commands(changes: &FlowChanges) -> Vec<Command> {
         changes.flow_mods.iter().map(|m| m.command).collect()
+    }
+
+    #[test]
+    fn drift_names_missing_and_unexpected_flows_in_dump_text() {
+        let planned = vec![flow(1, 9), flow(2, 9)];
+        assert!(drift(&planned, &planned.iter().map(dumped).collect::<Vec<_>>()).is_empty());
+        // The switch lost flow 2 and holds flow 1 with another target.
+        let observed = vec![dumped(&flow(1, 8))];
+        let found = drift(&planned, &observed);
+        assert_eq!(found.missing, [flow(1, 9).to_string(), flow(2, 9).to_string()]);
+        assert_eq!(found.unexpected, [flow(1, 8).to_string()]);
+        // Other owners' flows are not drift.
+        let mut foreign = dumped(&flow(3, 9));
+        foreign.cookie = 0;
+        assert!(drift(&planned, &[dumped(&flow(1, 9)), dumped(&flow(2, 9)), foreign]).is_empty());
     }
 
     #[test]

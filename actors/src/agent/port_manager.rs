@@ -181,6 +181,7 @@ fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<I
                     match connect_ovsdb(&connector).await {
                         Ok(connection) => {
                             watch.connection = Some(connection);
+                            watch.fresh = true;
                             watch.backoff.reset();
                         }
                         Err(error) => {
@@ -190,7 +191,7 @@ fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<I
                     }
                     continue;
                 };
-                if watch.last.is_some()
+                if !std::mem::take(&mut watch.fresh)
                     && let Err(error) = connection.next_update().await
                 {
                     tracing::warn!(%error, "port watch: OVSDB connection lost; reconnecting");

@@ -2,10 +2,13 @@
 //!
 //! - `tcctl crd`: the CRD, as `kubectl apply -f -` takes it;
 //! - `tcctl validate FILE...`: every problem of every TrafficControl;
-//! - `tcctl plan -f PATH...`: what the agent would do on a node.
+//! - `tcctl plan -f PATH...`: what the agent would do on a node;
+//! - `tcctl status [--agent URL]`: what a running agent realized, and
+//!   whether the switch's flows equal its plan.
 //!
-//! Exit codes: 0 all good, 1 an invalid TrafficControl, 2 a file that
-//! cannot be read or parsed (or bad usage).
+//! Exit codes: 0 all good, 1 an invalid TrafficControl (or, for `status`,
+//! a switch that does not hold the plan), 2 a file that cannot be read or
+//! parsed, an agent that cannot be reached (or bad usage).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -46,6 +49,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Ask a running agent what it realized and whether the switch holds its plan.
+    Status {
+        /// The agent's endpoint (its --listen address).
+        #[arg(long, default_value = "http://127.0.0.1:9101")]
+        agent: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +80,7 @@ fn main() -> ExitCode {
         Command::Crd => print(&datapath::api::crd_yaml()).map(|()| Outcome::Ok),
         Command::Validate { files } => validate(&files),
         Command::Plan { paths, node, format } => plan(&paths, node.as_deref(), format),
+        Command::Status { agent, format } => status(&agent, format),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome as u8),
@@ -183,4 +196,104 @@ fn only_node(objects: &Objects) -> Result<String> {
             nodes.into_iter().collect::<Vec<_>>().join(", ")
         ),
     }
+}
+
+/// `tcctl status`: the agent's `/status`, for a person.
+fn status(agent: &str, format: Format) -> Result<Outcome> {
+    let body = http_get(agent, "/status")?;
+    let document: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("{agent}/status did not answer JSON"))?;
+    let in_sync = document.pointer("/flows/inSync").and_then(serde_json::Value::as_bool);
+    match format {
+        Format::Json => print(&format!("{document:#}\n"))?,
+        Format::Text => print(&status_text(&document))?,
+    }
+    Ok(if in_sync == Some(true) { Outcome::Ok } else { Outcome::Invalid })
+}
+
+fn status_text(document: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key).and_then(serde_json::Value::as_str).unwrap_or("").to_owned()
+    };
+    let mut out = String::new();
+    let ready = document.get("ready").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let _ = writeln!(out, "node {}: {}", text(document, "node"), if ready { "ready" } else { "not ready" });
+    let empty = Vec::new();
+    let tcs = document.get("trafficControls").and_then(serde_json::Value::as_array).unwrap_or(&empty);
+    if !tcs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:<9} {:<16} {:>6} {:>5}  REASON",
+            "TRAFFICCONTROL", "STATE", "TARGET", "OFPORT", "PODS"
+        );
+    }
+    for tc in tcs {
+        let ofport =
+            tc.get("ofport").and_then(serde_json::Value::as_u64).map_or("-".to_owned(), |p| p.to_string());
+        let pods = tc.get("pods").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+        let _ = writeln!(
+            out,
+            "{:<28} {:<9} {:<16} {:>6} {:>5}  {}",
+            text(tc, "name"),
+            text(tc, "progress"),
+            text(tc, "targetPort"),
+            ofport,
+            pods,
+            text(tc, "reason")
+        );
+        for lost in tc.get("lostPods").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
+            let _ = writeln!(
+                out,
+                "  conflict: {} is controlled by an older TrafficControl",
+                lost.as_str().unwrap_or("")
+            );
+        }
+    }
+    if let Some(invalid) = document.get("invalid").and_then(serde_json::Value::as_object) {
+        for (name, why) in invalid {
+            let _ = writeln!(out, "{name:<28} Invalid   {}", why.as_str().unwrap_or(""));
+        }
+    }
+    let flows = document.get("flows").cloned().unwrap_or_default();
+    if let Some(error) = flows.get("error").and_then(serde_json::Value::as_str) {
+        let _ = writeln!(out, "\nflows: cannot read the switch: {error}");
+    } else if flows.get("inSync").and_then(serde_json::Value::as_bool) == Some(true) {
+        let _ = writeln!(out, "\nflows: {} planned, the switch holds exactly the plan", flows["planned"]);
+    } else {
+        let _ = writeln!(
+            out,
+            "\nflows: the switch differs from the plan ({} planned, {} on the switch):",
+            flows["planned"], flows["onSwitch"]
+        );
+        for line in flows.get("missing").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
+            let _ = writeln!(out, "+ {}", line.as_str().unwrap_or(""));
+        }
+        for line in flows.get("unexpected").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
+            let _ = writeln!(out, "- {}", line.as_str().unwrap_or(""));
+        }
+    }
+    out
+}
+
+/// A plain HTTP/1.0 GET: the agent's endpoint is local and unencrypted,
+/// and this keeps tcctl free of an HTTP client stack.
+fn http_get(base: &str, path: &str) -> Result<String> {
+    let address = base.trim_start_matches("http://").trim_end_matches('/');
+    if address.contains("://") {
+        bail!("{base}: only http:// agent endpoints are supported");
+    }
+    let mut stream = std::net::TcpStream::connect(address).with_context(|| {
+        format!("cannot reach the agent at {base} (is tc-agent running? see its --listen)")
+    })?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).with_context(|| format!("no answer from {base}{path}"))?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status_line = head.lines().next().unwrap_or_default();
+    if !status_line.contains(" 200 ") {
+        bail!("{base}{path} answered {status_line}");
+    }
+    Ok(body.to_owned())
 }

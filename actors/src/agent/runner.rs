@@ -1,0 +1,70 @@
+//! Wires the actors together for one node: what `tc-agent` runs, and what
+//! tests run in-process (with or without an API server).
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use kube::Client;
+
+use super::connector::Connector;
+use super::crd_watcher::CrdWatcher;
+use super::flow_manager::FlowManager;
+use super::messages::DumpAgentFlows;
+use super::pod_watcher::PodWatcher;
+use super::port_manager::PortManager;
+use super::reconciler::{Managers, Reconciler, Timing};
+use super::state::AgentState;
+use super::status_writer::StatusWriter;
+
+/// The running actors of one agent.
+pub struct Agent {
+    /// Where facts go (tests without an API server send them here).
+    pub reconciler: Addr<Reconciler>,
+    /// For `/status`.
+    pub dump_flows: Recipient<DumpAgentFlows>,
+    /// What the endpoints show.
+    pub state: Arc<AgentState>,
+}
+
+/// Starts the managers and the reconciler for `bridge`, plus the watchers
+/// and the status writer when `client` is given. Call inside an actix
+/// system (or arbiter).
+pub fn start<C: Connector>(
+    connector: C,
+    bridge: String,
+    state: Arc<AgentState>,
+    client: Option<Client>,
+    timing: Timing,
+) -> Agent {
+    let status_writer = client.clone().map(|client| StatusWriter::new(client, state.clone()).start());
+    let mut dump_flows = None;
+    let reconciler = Reconciler::create(|ctx| {
+        let me = ctx.address();
+        let ports = PortManager::new(connector.clone(), bridge, me.clone().recipient()).start();
+        let flows = FlowManager::new(connector, me.recipient()).start();
+        dump_flows = Some(flows.clone().recipient());
+        let managers = Managers {
+            read_ports: ports.clone().recipient(),
+            realize_ports: ports.clone().recipient(),
+            delete_ports: ports.recipient(),
+            install_flows: flows.recipient(),
+            publish_status: status_writer.map(Addr::recipient),
+        };
+        Reconciler::new(managers, state.clone(), timing)
+    });
+    if let Some(client) = client {
+        PodWatcher::new(
+            client.clone(),
+            state.node.clone(),
+            reconciler.clone().recipient(),
+            reconciler.clone().recipient(),
+        )
+        .start();
+        CrdWatcher::new(client, reconciler.clone().recipient()).start();
+    }
+    let dump_flows = match dump_flows {
+        Some(recipient) => recipient,
+        None => unreachable!("Actor::create runs its closure before returning"),
+    };
+    Agent { reconciler, dump_flows, state }
+}
