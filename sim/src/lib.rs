@@ -5,3 +5,4 @@
 //! - [`apiserver`]: the API server's objects, selectors and watches, no I/O.
 
 pub mod apiserver;
+pub mod devcluster;

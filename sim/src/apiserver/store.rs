@@ -370,6 +370,55 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Everything a restart must keep: the objects, the revision counter
+    /// and the uid counter (the watch history is not kept: a restarted
+    /// server answers `410 Gone` for older versions, as a real one may).
+    pub fn snapshot(&self) -> Value {
+        let objects: Vec<Value> = self
+            .objects
+            .iter()
+            .map(|((resource, namespace, _), object)| {
+                json!({"resource": resource, "namespace": namespace, "object": object})
+            })
+            .collect();
+        json!({"revision": self.revision, "nextUid": self.next_uid, "objects": objects})
+    }
+
+    /// A store holding a [`Store::snapshot`]'s objects, whose watches start
+    /// at the snapshot's revision.
+    ///
+    /// # Errors
+    /// What is malformed, as text.
+    pub fn restore(snapshot: &Value, history_limit: usize) -> Result<Store, String> {
+        let number = |field: &str| {
+            snapshot.get(field).and_then(Value::as_u64).ok_or_else(|| format!("{field} is not a number"))
+        };
+        let mut store = Store::new(history_limit);
+        store.revision = number("revision")?;
+        store.next_uid = number("nextUid")?;
+        store.oldest = store.revision;
+        let objects = snapshot.get("objects").and_then(Value::as_array).ok_or("objects is not a list")?;
+        for entry in objects {
+            let text = |field: &str| {
+                entry
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{field} is missing"))
+            };
+            let object = entry.get("object").cloned().ok_or("an entry has no object")?;
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .ok_or("an object has no name")?
+                .to_owned();
+            store.objects.insert((text("resource")?, text("namespace")?, name), object);
+        }
+        Ok(store)
+    }
+}
+
 fn metadata_of(object: &mut Value) -> Result<&mut serde_json::Map<String, Value>, StoreError> {
     let root =
         object.as_object_mut().ok_or_else(|| StoreError::Invalid("an object is a JSON object".into()))?;

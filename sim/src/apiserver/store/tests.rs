@@ -126,3 +126,20 @@ fn a_watch_older_than_the_history_is_gone_and_must_relist() {
     );
     assert!(store.events_since("pods", None, store.revision(), &all, &fields).unwrap().is_empty());
 }
+
+#[test]
+fn a_snapshot_restores_objects_and_counters_but_not_the_history() {
+    let mut store = Store::new(100);
+    let start = store.revision();
+    store.create("pods", Some("default"), pod("a", "n1", "web"), NOW).unwrap();
+    store.create("trafficcontrols", None, json!({"metadata": {"name": "t"}}), NOW).unwrap();
+    let mut restored = Store::restore(&store.snapshot(), 100).unwrap();
+    assert_eq!(restored.revision(), store.revision());
+    assert_eq!(restored.get("pods", Some("default"), "a"), store.get("pods", Some("default"), "a"));
+    let (all, fields) = everything();
+    assert_eq!(restored.events_since("pods", None, start, &all, &fields).unwrap_err().status(), 410);
+    let next = restored.create("pods", Some("default"), pod("b", "n1", "web"), NOW).unwrap();
+    assert_eq!(next["metadata"]["resourceVersion"], (store.revision() + 1).to_string());
+    assert_ne!(next["metadata"]["uid"], store.get("pods", Some("default"), "a").unwrap()["metadata"]["uid"]);
+    assert!(Store::restore(&json!({"revision": "x"}), 100).is_err());
+}

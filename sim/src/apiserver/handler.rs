@@ -1,0 +1,292 @@
+//! One request in, one answer out: the API server's behaviour as a
+//! function of (request, state, now), with no socket. A watch is answered
+//! with a [`WatchPlan`] that the HTTP layer streams.
+
+use serde_json::{Value, json};
+
+use super::audit::{Audit, AuditRecord};
+use super::clock::Timestamp;
+use super::cluster::{Cluster, PatchKind, Target, Written};
+use super::discovery;
+use super::route::{ResourcePath, Route, parse_query, route};
+use super::selectors::{parse_fields, parse_labels};
+use super::status::ApiError;
+use super::table::{IncludeObject, row, table};
+use super::watch::{Format, WatchPlan};
+
+/// An HTTP request, as much of it as the API server reads.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (after `?`), or empty.
+    pub query: String,
+    /// The Accept header.
+    pub accept: String,
+    /// The Content-Type header.
+    pub content_type: String,
+    /// The User-Agent header.
+    pub user_agent: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A complete answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+    /// `Warning:` headers, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// What the HTTP layer sends.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A JSON document.
+    Done(Response),
+    /// A stream of watch events (status 200).
+    Watch(Box<WatchPlan>),
+}
+
+/// Everything the server keeps.
+#[derive(Debug)]
+pub struct ApiState {
+    /// The objects.
+    pub cluster: Cluster,
+    /// The requests answered.
+    pub audit: Audit,
+}
+
+fn ok(body: Value) -> Reply {
+    Reply::Done(Response { status: 200, body, warnings: Vec::new() })
+}
+
+fn failed(error: &ApiError) -> Reply {
+    Reply::Done(Response { status: error.code(), body: error.to_status(), warnings: Vec::new() })
+}
+
+/// Answers one request and records it in the audit list.
+pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply {
+    let mut record = AuditRecord {
+        verb: request.method.to_lowercase(),
+        user_agent: request.user_agent.clone(),
+        ..AuditRecord::default()
+    };
+    let reply = match route(&request.path) {
+        Route::Resource(path) => {
+            record.verb = verb(request, &path).to_owned();
+            record.group = path.resource.group.to_owned();
+            record.resource = path.resource.plural.to_owned();
+            record.subresource = path.subresource.clone().unwrap_or_default();
+            record.namespace = path.namespace.clone().unwrap_or_default();
+            record.name = path.name.clone().unwrap_or_default();
+            resource(&mut state.cluster, request, &path, now).unwrap_or_else(|error| failed(&error))
+        }
+        Route::Audit => ok(state.audit.to_json()),
+        other => {
+            record.path = request.path.clone();
+            non_resource(&other)
+        }
+    };
+    record.code = match &reply {
+        Reply::Done(response) => response.status,
+        Reply::Watch(_) => 200,
+    };
+    state.audit.record(record);
+    reply
+}
+
+/// The RBAC verb of a resource request.
+fn verb(request: &Request, path: &ResourcePath) -> &'static str {
+    let watch = parse_query(&request.query).get("watch").is_some_and(|w| w == "true" || w == "1");
+    match (request.method.as_str(), path.name.is_some()) {
+        ("GET", true) => "get",
+        ("GET", false) if watch => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn non_resource(route: &Route) -> Reply {
+    let not_found = || failed(&ApiError::NotFound("the server could not find the requested resource".into()));
+    match route {
+        Route::Version => ok(discovery::version()),
+        Route::CoreVersions => ok(discovery::core_versions()),
+        Route::Groups => ok(discovery::groups()),
+        Route::GroupVersion { group, version } => {
+            discovery::resource_list(group, version).map_or_else(not_found, ok)
+        }
+        Route::OpenApiIndex => ok(discovery::openapi_index()),
+        Route::OpenApi { group, version } => {
+            discovery::openapi_document(group, version).map_or_else(not_found, ok)
+        }
+        Route::Health => ok(json!("ok")),
+        Route::Audit | Route::Resource(_) | Route::Unknown => not_found(),
+    }
+}
+
+fn resource(
+    cluster: &mut Cluster,
+    request: &Request,
+    path: &ResourcePath,
+    now: Timestamp,
+) -> Result<Reply, ApiError> {
+    let query = parse_query(&request.query);
+    if query.get("dryRun").is_some_and(|d| !d.is_empty()) && request.method != "GET" {
+        return Err(ApiError::BadRequest("dryRun is not supported by tc-devcluster".into()));
+    }
+    let namespace = path.namespace.as_deref();
+    let target = |name| target(path, name);
+    let as_table = request.accept.contains("as=Table");
+    let include = IncludeObject::parse(query.get("includeObject").map(String::as_str));
+    let written = |written: Written, status: u16| {
+        Reply::Done(Response { status, body: written.object, warnings: written.warnings })
+    };
+    let method = request.method.as_str();
+    match (method, path.name.as_deref()) {
+        ("GET", Some(name)) => {
+            let object = cluster.get(target(name))?;
+            if as_table {
+                let version = cluster.store().revision();
+                Ok(ok(table(path.resource, &[object], version, now, include)))
+            } else {
+                Ok(ok(object))
+            }
+        }
+        ("GET", None) => {
+            let labels = parse_labels(query.get("labelSelector").map_or("", String::as_str))
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let fields = parse_fields(query.get("fieldSelector").map_or("", String::as_str))
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                let format = if as_table { Format::Table(include) } else { Format::Object };
+                return watch(path, &query, labels, fields, format).map(|plan| Reply::Watch(Box::new(plan)));
+            }
+            let (items, version) = cluster.list(path.resource, namespace, &labels, &fields);
+            if as_table {
+                return Ok(ok(table(path.resource, &items, version, now, include)));
+            }
+            Ok(ok(json!({
+                "kind": path.resource.list_kind(),
+                "apiVersion": path.resource.api_version(),
+                "metadata": {"resourceVersion": version.to_string()},
+                "items": items,
+            })))
+        }
+        ("POST", None) => {
+            let object = body(request)?;
+            Ok(written(cluster.create(path.resource, namespace, object, now)?, 201))
+        }
+        ("PUT", Some(name)) => Ok(written(cluster.update(target(name), body(request)?)?, 200)),
+        ("PATCH", Some(name)) => {
+            let kind = patch_kind(&request.content_type, &query)?;
+            let patch = body(request)?;
+            let created = matches!(kind, PatchKind::Apply { .. }) && cluster.get(target(name)).is_err();
+            let result = cluster.patch(target(name), &kind, &patch, now)?;
+            Ok(written(result, if created { 201 } else { 200 }))
+        }
+        ("DELETE", Some(name)) => {
+            let object = cluster.delete(target(name))?;
+            Ok(ok(if as_table { row(path.resource, &object, now, include) } else { object }))
+        }
+        _ => Err(ApiError::MethodNotAllowed(format!(
+            "{method} is not supported on {}{}",
+            path.resource.qualified(),
+            if path.name.is_some() { " objects" } else { "" }
+        ))),
+    }
+}
+
+fn target<'a>(path: &'a ResourcePath, name: &'a str) -> Target<'a> {
+    Target {
+        resource: path.resource,
+        namespace: path.namespace.as_deref(),
+        name,
+        status: path.subresource.is_some(),
+    }
+}
+
+fn watch(
+    path: &ResourcePath,
+    query: &std::collections::BTreeMap<String, String>,
+    labels: datapath::selector::Selector,
+    fields: super::selectors::FieldSelector,
+    format: Format,
+) -> Result<WatchPlan, ApiError> {
+    let version = query.get("resourceVersion").map_or("", String::as_str);
+    let initial_events = query.get("sendInitialEvents").is_some_and(|s| s == "true");
+    let since = match version {
+        "" | "0" => 0,
+        number => number
+            .parse::<u64>()
+            .map_err(|_| ApiError::BadRequest(format!("resourceVersion {number:?} is not a number")))?,
+    };
+    let timeout_seconds = match query.get("timeoutSeconds") {
+        Some(seconds) => Some(
+            seconds
+                .parse::<u64>()
+                .map_err(|_| ApiError::BadRequest(format!("timeoutSeconds {seconds:?} is not a number")))?,
+        ),
+        None => None,
+    };
+    Ok(WatchPlan {
+        resource: path.resource,
+        namespace: path.namespace.clone(),
+        labels,
+        fields,
+        since,
+        send_initial: since == 0 || initial_events,
+        mark_initial_end: initial_events,
+        format,
+        bookmarks: query.get("allowWatchBookmarks").is_some_and(|b| b == "true" || b == "1"),
+        timeout_seconds,
+    })
+}
+
+fn patch_kind(
+    content_type: &str,
+    query: &std::collections::BTreeMap<String, String>,
+) -> Result<PatchKind, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    match media {
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+        "application/apply-patch+yaml" => match query.get("fieldManager").filter(|m| !m.is_empty()) {
+            Some(manager) => Ok(PatchKind::Apply { manager: manager.clone() }),
+            None => {
+                Err(ApiError::BadRequest("PATCH requests with apply-patch+yaml require fieldManager".into()))
+            }
+        },
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "the patch type {other:?} is not supported (use merge-patch, strategic-merge-patch or apply-patch+yaml)"
+        ))),
+    }
+}
+
+/// The body as JSON, or as YAML for a server-side apply.
+fn body(request: &Request) -> Result<Value, ApiError> {
+    if let Ok(value) = serde_json::from_slice::<Value>(&request.body) {
+        return Ok(value);
+    }
+    let text = std::str::from_utf8(&request.body)
+        .map_err(|_| ApiError::BadRequest("the body is neither JSON nor UTF-8 YAML".into()))?;
+    let documents = datapath::manifest::parse_documents(text)
+        .map_err(|e| ApiError::BadRequest(format!("the body cannot be read: {}", e.message)))?;
+    match <[Value; 1]>::try_from(documents) {
+        Ok([document]) => Ok(document),
+        Err(_) => Err(ApiError::BadRequest("the body must be exactly one object".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

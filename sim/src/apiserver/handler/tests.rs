@@ -1,0 +1,147 @@
+use super::*;
+use crate::apiserver::cluster::Cluster;
+
+const NOW: Timestamp = Timestamp(1_795_564_800);
+
+fn state() -> ApiState {
+    ApiState { cluster: Cluster::new(NOW), audit: Audit::default() }
+}
+
+fn request(method: &str, target: &str, body: &str) -> Request {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        accept: "application/json".into(),
+        content_type: "application/json".into(),
+        user_agent: "test/1.0".into(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn done(reply: Reply) -> Response {
+    match reply {
+        Reply::Done(response) => response,
+        Reply::Watch(plan) => panic!("a watch: {plan:?}"),
+    }
+}
+
+const TCS: &str = "/apis/crd.antrea.io/v1alpha2/trafficcontrols";
+
+fn seed(state: &mut ApiState, name: &str) -> Response {
+    let text =
+        std::fs::read_to_string(format!("{}/../fixtures/seed/{name}.yaml", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let object = datapath::manifest::parse_documents(&text).unwrap().remove(0);
+    done(handle(state, &request("POST", TCS, &object.to_string()), NOW))
+}
+
+#[test]
+fn discovery_and_unknown_paths() {
+    let mut state = state();
+    let groups = done(handle(&mut state, &request("GET", "/apis", ""), NOW));
+    assert_eq!(groups.body["kind"], "APIGroupList");
+    let missing = done(handle(&mut state, &request("GET", "/apis/apps/v1", ""), NOW));
+    assert_eq!((missing.status, missing.body["kind"].as_str()), (404, Some("Status")));
+}
+
+#[test]
+fn create_get_list_and_delete_a_traffic_control() {
+    let mut state = state();
+    assert_eq!(seed(&mut state, "mirror-web-app").status, 201);
+    assert_eq!(seed(&mut state, "mirror-web-app").body["reason"], "AlreadyExists");
+    let got = done(handle(&mut state, &request("GET", &format!("{TCS}/mirror-web-app"), ""), NOW));
+    assert_eq!(got.body["spec"]["direction"], "Both");
+    let list = done(handle(&mut state, &request("GET", TCS, ""), NOW));
+    assert_eq!(list.body["kind"], "TrafficControlList");
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(1));
+    let deleted = done(handle(&mut state, &request("DELETE", &format!("{TCS}/mirror-web-app"), ""), NOW));
+    assert_eq!(deleted.body["metadata"]["name"], "mirror-web-app");
+    let gone = done(handle(&mut state, &request("GET", &format!("{TCS}/mirror-web-app"), ""), NOW));
+    assert_eq!(gone.body["message"], "trafficcontrols.crd.antrea.io \"mirror-web-app\" not found");
+}
+
+#[test]
+fn kubectl_get_receives_a_table() {
+    let mut state = state();
+    seed(&mut state, "mirror-web-app");
+    let mut get = request("GET", TCS, "");
+    get.accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json".into();
+    let table = done(handle(&mut state, &get, NOW));
+    assert_eq!(table.body["kind"], "Table");
+    assert_eq!(table.body["rows"][0]["cells"], serde_json::json!(["mirror-web-app", "Both", "Mirror", "0s"]));
+}
+
+#[test]
+fn patches_by_content_type() {
+    let mut state = state();
+    seed(&mut state, "mirror-web-app");
+    let mut patch = request("PATCH", &format!("{TCS}/mirror-web-app"), r#"{"spec":{"direction":"Ingress"}}"#);
+    patch.content_type = "application/merge-patch+json".into();
+    assert_eq!(done(handle(&mut state, &patch, NOW)).body["metadata"]["generation"], 2);
+    patch.content_type = "application/json-patch+json".into();
+    assert_eq!(done(handle(&mut state, &patch, NOW)).status, 415);
+    patch.content_type = "application/apply-patch+yaml".into();
+    assert_eq!(done(handle(&mut state, &patch, NOW)).status, 400, "apply needs a fieldManager");
+    let mut apply = request(
+        "PATCH",
+        &format!("{TCS}/mirror-web-app/status?fieldManager=agent-n1"),
+        "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nstatus:\n  nodes:\n  - node: n1\n",
+    );
+    apply.content_type = "application/apply-patch+yaml".into();
+    let applied = done(handle(&mut state, &apply, NOW));
+    assert_eq!(applied.body["status"]["nodes"][0]["node"], "n1");
+}
+
+#[test]
+fn an_invalid_body_gets_422_with_each_finding_on_a_line() {
+    let mut state = state();
+    let path = format!("{}/../fixtures/invalid/multi-document.yaml", env!("CARGO_MANIFEST_DIR"));
+    let documents = datapath::manifest::parse_documents(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let refused = done(handle(&mut state, &request("POST", TCS, &documents[1].to_string()), NOW));
+    assert_eq!((refused.status, refused.body["reason"].as_str()), (422, Some("Invalid")));
+    assert_eq!(
+        refused.body["message"],
+        "tc/second-bad: spec.direction: \"Sideways\" is not one of Ingress, Egress, Both\n\
+         tc/second-bad: spec.targetPort.vxlan.vni: 16777216 is above 16777215"
+    );
+}
+
+#[test]
+fn a_watch_is_answered_with_its_plan_and_bad_selectors_with_400() {
+    let mut state = state();
+    let reply = handle(
+        &mut state,
+        &request(
+            "GET",
+            "/api/v1/pods?watch=1&resourceVersion=1&labelSelector=app%3Dweb&timeoutSeconds=5",
+            "",
+        ),
+        NOW,
+    );
+    let Reply::Watch(plan) = reply else { panic!("not a watch") };
+    assert_eq!((plan.since, plan.send_initial, plan.timeout_seconds), (1, false, Some(5)));
+    let bad = done(handle(
+        &mut state,
+        &request("GET", "/api/v1/pods?fieldSelector=status.phase%3DRunning", ""),
+        NOW,
+    ));
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn every_request_is_audited() {
+    let mut state = state();
+    handle(&mut state, &request("GET", "/api/v1/namespaces/default/pods?watch=true", ""), NOW);
+    handle(&mut state, &request("GET", "/api", ""), NOW);
+    let records: Vec<_> = state.audit.records().cloned().collect();
+    assert_eq!(
+        (records[0].verb.as_str(), records[0].resource.as_str(), records[0].namespace.as_str()),
+        ("watch", "pods", "default")
+    );
+    assert_eq!((records[1].verb.as_str(), records[1].path.as_str()), ("get", "/api"));
+    assert_eq!(records[1].user_agent, "test/1.0");
+    let audit = done(handle(&mut state, &request("GET", "/debug/requests", ""), NOW));
+    assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(2));
+}

@@ -1,0 +1,196 @@
+//! Where a request goes: the URL path and query of the Kubernetes API
+//! (`/apis/GROUP/VERSION/namespaces/NS/PLURAL/NAME/SUBRESOURCE`) read into
+//! a [`Route`], and the query's parameters decoded.
+
+use std::collections::BTreeMap;
+
+use super::resources::ResourceType;
+
+/// What a path names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/version`.
+    Version,
+    /// `/api`: the core group's versions.
+    CoreVersions,
+    /// `/apis`: the other groups.
+    Groups,
+    /// `/api/v1` or `/apis/GROUP/VERSION`: one group version's resources.
+    GroupVersion {
+        /// `""` for the core group.
+        group: String,
+        /// The version.
+        version: String,
+    },
+    /// `/openapi/v3`: the index of OpenAPI documents.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/GROUP/VERSION`.
+    OpenApi {
+        /// `""` for the core group.
+        group: String,
+        /// The version.
+        version: String,
+    },
+    /// `/healthz`, `/livez`, `/readyz`.
+    Health,
+    /// `/debug/requests`: the audit list (not a Kubernetes path).
+    Audit,
+    /// A resource, a collection or a subresource.
+    Resource(ResourcePath),
+    /// Anything else (404).
+    Unknown,
+}
+
+/// A path into a served resource.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResourcePath {
+    /// The resource.
+    pub resource: &'static ResourceType,
+    /// The namespace in the path, if any.
+    pub namespace: Option<String>,
+    /// The object's name; `None` for the collection.
+    pub name: Option<String>,
+    /// `status`, or `None` for the object itself.
+    pub subresource: Option<String>,
+}
+
+/// Reads a request path.
+pub fn route(path: &str) -> Route {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["version"] => Route::Version,
+        ["healthz" | "livez" | "readyz", ..] => Route::Health,
+        ["debug", "requests"] => Route::Audit,
+        ["api"] => Route::CoreVersions,
+        ["apis"] => Route::Groups,
+        ["openapi", "v3"] => Route::OpenApiIndex,
+        ["openapi", "v3", "api", version] => {
+            Route::OpenApi { group: String::new(), version: (*version).into() }
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            Route::OpenApi { group: (*group).into(), version: (*version).into() }
+        }
+        ["api", version] => Route::GroupVersion { group: String::new(), version: (*version).into() },
+        ["apis", group, version] => {
+            Route::GroupVersion { group: (*group).into(), version: (*version).into() }
+        }
+        ["api", version, rest @ ..] => resource_path("", version, rest),
+        ["apis", group, version, rest @ ..] => resource_path(group, version, rest),
+        _ => Route::Unknown,
+    }
+}
+
+fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
+    // `/namespaces/NS/status` is the Namespace's own subresource, not a
+    // resource called "status" inside it.
+    let (namespace, rest) = match rest {
+        ["namespaces", namespace, plural, tail @ ..] if !["status", "finalize"].contains(plural) => {
+            (Some((*namespace).to_owned()), [&[*plural][..], tail].concat())
+        }
+        _ => (None, rest.to_vec()),
+    };
+    let Some((plural, tail)) = rest.split_first() else { return Route::Unknown };
+    let Some(resource) = ResourceType::find(group, version, plural) else { return Route::Unknown };
+    if namespace.is_some() && !resource.namespaced {
+        return Route::Unknown;
+    }
+    let (name, subresource) = match tail {
+        [] => (None, None),
+        [name] => (Some((*name).to_owned()), None),
+        [name, "status"] if resource.status_subresource => {
+            (Some((*name).to_owned()), Some("status".to_owned()))
+        }
+        _ => return Route::Unknown,
+    };
+    Route::Resource(ResourcePath { resource, namespace, name, subresource })
+}
+
+/// The decoded query parameters (the last of a repeated key wins).
+pub fn parse_query(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
+/// byte; a malformed escape stays as it is.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::resources::{NAMESPACES, PODS, TRAFFIC_CONTROLS};
+
+    fn resource(path: &str) -> ResourcePath {
+        match route(path) {
+            Route::Resource(r) => r,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_name_resources_namespaces_names_and_subresources() {
+        let pod = resource("/api/v1/namespaces/default/pods/web-1");
+        assert_eq!(
+            (pod.resource, pod.namespace.as_deref(), pod.name.as_deref(), pod.subresource),
+            (&PODS, Some("default"), Some("web-1"), None)
+        );
+        let all_pods = resource("/api/v1/pods");
+        assert_eq!((all_pods.namespace, all_pods.name), (None, None));
+        let status = resource("/apis/crd.antrea.io/v1alpha2/trafficcontrols/t/status");
+        assert_eq!((status.resource, status.subresource.as_deref()), (&TRAFFIC_CONTROLS, Some("status")));
+        let ns_status = resource("/api/v1/namespaces/prod/status");
+        assert_eq!(
+            (ns_status.resource, ns_status.name.as_deref(), ns_status.subresource.as_deref()),
+            (&NAMESPACES, Some("prod"), Some("status"))
+        );
+        assert_eq!(resource("/api/v1/namespaces/prod").name.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn discovery_paths_and_unknown_ones() {
+        assert_eq!(route("/apis"), Route::Groups);
+        assert_eq!(route("/api"), Route::CoreVersions);
+        assert_eq!(
+            route("/apis/crd.antrea.io/v1alpha2"),
+            Route::GroupVersion { group: "crd.antrea.io".into(), version: "v1alpha2".into() }
+        );
+        assert_eq!(route("/apis/crd.antrea.io/v1alpha2/namespaces/default/trafficcontrols"), Route::Unknown);
+        assert_eq!(route("/api/v1/secrets"), Route::Unknown);
+        assert_eq!(route("/api/v1/namespaces/default/pods/web-1/exec"), Route::Unknown);
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        let query = parse_query("labelSelector=app%3Dweb%2Ctier+in+(a)&watch=1&flag");
+        assert_eq!(query["labelSelector"], "app=web,tier in (a)");
+        assert_eq!(query["watch"], "1");
+        assert_eq!(query["flag"], "");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,80 @@
+//! `tc-devcluster`: a Kubernetes API server subset on 127.0.0.1, plain
+//! HTTP, for kubectl and kube-rs clients in development and tests.
+//!
+//! ```text
+//! tc-devcluster --port 0 --kubeconfig-out /tmp/kubeconfig [--data-dir /tmp/state]
+//! ```
+//!
+//! It writes the kubeconfig, then prints one ready line on stdout:
+//! `tc-devcluster ready: http://127.0.0.1:PORT kubeconfig=FILE`. It stops
+//! on SIGTERM or Ctrl-C; with `--data-dir` every write is already saved.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sim::devcluster::ApiServer;
+use sim::devcluster::kubeconfig::write_kubeconfig;
+use sim::devcluster::server::system_clock;
+use tracing::info;
+
+/// A Kubernetes API server subset (Namespaces, Pods, Events,
+/// TrafficControls, CRDs) for kubectl and kube-rs.
+#[derive(Parser, Debug)]
+#[command(name = "tc-devcluster", version)]
+struct Args {
+    /// The port on 127.0.0.1 (0 picks a free one).
+    #[arg(long)]
+    port: u16,
+    /// Where to write the kubeconfig that points at this server.
+    #[arg(long)]
+    kubeconfig_out: PathBuf,
+    /// Where the state is kept across restarts (in memory without it).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let server = match &args.data_dir {
+        Some(dir) => ApiServer::with_data_dir(system_clock(), dir.clone())?,
+        None => ApiServer::new(system_clock()),
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let address = listener.local_addr()?;
+    write_kubeconfig(&args.kubeconfig_out, address)?;
+    println!("tc-devcluster ready: http://{address} kubeconfig={}", args.kubeconfig_out.display());
+    info!(%address, "serving");
+    tokio::select! {
+        served = server.serve(listener) => served.context("accepting connections failed")?,
+        signal = shutdown() => {
+            signal?;
+            info!("stopping");
+        }
+    }
+    Ok(())
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+async fn shutdown() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        interrupted = tokio::signal::ctrl_c() => interrupted?,
+    }
+    Ok(())
+}
