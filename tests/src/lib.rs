@@ -2,6 +2,7 @@
 //! Pods in network namespaces. Everything it creates is removed when the
 //! values are dropped, also when a test panics.
 //!
+//! - [`agent`]: `tc-agent` as a process with its config, endpoints and log.
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
 //! - [`node`]: a switch with the agent connected, reconciled in one call.
@@ -18,6 +19,7 @@
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
 //!   (these tests never skip silently).
 
+pub mod agent;
 pub mod capture;
 pub mod cmd;
 pub mod collector;

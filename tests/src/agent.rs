@@ -1,0 +1,163 @@
+//! `tc-agent` as a process, the way a DaemonSet runs it: a config file in
+//! antrea-agent.conf's shape pointing at the private switch, a kubeconfig,
+//! and its endpoints on a loopback port. Killed on drop; its log is kept
+//! in a file and printed when a wait fails.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cmd::unique;
+use crate::ovs::{Bridge, Ovs};
+
+/// A running `tc-agent`.
+pub struct AgentProcess {
+    child: Child,
+    dir: PathBuf,
+    /// Its endpoints, `127.0.0.1:PORT`.
+    pub listen: String,
+}
+
+/// The path of a workspace binary next to the test executable's
+/// directory (`target/<profile>/NAME`).
+///
+/// # Panics
+/// When it is not built, saying how to build it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace --bins` (cargo nextest run --workspace builds it)",
+        path.display()
+    );
+    path
+}
+
+/// A free loopback port (bound, read, released: the agent binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl AgentProcess {
+    /// Starts the agent for `node` on `bridge`, talking to the API server
+    /// of `kubeconfig`.
+    pub fn start(ovs: &Ovs, bridge: &Bridge, kubeconfig: &Path, node: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique("tc-agent-"));
+        std::fs::create_dir_all(&dir).expect("agent dir");
+        let config = dir.join("antrea-agent.conf");
+        let text = format!(
+            "featureGates:\n  TrafficControl: true\novsBridge: {}\ntrafficControl:\n  ovsdbSocket: unix:{}\n  openflowSocket: unix:{}\n",
+            bridge.name,
+            ovs.db_socket().display(),
+            bridge.mgmt.display()
+        );
+        std::fs::write(&config, text).expect("agent config");
+        Self::start_with_config(&dir, &config, kubeconfig, node)
+    }
+
+    fn start_with_config(dir: &Path, config: &Path, kubeconfig: &Path, node: &str) -> Self {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let log = std::fs::File::create(dir.join("agent.log")).expect("agent log");
+        let child = Command::new(workspace_binary("tc-agent"))
+            .args(["--config"])
+            .arg(config)
+            .args(["--node-name", node, "--listen", &listen, "--kubeconfig"])
+            .arg(kubeconfig)
+            .env("RUST_LOG", "info,actors=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tc-agent");
+        AgentProcess { child, dir: dir.to_path_buf(), listen }
+    }
+
+    /// The agent's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// GETs one endpoint: (status code, body).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(&self.listen).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.listen).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        Some((code, body))
+    }
+
+    /// Waits until `/readyz` says ready.
+    ///
+    /// # Panics
+    /// After `timeout`, with the agent's log.
+    pub fn wait_ready(&mut self, timeout: Duration) {
+        self.wait_for("/readyz to answer 200", timeout, |agent| {
+            agent.get("/readyz").is_some_and(|(c, _)| c == 200)
+        });
+    }
+
+    /// Waits until `condition` holds.
+    ///
+    /// # Panics
+    /// After `timeout` or if the agent exits, with its log.
+    pub fn wait_for(&mut self, what: &str, timeout: Duration, mut condition: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if condition(self) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tc-agent exited ({status}) while waiting for {what}; its log:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the agent's log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it with SIGTERM (as kubelet does) and waits.
+    pub fn stop(mut self) -> String {
+        self.terminate();
+        self.log()
+    }
+
+    fn terminate(&mut self) {
+        // kill(1): the harness has no libc binding and needs none more.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
