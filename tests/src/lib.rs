@@ -3,6 +3,7 @@
 //! values are dropped, also when a test panics.
 //!
 //! - [`agent`]: `tc-agent` as a process with its config, endpoints and log.
+//! - [`devcluster`]: `tc-devcluster` as a process, and real kubectl against it.
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
 //! - [`node`]: a switch with the agent connected, reconciled in one call.
@@ -23,6 +24,7 @@ pub mod agent;
 pub mod capture;
 pub mod cmd;
 pub mod collector;
+pub mod devcluster;
 pub mod firewall;
 pub mod netns;
 pub mod node;

@@ -1,0 +1,135 @@
+//! `tc-devcluster` as a process, with real `kubectl` against it: the API
+//! server the agent and the user talk to in end-to-end tests. The harness
+//! plays kubelet through it (creates the Pod objects of the Pods it
+//! attaches). Killed on drop.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::agent::{free_port, workspace_binary};
+use crate::cmd::{unique, wait_until};
+use crate::pod::Pod;
+
+/// A running dev API server.
+pub struct DevCluster {
+    child: Child,
+    dir: PathBuf,
+    /// Its kubeconfig.
+    pub kubeconfig: PathBuf,
+}
+
+/// The path of `kubectl`.
+///
+/// # Panics
+/// When it is not installed, saying how to get it: these tests never skip.
+pub fn kubectl_path() -> PathBuf {
+    let candidates = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"];
+    candidates.iter().map(PathBuf::from).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("kubectl is not installed: install kubectl v1.32 (https://kubernetes.io/docs/tasks/tools/) into /usr/local/bin")
+    })
+}
+
+impl DevCluster {
+    /// Starts `tc-devcluster` on a free loopback port.
+    pub fn start() -> Self {
+        kubectl_path();
+        let dir = std::env::temp_dir().join(unique("tc-dev-"));
+        std::fs::create_dir_all(&dir).expect("devcluster dir");
+        let kubeconfig = dir.join("kubeconfig");
+        let port = free_port().to_string();
+        let child = Command::new(workspace_binary("tc-devcluster"))
+            .args(["--port", &port, "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("devcluster.log")).expect("log"))
+            .spawn()
+            .expect("start tc-devcluster");
+        let cluster = DevCluster { child, dir, kubeconfig };
+        wait_until("tc-devcluster to serve", Duration::from_secs(10), || {
+            cluster.kubeconfig.exists() && cluster.try_kubectl(&["get", "--raw", "/version"]).status.success()
+        });
+        cluster
+    }
+
+    /// Runs kubectl; returns its output whatever the exit status.
+    pub fn try_kubectl(&self, args: &[&str]) -> Output {
+        Command::new(kubectl_path())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// Runs kubectl; panics with its output when it fails.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let output = self.try_kubectl(args);
+        assert!(
+            output.status.success(),
+            "kubectl {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `kubectl apply -f -` of `yaml`.
+    pub fn apply(&self, yaml: &str) -> String {
+        let mut child = Command::new(kubectl_path())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(yaml.as_bytes()).expect("kubectl stdin");
+        }
+        let output = child.wait_with_output().expect("kubectl apply");
+        assert!(
+            output.status.success(),
+            "kubectl apply failed for\n{yaml}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Playing kubelet: the Pod object of an attached Pod, on `node`.
+    pub fn create_pod(&self, pod: &Pod, node: &str, labels: &[(&str, &str)]) {
+        self.apply(&pod_yaml(&pod.namespace, &pod.name, node, labels));
+    }
+
+    /// The server's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("devcluster.log")).unwrap_or_default()
+    }
+}
+
+/// A Pod object as kubelet would have it, for the harness's Pods.
+pub fn pod_yaml(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> String {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\n  labels: {{{}}}\nspec:\n  nodeName: {node}\n  containers:\n  - name: main\n    image: registry.k8s.io/pause:3.10\n---\n",
+        labels.join(", ")
+    )
+}
+
+/// A Namespace with the label the API server always adds.
+pub fn namespace_yaml(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{kubernetes.io/metadata.name: {name}}}\n---\n"
+    )
+}
+
+impl Drop for DevCluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
