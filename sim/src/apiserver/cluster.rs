@@ -113,9 +113,11 @@ impl Cluster {
         if self.store.get(&key, None, &name).is_ok() {
             return;
         }
-        let mut stored = crd.clone();
+        let mut applied = crd.clone();
+        applied["metadata"]["annotations"] = json!({});
+        let mut stored = crd;
         stored["metadata"]["annotations"] =
-            json!({"kubectl.kubernetes.io/last-applied-configuration": format!("{crd}\n")});
+            json!({"kubectl.kubernetes.io/last-applied-configuration": format!("{}\n", sorted(&applied))});
         stored["status"] = json!({"conditions": [{"type": "Established", "status": "True"}]});
         // A fresh store cannot refuse the first object.
         let _ = self.store.create(&key, None, stored, &now.to_string());
@@ -335,6 +337,20 @@ impl Cluster {
             return Err(ApiError::Invalid(lines.join("\n")));
         }
         Ok(report.warnings().map(line).collect())
+    }
+}
+
+/// A value with every object's keys sorted, as Go's encoding/json writes
+/// maps (and so as kubectl writes its last-applied annotation).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 

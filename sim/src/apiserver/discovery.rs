@@ -46,6 +46,20 @@ pub fn groups() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// Core kinds that are not served but that manifests often hold.
+const UNSERVED_CORE_KINDS: [&str; 10] = [
+    "Service",
+    "Secret",
+    "ServiceAccount",
+    "Node",
+    "Endpoints",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "ReplicationController",
+    "LimitRange",
+    "ResourceQuota",
+];
+
 const VERBS: [&str; 8] = ["create", "delete", "get", "list", "patch", "update", "watch", "deletecollection"];
 
 /// `/api/v1` or `/apis/GROUP/VERSION`; `None` for a group version not
@@ -146,6 +160,20 @@ pub fn openapi_document(group: &str, version: &str) -> Option<Value> {
     }
     if paths.is_empty() {
         return None;
+    }
+    if group.is_empty() {
+        // kubectl validates a manifest before it maps its kinds: a core
+        // kind missing here would fail with "failed to download openapi"
+        // instead of kubectl's "no matches for kind".
+        for kind in UNSERVED_CORE_KINDS {
+            let gvk = json!({"group": "", "version": version, "kind": kind});
+            let parameters =
+                [json!({"name": "fieldValidation", "in": "query", "schema": {"type": "string"}})];
+            paths.insert(
+                format!("/api/{version}/unserved/{}/{{name}}", kind.to_lowercase()),
+                json!({"patch": {"x-kubernetes-group-version-kind": gvk, "parameters": parameters}}),
+            );
+        }
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -50,6 +50,19 @@ pub const PODS: ResourceType = ResourceType {
     status_subresource: true,
 };
 
+/// ConfigMaps (core): stored as they are, so manifests that carry one
+/// apply whole.
+pub const CONFIG_MAPS: ResourceType = ResourceType {
+    group: "",
+    version: "v1",
+    kind: "ConfigMap",
+    plural: "configmaps",
+    singular: "configmap",
+    short_names: &["cm"],
+    namespaced: true,
+    status_subresource: false,
+};
+
 /// Events in the core group, as client-go's recorder and kubectl write them.
 pub const CORE_EVENTS: ResourceType = ResourceType {
     group: "",
@@ -101,8 +114,15 @@ pub const CUSTOM_RESOURCE_DEFINITIONS: ResourceType = ResourceType {
 };
 
 /// Every served resource, in discovery order.
-pub const ALL: [&ResourceType; 6] =
-    [&NAMESPACES, &PODS, &CORE_EVENTS, &EVENTS, &TRAFFIC_CONTROLS, &CUSTOM_RESOURCE_DEFINITIONS];
+pub const ALL: [&ResourceType; 7] = [
+    &NAMESPACES,
+    &PODS,
+    &CONFIG_MAPS,
+    &CORE_EVENTS,
+    &EVENTS,
+    &TRAFFIC_CONTROLS,
+    &CUSTOM_RESOURCE_DEFINITIONS,
+];
 
 /// The API groups besides the core one, in discovery order.
 pub const GROUPS: [(&str, &str); 3] =
