@@ -2,6 +2,8 @@
 //! function of (request, state, now), with no socket. A watch is answered
 //! with a [`WatchPlan`] that the HTTP layer streams.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::audit::{Audit, AuditRecord};
@@ -163,26 +165,7 @@ fn resource(
                 Ok(ok(object))
             }
         }
-        ("GET", None) => {
-            let labels = parse_labels(query.get("labelSelector").map_or("", String::as_str))
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            let fields = parse_fields(query.get("fieldSelector").map_or("", String::as_str))
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                let format = if as_table { Format::Table(include) } else { Format::Object };
-                return watch(path, &query, labels, fields, format).map(|plan| Reply::Watch(Box::new(plan)));
-            }
-            let (items, version) = cluster.list(path.resource, namespace, &labels, &fields);
-            if as_table {
-                return Ok(ok(table(path.resource, &items, version, now, include)));
-            }
-            Ok(ok(json!({
-                "kind": path.resource.list_kind(),
-                "apiVersion": path.resource.api_version(),
-                "metadata": {"resourceVersion": version.to_string()},
-                "items": items,
-            })))
-        }
+        ("GET", None) => list_or_watch(cluster, path, &query, as_table.then_some(include), now),
         ("POST", None) => {
             let object = body(request)?;
             Ok(written(cluster.create(path.resource, namespace, object, now)?, 201))
@@ -207,6 +190,35 @@ fn resource(
     }
 }
 
+/// A list, or a watch plan with `watch=true`; as a Table when `table`
+/// says how to include objects.
+fn list_or_watch(
+    cluster: &Cluster,
+    path: &ResourcePath,
+    query: &BTreeMap<String, String>,
+    table_of: Option<IncludeObject>,
+    now: Timestamp,
+) -> Result<Reply, ApiError> {
+    let labels = parse_labels(query.get("labelSelector").map_or("", String::as_str))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let fields = parse_fields(query.get("fieldSelector").map_or("", String::as_str))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let format = table_of.map_or(Format::Object, Format::Table);
+        return watch(path, query, labels, fields, format).map(|plan| Reply::Watch(Box::new(plan)));
+    }
+    let (items, version) = cluster.list(path.resource, path.namespace.as_deref(), &labels, &fields);
+    if let Some(include) = table_of {
+        return Ok(ok(table(path.resource, &items, version, now, include)));
+    }
+    Ok(ok(json!({
+        "kind": path.resource.list_kind(),
+        "apiVersion": path.resource.api_version(),
+        "metadata": {"resourceVersion": version.to_string()},
+        "items": items,
+    })))
+}
+
 fn target<'a>(path: &'a ResourcePath, name: &'a str) -> Target<'a> {
     Target {
         resource: path.resource,
@@ -218,7 +230,7 @@ fn target<'a>(path: &'a ResourcePath, name: &'a str) -> Target<'a> {
 
 fn watch(
     path: &ResourcePath,
-    query: &std::collections::BTreeMap<String, String>,
+    query: &BTreeMap<String, String>,
     labels: datapath::selector::Selector,
     fields: super::selectors::FieldSelector,
     format: Format,
