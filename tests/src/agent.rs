@@ -27,8 +27,12 @@ pub struct AgentProcess {
 /// When it is not built, saying how to build it.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let path = profile_dir.join(name);
+    // A test runs from target/<profile>/deps, a bench binary from
+    // target/<profile>: look next to it, then one level up.
+    let beside = exe.parent().map(|dir| dir.join(name));
+    let above = exe.parent().and_then(Path::parent).map(|dir| dir.join(name));
+    let path =
+        [beside, above].into_iter().flatten().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name));
     assert!(
         path.is_file(),
         "{} is not built: run `cargo build --workspace --bins` (cargo nextest run --workspace builds it)",

@@ -1,0 +1,221 @@
+//! Realization latency and steady-state cost of the agent, end to end:
+//! `tc-devcluster`, `tc-agent` as a process, a private OVS.
+//!
+//! 1. Latency: a TrafficControl selecting 250 Pods (OVS internal ports
+//!    with the CNI's external_ids; no traffic needed) is created through
+//!    the API; the time until all its flows are on the switch is measured
+//!    by polling the switch over our OpenFlow client. Two cases: a new
+//!    TrafficControl (its target port is created too) and a selector change
+//!    of an existing one (flows only). p50/p99 over `--runs`.
+//! 2. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
+//!    and its CPU time over 10 idle seconds.
+//!
+//! `cargo run --release -p tests --bin realize-bench -- [--runs N]`
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use actors::openflow_connection::connect_unix;
+use datapath::flows::Cookie;
+use tests::agent::AgentProcess;
+use tests::devcluster::{DevCluster, namespace_yaml, pod_yaml};
+use tests::ovs::{Bridge, Ovs};
+
+const NODE: &str = "node-1";
+const SELECTED: usize = 250;
+
+fn main() {
+    let runs: usize =
+        std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
+    let ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    add_pod_ports(&ovs, &bridge, SELECTED);
+    let cluster = DevCluster::start();
+    cluster.apply(&namespace_yaml("default"));
+    let pods: String =
+        (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
+    cluster.apply(&pods);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    agent.wait_ready(Duration::from_secs(30));
+    let api = api_address(&cluster);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+
+    println!("realization latency, {SELECTED} selected Pods, {runs} runs (+1 warm-up)");
+    let name = "bench";
+    let cookie = Cookie::traffic_control(name).0;
+    let count = |runtime: &tokio::runtime::Runtime| {
+        runtime.block_on(async {
+            let mut switch = connect_unix(&bridge.mgmt).await.expect("OpenFlow");
+            switch.dump_flows(cookie, u64::MAX).await.expect("dump").len()
+        })
+    };
+    // Warm-up: learn how many flows the TrafficControl has.
+    request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+    agent.wait_for("the warm-up TrafficControl realized", Duration::from_secs(30), |a| {
+        a.get("/status").is_some_and(|(_, b)| b.contains("\"inSync\": true") && b.contains("p249"))
+    });
+    let expected = count(&runtime);
+    println!("  {expected} flows per run");
+
+    let mut created = Vec::new();
+    let mut reselected = Vec::new();
+    for _ in 0..runs {
+        request(&api, "DELETE", &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"), "");
+        wait_flows(&runtime, &bridge, cookie, 0);
+        let started = Instant::now();
+        request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+        wait_flows(&runtime, &bridge, cookie, expected);
+        created.push(started.elapsed());
+
+        // Selector away and back: flows only, the port stays.
+        patch_selector(&api, name, "nobody");
+        wait_flows(&runtime, &bridge, cookie, 0);
+        let started = Instant::now();
+        patch_selector(&api, name, "bench");
+        wait_flows(&runtime, &bridge, cookie, expected);
+        reselected.push(started.elapsed());
+    }
+    report("new TrafficControl (port + flows)", &mut created);
+    report("selector change (flows only)", &mut reselected);
+
+    steady_state(&cluster, &mut agent, &api);
+}
+
+/// `count` internal ports that look like Pod ports to the agent.
+fn add_pod_ports(ovs: &Ovs, bridge: &Bridge, count: usize) {
+    let mut args: Vec<String> = Vec::new();
+    for i in 0..count {
+        let port = format!("pp{i}");
+        if !args.is_empty() {
+            args.push("--".into());
+        }
+        args.extend([
+            "add-port".into(),
+            bridge.name.clone(),
+            port.clone(),
+            "--".into(),
+            "set".into(),
+            "interface".into(),
+            port,
+            "type=internal".into(),
+            format!("external_ids:pod-name=p{i}"),
+            "external_ids:pod-namespace=default".into(),
+            format!("external_ids:attached-mac=\"02:99:00:00:{:02x}:{:02x}\"", i / 256, i % 256),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ovs.vsctl(&args);
+}
+
+fn tc_json(name: &str, app: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"crd.antrea.io/v1alpha2","kind":"TrafficControl","metadata":{{"name":"{name}"}},"spec":{{"appliedTo":{{"podSelector":{{"matchLabels":{{"app":"{app}"}}}}}},"direction":"Both","action":"Mirror","targetPort":{{"ovsInternal":{{"name":"tap0"}}}}}}}}"#
+    )
+}
+
+fn patch_selector(api: &str, name: &str, app: &str) {
+    let body = format!(r#"{{"spec":{{"appliedTo":{{"podSelector":{{"matchLabels":{{"app":"{app}"}}}}}}}}}}"#);
+    request_typed(
+        api,
+        "PATCH",
+        &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"),
+        &body,
+        "application/merge-patch+json",
+    );
+}
+
+fn api_address(cluster: &DevCluster) -> String {
+    let text = std::fs::read_to_string(&cluster.kubeconfig).expect("kubeconfig");
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("server: http://"))
+        .map(|s| s.trim().trim_matches('"').to_owned())
+        .expect("the server address in the kubeconfig")
+}
+
+fn request(api: &str, method: &str, path: &str, body: &str) {
+    request_typed(api, method, path, body, "application/json");
+}
+
+fn request_typed(api: &str, method: &str, path: &str, body: &str, content_type: &str) {
+    let mut stream = TcpStream::connect(api).expect("API server");
+    stream.set_nodelay(true).ok();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response.split_whitespace().nth(1).unwrap_or("?");
+    assert!(status.starts_with('2'), "{method} {path}: {response}");
+}
+
+fn wait_flows(runtime: &tokio::runtime::Runtime, bridge: &Bridge, cookie: u64, expected: usize) {
+    runtime.block_on(async {
+        let mut switch = connect_unix(&bridge.mgmt).await.expect("OpenFlow");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let flows = switch.dump_flows(cookie, u64::MAX).await.expect("dump").len();
+            if flows == expected {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{flows} flows, never {expected}");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    });
+}
+
+fn report(what: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "  {what}: p50 {:.1} ms, p99 {:.1} ms, min {:.1} ms, max {:.1} ms",
+        at(0.5),
+        at(0.99),
+        at(0.0),
+        at(1.0)
+    );
+}
+
+/// 1,000 Pods and 100 TrafficControls: RSS, then CPU over 10 idle seconds.
+fn steady_state(cluster: &DevCluster, agent: &mut AgentProcess, api: &str) {
+    let more: String = (SELECTED..1000)
+        .map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", &format!("a{}", i % 100))]))
+        .collect();
+    cluster.apply(&more);
+    for i in 0..100 {
+        let body = tc_json(&format!("tc{i:03}"), &format!("a{i}")).replace("tap0", &format!("tap{}", i % 10));
+        request(api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &body);
+    }
+    agent.wait_for("1,000 Pods and 100 TrafficControls realized", Duration::from_secs(60), |a| {
+        a.get("/status").is_some_and(|(_, b)| b.contains("\"inSync\": true") && b.contains("tc099"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = proc_field(agent.pid(), "status", "VmRSS:");
+    let before = cpu_ticks(agent.pid());
+    std::thread::sleep(Duration::from_secs(10));
+    let idle = cpu_ticks(agent.pid()) - before;
+    println!("steady state, 1,000 Pods (250 with ports) and 101 TrafficControls");
+    println!("  agent RSS: {rss}");
+    println!("  agent CPU over 10 idle seconds: {} ms", idle * 10);
+}
+
+fn proc_field(pid: u32, file: &str, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+        .unwrap_or_default()
+}
+
+/// utime + stime, in clock ticks (10 ms on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `after_name` starts at field 3.
+    fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
