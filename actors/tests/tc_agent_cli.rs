@@ -36,6 +36,7 @@ fn a_bad_configuration_is_one_clear_error_and_exit_code_2() {
     let (code, stderr) = run(std::path::Path::new("/nonexistent/antrea-agent.conf"));
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read /nonexistent/antrea-agent.conf"), "{stderr}");
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
 }
 
 fn get(address: &str, path: &str) -> Option<(u16, String)> {
@@ -75,4 +76,5 @@ fn with_the_feature_gate_off_it_is_ready_realizes_nothing_and_says_so_once() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("feature gate is off").count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
 }

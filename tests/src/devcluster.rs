@@ -35,11 +35,12 @@ impl DevCluster {
     /// Starts `tc-devcluster` on a free loopback port.
     pub fn start() -> Self {
         kubectl_path();
+        let binary = workspace_binary("tc-devcluster");
         let dir = std::env::temp_dir().join(unique("tc-dev-"));
         std::fs::create_dir_all(&dir).expect("devcluster dir");
         let kubeconfig = dir.join("kubeconfig");
         let port = free_port().to_string();
-        let child = Command::new(workspace_binary("tc-devcluster"))
+        let child = Command::new(binary)
             .args(["--port", &port, "--kubeconfig-out"])
             .arg(&kubeconfig)
             .stdout(Stdio::null())
