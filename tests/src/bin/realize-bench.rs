@@ -78,6 +78,23 @@ fn main() {
     }
     report("new TrafficControl (port + flows)", &mut created);
     report("selector change (flows only)", &mut reselected);
+    // How much of that is the agent's pass itself (plan, ports, bundle),
+    // the rest being the watch delivery and the switch applying the bundle.
+    let metrics = agent.get("/metrics").map(|(_, b)| b).unwrap_or_default();
+    let value = |key: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let passes = value("tc_agent_reconcile_duration_seconds_count ");
+    if passes > 0.0 {
+        println!(
+            "  agent passes: {passes} (mean {:.1} ms per pass, in the agent)",
+            value("tc_agent_reconcile_duration_seconds_sum ") / passes * 1e3
+        );
+    }
 
     steady_state(&cluster, &mut agent, &api);
 }
