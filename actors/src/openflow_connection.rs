@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use datapath::openflow::flow_mod::{FlowDesc, FlowMod};
-use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
+use datapath::openflow::message::VERSION_1_5;
 use datapath::openflow::port::{PortDesc, PortMod10, PortReason};
 use datapath::openflow::session::{Event, RequestId, Session, SessionError};
 use datapath::openflow::switch_error::SwitchError;
@@ -88,20 +88,6 @@ pub async fn connect_unix(
         .await
         .map_err(|source| ConnectionError::Connect { target: path.display().to_string(), source })?;
     OpenFlowConnection::handshake(stream, VERSION_1_5, DEFAULT_DEADLINE).await
-}
-
-/// Connects an OpenFlow 1.0 session (for no-flood port_mods) to a unix
-/// socket.
-///
-/// # Errors
-/// [`ConnectionError`] when the socket refuses or the handshake fails.
-pub async fn connect_unix_v10(
-    path: &Path,
-) -> Result<OpenFlowConnection<tokio::net::UnixStream>, ConnectionError> {
-    let stream = tokio::net::UnixStream::connect(path)
-        .await
-        .map_err(|source| ConnectionError::Connect { target: path.display().to_string(), source })?;
-    OpenFlowConnection::handshake(stream, VERSION_1_0, DEFAULT_DEADLINE).await
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {

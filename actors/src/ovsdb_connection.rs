@@ -3,7 +3,6 @@
 //! answered or the deadline passes; the server's echo requests are answered
 //! and monitor updates applied on the way.
 
-use std::path::Path;
 use std::time::Duration;
 
 use datapath::ovsdb::replica::Replica;
@@ -19,15 +18,6 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// Why an OVSDB request did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum OvsdbError {
-    /// Connecting failed.
-    #[error("cannot connect to OVSDB at {target}: {source}")]
-    Connect {
-        /// The socket.
-        target: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
     /// Reading or writing the stream failed.
     #[error("OVSDB connection failed: {0}")]
     Io(#[from] std::io::Error),
@@ -53,17 +43,6 @@ pub struct OvsdbConnection<S> {
     answered: Vec<Event>,
     /// Read buffer, kept: monitor updates arrive one small read at a time.
     buf: Vec<u8>,
-}
-
-/// Connects to OVSDB's unix socket.
-///
-/// # Errors
-/// [`OvsdbError::Connect`] when the socket refuses.
-pub async fn connect_unix(path: &Path) -> Result<OvsdbConnection<tokio::net::UnixStream>, OvsdbError> {
-    let stream = tokio::net::UnixStream::connect(path)
-        .await
-        .map_err(|source| OvsdbError::Connect { target: path.display().to_string(), source })?;
-    Ok(OvsdbConnection::new(stream, DEFAULT_DEADLINE))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OvsdbConnection<S> {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::{Condition, NodeStatus};
-use crate::plan::{Plan, Progress};
+use crate::plan::{Plan, Progress, TrafficControlPlan};
 
 /// The `Realized` condition type.
 pub const REALIZED: &str = "Realized";
@@ -30,6 +30,50 @@ pub struct EventSpec {
     pub message: String,
 }
 
+/// Where one TrafficControl stands on this node: the planner's progress,
+/// unless the port manager failed its port (that says more). The status
+/// entry, `/status` and the metrics all read it from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// Its flows are on the switch.
+    Realized,
+    /// It waits (for an ofport).
+    Pending(&'a str),
+    /// The planner cannot realize it here.
+    Failed(&'a str),
+    /// OVS could not set up its port.
+    PortFailed(&'a str),
+}
+
+impl<'a> Standing<'a> {
+    /// The standing of `tc`, given its port failure if any.
+    pub fn of(tc: &'a TrafficControlPlan, port_failure: Option<&'a String>) -> Self {
+        match (port_failure, &tc.progress) {
+            (Some(failure), _) => Standing::PortFailed(failure),
+            (None, Progress::Failed(reason)) => Standing::Failed(reason),
+            (None, Progress::Pending(reason)) => Standing::Pending(reason),
+            (None, Progress::Realized) => Standing::Realized,
+        }
+    }
+
+    /// `Realized`, `Pending` or `Failed` (a port failure is a failure).
+    pub fn state(self) -> &'static str {
+        match self {
+            Standing::Realized => "Realized",
+            Standing::Pending(_) => "Pending",
+            Standing::Failed(_) | Standing::PortFailed(_) => "Failed",
+        }
+    }
+
+    /// Why it is not realized (empty when it is).
+    pub fn reason(self) -> &'a str {
+        match self {
+            Standing::Realized => "",
+            Standing::Pending(why) | Standing::Failed(why) | Standing::PortFailed(why) => why,
+        }
+    }
+}
+
 /// This node's status entry for every TrafficControl of the plan.
 /// `port_failures` are the port manager's failures per TrafficControl;
 /// `previous` keeps transition times of unchanged conditions.
@@ -43,18 +87,16 @@ pub fn node_statuses(
     plan.traffic_controls
         .iter()
         .map(|(name, tc)| {
-            let (status, reason, message) = match (port_failures.get(name), &tc.progress) {
-                (Some(failure), _) => ("False", "PortFailed", failure.clone()),
-                (None, Progress::Failed(reason)) => ("False", "Failed", reason.clone()),
-                (None, Progress::Pending(reason)) => ("False", "Pending", reason.clone()),
-                (None, Progress::Realized) if !tc.pods_without_port.is_empty() => (
+            let (status, reason, message) = match Standing::of(tc, port_failures.get(name)) {
+                Standing::PortFailed(failure) => ("False", "PortFailed", failure.to_owned()),
+                Standing::Failed(reason) => ("False", "Failed", reason.to_owned()),
+                Standing::Pending(reason) => ("False", "Pending", reason.to_owned()),
+                Standing::Realized if !tc.pods_without_port.is_empty() => (
                     "True",
                     "Realized",
                     format!("{} Pods have no port on the switch yet", tc.pods_without_port.len()),
                 ),
-                (None, Progress::Realized) => {
-                    ("True", "Realized", format!("{} Pods on {node}", tc.pods.len()))
-                }
+                Standing::Realized => ("True", "Realized", format!("{} Pods on {node}", tc.pods.len())),
             };
             let lost: Vec<String> = tc
                 .lost_pods

@@ -3,8 +3,6 @@
 //! and its endpoints on a loopback port. Killed on drop; its log is kept
 //! in a file and printed when a wait fails.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,14 +92,7 @@ impl AgentProcess {
 
     /// GETs one endpoint: (status code, body).
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(&self.listen).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.listen).ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let code = response.split_whitespace().nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        Some((code, body))
+        crate::http::request(&self.listen, "GET", path, None)
     }
 
     /// Waits until `/readyz` says ready.

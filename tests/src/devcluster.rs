@@ -18,6 +18,9 @@ pub struct DevCluster {
     dir: PathBuf,
     /// Its kubeconfig.
     pub kubeconfig: PathBuf,
+    /// Where it listens, `127.0.0.1:PORT`.
+    pub address: String,
+    kubectl: PathBuf,
 }
 
 /// The path of `kubectl`.
@@ -25,16 +28,16 @@ pub struct DevCluster {
 /// # Panics
 /// When it is not installed, saying how to get it: these tests never skip.
 pub fn kubectl_path() -> PathBuf {
-    let candidates = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"];
-    candidates.iter().map(PathBuf::from).find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("kubectl is not installed: install kubectl v1.32 (https://kubernetes.io/docs/tasks/tools/) into /usr/local/bin")
-    })
+    crate::tool(
+        "kubectl",
+        "install kubectl v1.32 (https://kubernetes.io/docs/tasks/tools/) into /usr/local/bin",
+    )
 }
 
 impl DevCluster {
     /// Starts `tc-devcluster` on a free loopback port.
     pub fn start() -> Self {
-        kubectl_path();
+        let kubectl = kubectl_path();
         let binary = workspace_binary("tc-devcluster");
         let dir = std::env::temp_dir().join(unique("tc-dev-"));
         std::fs::create_dir_all(&dir).expect("devcluster dir");
@@ -47,7 +50,7 @@ impl DevCluster {
             .stderr(std::fs::File::create(dir.join("devcluster.log")).expect("log"))
             .spawn()
             .expect("start tc-devcluster");
-        let cluster = DevCluster { child, dir, kubeconfig };
+        let cluster = DevCluster { child, dir, kubeconfig, address: format!("127.0.0.1:{port}"), kubectl };
         wait_until("tc-devcluster to serve", Duration::from_secs(10), || {
             cluster.kubeconfig.exists() && cluster.try_kubectl(&["get", "--raw", "/version"]).status.success()
         });
@@ -56,7 +59,7 @@ impl DevCluster {
 
     /// Runs kubectl; returns its output whatever the exit status.
     pub fn try_kubectl(&self, args: &[&str]) -> Output {
-        Command::new(kubectl_path())
+        Command::new(&self.kubectl)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -79,7 +82,7 @@ impl DevCluster {
 
     /// `kubectl apply -f -` of `yaml`.
     pub fn apply(&self, yaml: &str) -> String {
-        let mut child = Command::new(kubectl_path())
+        let mut child = Command::new(&self.kubectl)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["apply", "-f", "-"])

@@ -15,6 +15,7 @@
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
 //!   namespace at 10.0.10.2.
 //! - [`firewall`]: an inline nftables bridge filter for Redirect.
+//! - [`http`]: one plain HTTP request to a loopback server.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
@@ -26,6 +27,7 @@ pub mod cmd;
 pub mod collector;
 pub mod devcluster;
 pub mod firewall;
+pub mod http;
 pub mod netns;
 pub mod node;
 pub mod ovs;
@@ -41,13 +43,19 @@ use std::path::PathBuf;
 /// When the tool is not installed, with the command that installs it: a
 /// test that needs OVS must fail, not skip, where OVS is missing.
 pub fn ovs_tool(name: &str) -> PathBuf {
+    tool(name, "install Open vSwitch with `apt-get install -y openvswitch-switch` (CI's .ci/run does)")
+}
+
+/// The path of `name` on `PATH` (or in `/usr/bin`, `/usr/sbin`).
+///
+/// # Panics
+/// When it is not installed, saying `how_to_install`.
+pub fn tool(name: &str, how_to_install: &str) -> PathBuf {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .chain(["/usr/bin".into(), "/usr/sbin".into()])
         .map(|dir| dir.join(name))
         .find(|path| path.is_file());
-    found.unwrap_or_else(|| {
-        panic!("{name} is not installed: install Open vSwitch with `apt-get install -y openvswitch-switch` (CI's .ci/run does)")
-    })
+    found.unwrap_or_else(|| panic!("{name} is not installed: {how_to_install}"))
 }

@@ -1,20 +1,19 @@
 //! A node for end-to-end tests: a private switch, its bridge, and the
 //! agent's three connections to it, reconciled in one call.
 
-use actors::openflow_connection::{connect_unix, connect_unix_v10};
-use actors::ovsdb_connection;
+use actors::agent::connector::{OvsStream, SocketConnector, connect_openflow, connect_ovsdb};
+use actors::config::OvsSocket;
 use actors::reconcile::{ClusterView, ReconcileReport, Switch, reconcile};
 use datapath::api::TrafficControl;
 use datapath::cluster::PodInfo;
-use datapath::ovsdb::bridge;
-use tokio::net::UnixStream;
+use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
 
 use crate::ovs::{Bridge, Ovs};
 
 /// A switch with the agent connected.
 pub struct TestNode {
     /// The switch (dropped last: it owns the namespace).
-    pub switch: Switch<UnixStream, UnixStream, UnixStream>,
+    pub switch: Switch<OvsStream, OvsStream, OvsStream>,
     /// The bridge the agent manages.
     pub bridge: Bridge,
     /// The private OVS.
@@ -46,10 +45,14 @@ impl TestNode {
     }
 }
 
-async fn connect(ovs: &Ovs, bridge: &Bridge) -> Switch<UnixStream, UnixStream, UnixStream> {
-    let mut ovsdb = ovsdb_connection::connect_unix(&ovs.db_socket()).await.expect("OVSDB");
-    ovsdb.monitor(bridge::monitor_request()).await.expect("monitor");
-    let of15 = connect_unix(&bridge.mgmt).await.expect("OpenFlow 1.5");
-    let of10 = connect_unix_v10(&bridge.mgmt).await.expect("OpenFlow 1.0");
+/// The agent's own connections, as its managers open them.
+async fn connect(ovs: &Ovs, bridge: &Bridge) -> Switch<OvsStream, OvsStream, OvsStream> {
+    let connector = SocketConnector {
+        ovsdb: OvsSocket::Unix(ovs.db_socket()),
+        openflow: OvsSocket::Unix(bridge.mgmt.clone()),
+    };
+    let ovsdb = connect_ovsdb(&connector).await.expect("OVSDB");
+    let of15 = connect_openflow(&connector, VERSION_1_5).await.expect("OpenFlow 1.5");
+    let of10 = connect_openflow(&connector, VERSION_1_0).await.expect("OpenFlow 1.0");
     Switch { bridge: bridge.name.clone(), ovsdb, of15, of10 }
 }

@@ -1,11 +1,16 @@
 //! Our OVSDB client against a real ovsdb-server: every transact operation,
 //! echo, and a reconnect after the server restarts.
 
-use actors::ovsdb_connection::{OvsdbError, connect_unix};
+use actors::ovsdb_connection::{DEFAULT_DEADLINE, OvsdbConnection, OvsdbError};
 use datapath::ovsdb::bridge;
 use datapath::ovsdb::ops::{self, condition};
 use serde_json::json;
 use tests::ovs::Ovs;
+
+/// A bare connection (no monitor yet): these tests drive the protocol.
+async fn connect_unix(path: &std::path::Path) -> std::io::Result<OvsdbConnection<tokio::net::UnixStream>> {
+    Ok(OvsdbConnection::new(tokio::net::UnixStream::connect(path).await?, DEFAULT_DEADLINE))
+}
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_transact_operation_commits_on_a_real_server() {

@@ -11,7 +11,12 @@ use futures::future::LocalBoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
+use datapath::ovsdb::bridge;
+
+use super::messages::ManagerError;
 use crate::config::OvsSocket;
+use crate::openflow_connection::{self, OpenFlowConnection};
+use crate::ovsdb_connection::{self, OvsdbConnection};
 
 /// Opens streams to the switch.
 pub trait Connector: Clone + Unpin + 'static {
@@ -25,6 +30,35 @@ pub trait Connector: Clone + Unpin + 'static {
     fn describe_ovsdb(&self) -> String;
     /// Where the OpenFlow socket is, for messages.
     fn describe_openflow(&self) -> String;
+}
+
+/// An OVSDB connection monitoring the bridges' ports, its replica filled.
+///
+/// # Errors
+/// [`ManagerError`] when connecting or the monitor fails.
+pub async fn connect_ovsdb<C: Connector>(connector: &C) -> Result<OvsdbConnection<C::Stream>, ManagerError> {
+    let stream = connector
+        .ovsdb()
+        .await
+        .map_err(|source| ManagerError::Connect { target: connector.describe_ovsdb(), source })?;
+    let mut connection = OvsdbConnection::new(stream, ovsdb_connection::DEFAULT_DEADLINE);
+    connection.monitor(bridge::monitor_request()).await?;
+    Ok(connection)
+}
+
+/// An OpenFlow connection of `version`, handshake done.
+///
+/// # Errors
+/// [`ManagerError`] when connecting or the handshake fails.
+pub async fn connect_openflow<C: Connector>(
+    connector: &C,
+    version: u8,
+) -> Result<OpenFlowConnection<C::Stream>, ManagerError> {
+    let stream = connector
+        .openflow()
+        .await
+        .map_err(|source| ManagerError::Connect { target: connector.describe_openflow(), source })?;
+    Ok(OpenFlowConnection::handshake(stream, version, openflow_connection::DEFAULT_DEADLINE).await?)
 }
 
 /// The sockets of the agent's configuration.

@@ -13,9 +13,8 @@ use datapath::openflow::message::VERSION_1_5;
 use futures::Stream;
 
 use super::backoff::Backoff;
-use super::connector::Connector;
+use super::connector::{Connector, connect_openflow};
 use super::messages::{DumpAgentFlows, InstallFlows, ManagerError, SwitchConnected};
-use super::port_manager::connect_openflow;
 use crate::flow_sync::{FlowSyncReport, sync_flows};
 use crate::openflow_connection::OpenFlowConnection;
 

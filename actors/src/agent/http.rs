@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::Recipient;
 use datapath::flow_diff;
-use datapath::plan::Progress;
+use datapath::status::Standing;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
@@ -89,16 +89,11 @@ async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) ->
         .iter()
         .filter_map(|name| plan.traffic_controls.get(name).map(|tc| (name, tc)))
         .map(|(name, tc)| {
-            let (progress, reason) = match (&tc.progress, realized.port_failures.get(name)) {
-                (_, Some(failure)) => ("Failed", failure.clone()),
-                (Progress::Realized, None) => ("Realized", String::new()),
-                (Progress::Pending(why), None) => ("Pending", why.clone()),
-                (Progress::Failed(why), None) => ("Failed", why.clone()),
-            };
+            let standing = Standing::of(tc, realized.port_failures.get(name));
             json!({
                 "name": name,
-                "progress": progress,
-                "reason": reason,
+                "progress": standing.state(),
+                "reason": standing.reason(),
                 "targetPort": tc.target_port,
                 "ofport": plan.ports.get(&tc.target_port).and_then(|p| p.ofport),
                 "returnPort": tc.return_port,
@@ -128,7 +123,7 @@ async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) ->
         "node": state.node,
         "ready": state.is_ready(),
         "trafficControls": traffic_controls,
-        "invalid": *realized.invalid,
+        "invalid": *realized.traffic_controls.invalid,
         "flows": switch,
     })
 }

@@ -12,9 +12,10 @@ use datapath::api::TrafficControl;
 use datapath::cluster::{NamespaceInfo, PodInfo};
 use datapath::flows::Flow;
 use datapath::openflow::flow_mod::FlowDesc;
-use datapath::plan::{Plan, PlannedPort};
+use datapath::plan::PlannedPort;
 use datapath::ports::SwitchPort;
 
+use super::state::Realized;
 use crate::flow_sync::FlowSyncReport;
 use crate::openflow_connection::ConnectionError;
 use crate::ovsdb_connection::OvsdbError;
@@ -130,13 +131,4 @@ pub struct DumpAgentFlows;
 /// Command to the status writer: what this node realized.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
-pub struct PublishStatus {
-    /// The plan the switch now holds.
-    pub plan: Arc<Plan>,
-    /// Port failures per TrafficControl.
-    pub port_failures: Arc<BTreeMap<String, String>>,
-    /// TrafficControls the validator refused: name → why.
-    pub invalid: Arc<BTreeMap<String, String>>,
-    /// Every TrafficControl's uid.
-    pub uids: Arc<BTreeMap<String, String>>,
-}
+pub struct PublishStatus(pub Realized);

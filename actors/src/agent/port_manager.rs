@@ -18,10 +18,10 @@ use datapath::ports::SwitchPort;
 use futures::Stream;
 
 use super::backoff::Backoff;
-use super::connector::Connector;
+use super::connector::{Connector, connect_openflow, connect_ovsdb};
 use super::messages::{DeletePorts, ManagerError, ReadSwitchPorts, RealizePorts, SwitchPortsObserved};
-use crate::openflow_connection::{self, OpenFlowConnection};
-use crate::ovsdb_connection::{self, OvsdbConnection};
+use crate::openflow_connection::OpenFlowConnection;
+use crate::ovsdb_connection::OvsdbConnection;
 use crate::port_sync::{delete_ports, realize_ports};
 
 /// The connections a port command uses.
@@ -38,29 +38,6 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> PortConnections<S>
         let of10 = connect_openflow(connector, VERSION_1_0).await?;
         Ok(PortConnections { ovsdb, of15, of10 })
     }
-}
-
-/// An OVSDB connection monitoring the bridge's ports, its replica filled.
-async fn connect_ovsdb<C: Connector>(connector: &C) -> Result<OvsdbConnection<C::Stream>, ManagerError> {
-    let stream = connector
-        .ovsdb()
-        .await
-        .map_err(|source| ManagerError::Connect { target: connector.describe_ovsdb(), source })?;
-    let mut connection = OvsdbConnection::new(stream, ovsdb_connection::DEFAULT_DEADLINE);
-    connection.monitor(bridge::monitor_request()).await?;
-    Ok(connection)
-}
-
-/// An OpenFlow connection of `version`, handshake done.
-pub(super) async fn connect_openflow<C: Connector>(
-    connector: &C,
-    version: u8,
-) -> Result<OpenFlowConnection<C::Stream>, ManagerError> {
-    let stream = connector
-        .openflow()
-        .await
-        .map_err(|source| ManagerError::Connect { target: connector.describe_openflow(), source })?;
-    Ok(OpenFlowConnection::handshake(stream, version, openflow_connection::DEFAULT_DEADLINE).await?)
 }
 
 /// The port manager.

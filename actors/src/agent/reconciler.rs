@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use datapath::api::TrafficControl;
 use datapath::cluster::{NamespaceInfo, PodInfo};
-use datapath::plan::{Plan, PlanInput, Progress, plan};
+use datapath::plan::{Plan, PlanInput, plan};
 use datapath::ports::SwitchPort;
+use datapath::status::Standing;
 
 use super::backoff::Backoff;
 use super::messages::{
@@ -78,9 +78,7 @@ struct Synced {
 #[derive(Clone)]
 struct Facts {
     node: String,
-    traffic_controls: Arc<[TrafficControl]>,
-    invalid: Arc<BTreeMap<String, String>>,
-    uids: Arc<BTreeMap<String, String>>,
+    traffic_controls: TrafficControlsObserved,
     namespaces: Arc<[NamespaceInfo]>,
     pods: Arc<[PodInfo]>,
 }
@@ -89,7 +87,7 @@ impl Facts {
     fn plan(&self, switch_ports: &[SwitchPort]) -> Plan {
         plan(&PlanInput {
             node: &self.node,
-            traffic_controls: &self.traffic_controls,
+            traffic_controls: &self.traffic_controls.valid,
             namespaces: &self.namespaces,
             pods: &self.pods,
             switch_ports,
@@ -145,9 +143,11 @@ impl Reconciler {
         Reconciler {
             facts: Facts {
                 node: state.node.clone(),
-                traffic_controls: Arc::from([]),
-                invalid: Arc::default(),
-                uids: Arc::default(),
+                traffic_controls: TrafficControlsObserved {
+                    valid: Arc::from([]),
+                    invalid: Arc::default(),
+                    uids: Arc::default(),
+                },
                 namespaces: Arc::from([]),
                 pods: Arc::from([]),
             },
@@ -213,19 +213,15 @@ impl Reconciler {
         metrics.ports.set(gauge(outcome.plan.ports.len()));
         metrics.selected_pods.set(gauge(outcome.plan.effective.len()));
         let mut by_state: BTreeMap<&str, usize> =
-            [("realized", 0), ("failed", 0), ("pending", 0)].into_iter().collect();
+            [("Realized", 0), ("Failed", 0), ("Pending", 0)].into_iter().collect();
         for (name, tc) in &outcome.plan.traffic_controls {
-            let state = match (&tc.progress, outcome.ports.failures_by_traffic_control.contains_key(name)) {
-                (_, true) | (Progress::Failed(_), _) => "failed",
-                (Progress::Pending(_), _) => "pending",
-                (Progress::Realized, _) => "realized",
-            };
-            *by_state.entry(state).or_default() += 1;
+            let failure = outcome.ports.failures_by_traffic_control.get(name);
+            *by_state.entry(Standing::of(tc, failure).state()).or_default() += 1;
         }
         for (state, count) in by_state {
-            metrics.set_traffic_controls(state, count);
+            metrics.set_traffic_controls(&state.to_lowercase(), count);
         }
-        metrics.set_traffic_controls("invalid", facts.invalid.len());
+        metrics.set_traffic_controls("invalid", facts.traffic_controls.invalid.len());
         tracing::info!(
             took_ms = took.as_secs_f64() * 1e3,
             flows = outcome.plan.flows.len(),
@@ -237,19 +233,14 @@ impl Reconciler {
             "reconciled"
         );
         self.expected_ports = Some(outcome.ports_after);
-        let port_failures = Arc::new(outcome.ports.failures_by_traffic_control);
-        self.state.set_realized(Realized {
-            plan: outcome.plan.clone(),
-            port_failures: port_failures.clone(),
-            invalid: facts.invalid.clone(),
-        });
+        let realized = Realized {
+            plan: outcome.plan,
+            port_failures: Arc::new(outcome.ports.failures_by_traffic_control),
+            traffic_controls: facts.traffic_controls.clone(),
+        };
+        self.state.set_realized(realized.clone());
         if let Some(status) = &self.managers.publish_status {
-            status.do_send(PublishStatus {
-                plan: outcome.plan,
-                port_failures,
-                invalid: facts.invalid.clone(),
-                uids: facts.uids.clone(),
-            });
+            status.do_send(PublishStatus(realized));
         }
         if self.dirty {
             self.schedule(ctx, self.timing.debounce);
@@ -302,9 +293,7 @@ impl Handler<TrafficControlsObserved> for Reconciler {
     type Result = ();
 
     fn handle(&mut self, observed: TrafficControlsObserved, ctx: &mut Self::Context) {
-        self.facts.traffic_controls = observed.valid;
-        self.facts.invalid = observed.invalid;
-        self.facts.uids = observed.uids;
+        self.facts.traffic_controls = observed;
         self.synced.traffic_controls = true;
         self.request_pass(ctx);
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use datapath::plan::Plan;
 
+use super::messages::TrafficControlsObserved;
 use super::metrics::Metrics;
 
 /// The last pass that completed.
@@ -17,8 +18,9 @@ pub struct Realized {
     pub plan: Arc<Plan>,
     /// Port failures per TrafficControl.
     pub port_failures: Arc<BTreeMap<String, String>>,
-    /// Invalid TrafficControls: name → why.
-    pub invalid: Arc<BTreeMap<String, String>>,
+    /// The TrafficControls it was planned from: the valid ones, the
+    /// refused ones with why, and their uids.
+    pub traffic_controls: TrafficControlsObserved,
 }
 
 /// Shared between the reconciler and the HTTP endpoints.

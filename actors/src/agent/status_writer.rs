@@ -32,7 +32,10 @@ const COMPONENT: &str = "tc-agent";
 
 /// The status writer.
 pub struct StatusWriter {
-    client: Client,
+    /// TrafficControls, for their status.
+    traffic_controls: Api<DynamicObject>,
+    /// Events, where kubectl looks for them.
+    events: Api<Event>,
     node: String,
     state: std::sync::Arc<AgentState>,
     /// What the API server holds from us, per TrafficControl.
@@ -46,7 +49,8 @@ impl StatusWriter {
     /// A writer for `state.node`.
     pub fn new(client: Client, state: std::sync::Arc<AgentState>) -> Self {
         StatusWriter {
-            client,
+            traffic_controls: Api::all_with(client.clone(), &ApiResource::erase::<TrafficControl>(&())),
+            events: Api::namespaced(client, EVENT_NAMESPACE),
             node: state.node.clone(),
             state,
             written: BTreeMap::new(),
@@ -61,10 +65,12 @@ impl StatusWriter {
             return;
         }
         let Some(publish) = self.pending.take() else { return };
+        let PublishStatus(realized) = &publish;
         let now = Timestamp::now().to_string();
         let mut current =
-            status::node_statuses(&self.node, &publish.plan, &publish.port_failures, &self.written, &now);
-        current.extend(status::invalid_statuses(&self.node, &publish.invalid, &self.written, &now));
+            status::node_statuses(&self.node, &realized.plan, &realized.port_failures, &self.written, &now);
+        let invalid = &realized.traffic_controls.invalid;
+        current.extend(status::invalid_statuses(&self.node, invalid, &self.written, &now));
         let events = status::events(&self.written, &current);
         let changed: Vec<(String, NodeStatus)> = current
             .iter()
@@ -75,18 +81,18 @@ impl StatusWriter {
             return;
         }
         self.writing = true;
-        let client = self.client.clone();
+        let (traffic_controls, event_api) = (self.traffic_controls.clone(), self.events.clone());
         let node = self.node.clone();
-        let uids = publish.uids.clone();
+        let uids = realized.traffic_controls.uids.clone();
         let work = async move {
             let mut results = Vec::new();
             for (name, entry) in changed {
-                let result = apply_status(&client, &node, &name, &entry).await;
+                let result = apply_status(&traffic_controls, &node, &name, &entry).await;
                 results.push((name, entry, result));
             }
             for event in &events {
                 if let Err(error) =
-                    record_event(&client, &node, event, uids.get(&event.traffic_control), &now).await
+                    record_event(&event_api, &node, event, uids.get(&event.traffic_control), &now).await
                 {
                     tracing::warn!(%error, traffic_control = %event.traffic_control, "cannot record an Event");
                 }
@@ -149,13 +155,11 @@ pub fn field_manager(node: &str) -> String {
 }
 
 async fn apply_status(
-    client: &Client,
+    api: &Api<DynamicObject>,
     node: &str,
     name: &str,
     entry: &NodeStatus,
 ) -> Result<(), kube::Error> {
-    let resource = ApiResource::erase::<TrafficControl>(&());
-    let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
     let patch = json!({
         "apiVersion": TrafficControl::api_version(&()),
         "kind": TrafficControl::kind(&()),
@@ -174,7 +178,7 @@ fn event_name(traffic_control: &str) -> String {
 }
 
 async fn record_event(
-    client: &Client,
+    api: &Api<Event>,
     node: &str,
     spec: &EventSpec,
     uid: Option<&String>,
@@ -205,8 +209,5 @@ async fn record_event(
         count: Some(1),
         ..Event::default()
     };
-    Api::<Event>::namespaced(client.clone(), EVENT_NAMESPACE)
-        .create(&PostParams::default(), &event)
-        .await
-        .map(|_| ())
+    api.create(&PostParams::default(), &event).await.map(|_| ())
 }

@@ -120,3 +120,15 @@ fn an_invalid_traffic_control_is_reported_not_realized_with_the_reason() {
     assert_eq!(later, first);
     assert!(super::events(&first, &later).is_empty());
 }
+
+#[test]
+fn a_port_failure_outranks_the_planners_progress_in_the_standing() {
+    let plan = seed_plan();
+    let (name, tc) = plan.traffic_controls.iter().next().unwrap();
+    assert_eq!(Standing::of(tc, None), Standing::Realized, "{name}");
+    assert_eq!((Standing::Realized.state(), Standing::Realized.reason()), ("Realized", ""));
+    let failure = "could not open network device nosuchdev0".to_owned();
+    let standing = Standing::of(tc, Some(&failure));
+    assert_eq!(standing, Standing::PortFailed(&failure));
+    assert_eq!((standing.state(), standing.reason()), ("Failed", failure.as_str()));
+}

@@ -12,8 +12,6 @@
 //!
 //! `cargo run --release -p tests --bin realize-bench -- [--runs N]`
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use actors::openflow_connection::connect_unix;
@@ -38,7 +36,7 @@ fn main() {
     cluster.apply(&pods);
     let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
     agent.wait_ready(Duration::from_secs(30));
-    let api = api_address(&cluster);
+    let api = cluster.address.clone();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
     println!("realization latency, {SELECTED} selected Pods, {runs} runs (+1 warm-up)");
@@ -142,31 +140,16 @@ fn patch_selector(api: &str, name: &str, app: &str) {
     );
 }
 
-fn api_address(cluster: &DevCluster) -> String {
-    let text = std::fs::read_to_string(&cluster.kubeconfig).expect("kubeconfig");
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("server: http://"))
-        .map(|s| s.trim().trim_matches('"').to_owned())
-        .expect("the server address in the kubeconfig")
-}
-
 fn request(api: &str, method: &str, path: &str, body: &str) {
     request_typed(api, method, path, body, "application/json");
 }
 
 fn request_typed(api: &str, method: &str, path: &str, body: &str, content_type: &str) {
-    let mut stream = TcpStream::connect(api).expect("API server");
-    stream.set_nodelay(true).ok();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let status = response.split_whitespace().nth(1).unwrap_or("?");
-    assert!(status.starts_with('2'), "{method} {path}: {response}");
+    let answer = tests::http::request(api, method, path, Some((content_type, body)));
+    assert!(
+        answer.as_ref().is_some_and(|(code, _)| (200..300).contains(code)),
+        "{method} {path}: {answer:?}"
+    );
 }
 
 fn wait_flows(runtime: &tokio::runtime::Runtime, bridge: &Bridge, cookie: u64, expected: usize) {
