@@ -35,8 +35,12 @@ pub async fn sync_flows<S: AsyncRead + AsyncWrite + Unpin>(
     connection: &mut OpenFlowConnection<S>,
     desired: &[Flow],
 ) -> Result<FlowSyncReport, ConnectionError> {
+    let started = std::time::Instant::now();
     let observed = connection.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await?;
+    let dumped = started.elapsed();
     let FlowChanges { flow_mods, added, modified, deleted } = flow_diff::diff(desired, &observed);
+    let diffed = started.elapsed();
     connection.apply(&flow_mods).await?;
+    tracing::debug!(dump = ?dumped, diff = ?(diffed - dumped), apply = ?(started.elapsed() - diffed), flow_mods = flow_mods.len(), "flow sync");
     Ok(FlowSyncReport { added, modified, deleted })
 }

@@ -66,6 +66,7 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
+    let started = std::time::Instant::now();
     let before = bridge::switch_ports(ovsdb.replica(), bridge_name);
     let changes = port_diff::diff(planned, &before);
     // One transaction per port: its named uuids are its own, and a port
@@ -91,7 +92,9 @@ where
             })
         })
         .await?;
+    let waited = started.elapsed();
     configure_flooding(of15, of10, planned).await?;
+    tracing::debug!(transact_and_wait = ?waited, flooding = ?(started.elapsed() - waited), "port sync");
     let ports = bridge::switch_ports(ovsdb.replica(), bridge_name);
     let changes = PortChanges { failures: port_diff::diff(planned, &ports).failures, ..changes };
     let failures_by_traffic_control = port_diff::failures_by_traffic_control(planned, &changes.failures);

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub selected_pods: Gauge,
     /// How long a reconcile pass took, in seconds.
     pub reconcile_duration: Histogram,
+    /// How long each step of a pass took, in seconds, by `step`.
+    pub pass_step_duration: Family<Labels, Histogram, fn() -> Histogram>,
     /// flow_mods sent.
     pub flow_mods: Counter,
     /// Failures by kind.
@@ -45,6 +47,8 @@ impl Metrics {
         let selected_pods = Gauge::default();
         // 0.5 ms .. ~4 s: a pass is milliseconds; a reconnect is seconds.
         let reconcile_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let pass_step_duration: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(step_histogram);
         let flow_mods = Counter::default();
         let errors = Family::<Labels, Counter>::default();
         registry.register("traffic_controls", "TrafficControls by state", traffic_controls.clone());
@@ -56,6 +60,11 @@ impl Metrics {
             "Time from the start of a reconcile pass to flows on the switch",
             reconcile_duration.clone(),
         );
+        registry.register(
+            "pass_step_duration_seconds",
+            "Time of each step of a reconcile pass",
+            pass_step_duration.clone(),
+        );
         registry.register("flow_mods", "flow_mods sent to the switch", flow_mods.clone());
         registry.register("errors", "Failures by kind", errors.clone());
         Metrics {
@@ -65,9 +74,15 @@ impl Metrics {
             flows,
             selected_pods,
             reconcile_duration,
+            pass_step_duration,
             flow_mods,
             errors,
         }
+    }
+
+    /// Records how long `step` of a pass took.
+    pub fn pass_step(&self, step: &str, took: std::time::Duration) {
+        self.pass_step_duration.get_or_create(&vec![("step", step.to_owned())]).observe(took.as_secs_f64());
     }
 
     /// Counts one failure of `kind`.
@@ -87,6 +102,11 @@ impl Metrics {
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+/// 0.1 ms .. ~1.6 s: a step is a few round trips to the switch.
+fn step_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 14))
 }
 
 /// A count as a gauge value (saturating: counts never reach i64::MAX).

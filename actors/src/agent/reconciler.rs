@@ -120,6 +120,7 @@ struct PassOutcome {
     flows: FlowSyncReport,
     /// The bridge's ports once the deletions are done.
     ports_after: Vec<SwitchPort>,
+    steps: StepTimes,
 }
 
 /// The reconciler.
@@ -208,6 +209,9 @@ impl Reconciler {
         self.retry.reset();
         let metrics = &self.state.metrics;
         metrics.reconcile_duration.observe(took.as_secs_f64());
+        for (step, step_took) in &outcome.steps.0 {
+            metrics.pass_step(step, *step_took);
+        }
         metrics.flow_mods.inc_by(u64::try_from(outcome.flows.flow_mods()).unwrap_or(u64::MAX));
         metrics.flows.set(gauge(outcome.plan.flows.len()));
         metrics.ports.set(gauge(outcome.plan.ports.len()));
@@ -224,6 +228,10 @@ impl Reconciler {
         metrics.set_traffic_controls("invalid", facts.traffic_controls.invalid.len());
         tracing::info!(
             took_ms = took.as_secs_f64() * 1e3,
+            plan_ms = outcome.steps.millis("plan"),
+            ports_ms = outcome.steps.millis("realize_ports"),
+            flows_ms = outcome.steps.millis("install_flows"),
+            delete_ms = outcome.steps.millis("delete_ports"),
             flows = outcome.plan.flows.len(),
             added = outcome.flows.added,
             modified = outcome.flows.modified,
@@ -248,21 +256,41 @@ impl Reconciler {
     }
 }
 
+/// How long each step of a pass took, in the pass's order.
+#[derive(Debug, Default)]
+struct StepTimes(Vec<(&'static str, Duration)>);
+
+impl StepTimes {
+    /// Runs `step`, remembering how long it took under `name`.
+    async fn time<T>(&mut self, name: &'static str, step: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let value = step.await;
+        self.0.push((name, started.elapsed()));
+        value
+    }
+
+    fn millis(&self, name: &str) -> f64 {
+        self.0.iter().filter(|(n, _)| *n == name).map(|(_, d)| d.as_secs_f64() * 1e3).sum()
+    }
+}
+
 /// One pass, in order; see the module documentation.
 async fn run_pass(managers: Managers, facts: Facts) -> Result<PassOutcome, PassError> {
-    let current = managers.read_ports.send(ReadSwitchPorts).await??;
-    let first = facts.plan(&current);
-    let ports = managers.realize_ports.send(RealizePorts(first.ports)).await??;
+    let mut steps = StepTimes::default();
+    let current = steps.time("read_ports", managers.read_ports.send(ReadSwitchPorts)).await??;
+    let first = steps.time("plan", async { facts.plan(&current) }).await;
+    let ports = steps.time("realize_ports", managers.realize_ports.send(RealizePorts(first.ports))).await??;
     // Again with the ofports the new ports got: a flow names a port only
     // once it has one.
-    let plan = Arc::new(facts.plan(&ports.ports));
-    let flows = managers.install_flows.send(InstallFlows(Arc::from(plan.flows.as_slice()))).await??;
+    let plan = Arc::new(steps.time("plan", async { facts.plan(&ports.ports) }).await);
+    let install = InstallFlows(Arc::from(plan.flows.as_slice()));
+    let flows = steps.time("install_flows", managers.install_flows.send(install)).await??;
     let dropped = ports.changes.delete_after_flows.clone();
     if !dropped.is_empty() {
-        managers.delete_ports.send(DeletePorts(dropped.clone())).await??;
+        steps.time("delete_ports", managers.delete_ports.send(DeletePorts(dropped.clone()))).await??;
     }
     let ports_after = ports.ports.iter().filter(|p| !dropped.contains(&p.name)).cloned().collect();
-    Ok(PassOutcome { plan, ports, flows, ports_after })
+    Ok(PassOutcome { plan, ports, flows, ports_after, steps })
 }
 
 impl Actor for Reconciler {

@@ -83,11 +83,7 @@ fn bridge_ports<'a>(replica: &'a Replica, bridge: &str) -> Vec<(&'a str, &'a Row
         return Vec::new();
     };
     let port_ids = row.get("ports").map(set_elements).unwrap_or_default();
-    port_ids
-        .iter()
-        .filter_map(uuid_of)
-        .filter_map(|id| replica.rows("Port").find(|(u, _)| *u == id))
-        .collect()
+    port_ids.iter().filter_map(uuid_of).filter_map(|id| Some((id, replica.row("Port", id)?))).collect()
 }
 
 /// The planner's view of `bridge`'s ports: each port's first interface.
@@ -95,9 +91,8 @@ pub fn switch_ports(replica: &Replica, bridge: &str) -> Vec<SwitchPort> {
     let mut ports: Vec<SwitchPort> = bridge_ports(replica, bridge)
         .into_iter()
         .filter_map(|(_, port)| {
-            let interface =
-                port.get("interfaces").map(set_elements)?.iter().find_map(uuid_of).map(str::to_owned)?;
-            replica.row("Interface", &interface).map(interface_view)
+            let interface = port.get("interfaces").map(set_elements)?.iter().find_map(uuid_of)?;
+            replica.row("Interface", interface).map(interface_view)
         })
         .collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));

@@ -28,10 +28,10 @@ pub fn set(items: Vec<Value>) -> Value {
 }
 
 /// The elements of a set (a bare atom is a set of one).
-pub fn set_elements(value: &Value) -> Vec<Value> {
+pub fn set_elements(value: &Value) -> &[Value] {
     match value.as_array().map(Vec::as_slice) {
-        Some([tag, Value::Array(items)]) if tag == "set" => items.clone(),
-        _ => vec![value.clone()],
+        Some([tag, Value::Array(items)]) if tag == "set" => items,
+        _ => std::slice::from_ref(value),
     }
 }
 
@@ -68,8 +68,8 @@ pub fn uuid_of(value: &Value) -> Option<&str> {
 }
 
 /// The value of an optional column (a set of zero or one atom).
-pub fn optional(value: &Value) -> Option<Value> {
-    set_elements(value).into_iter().next()
+pub fn optional(value: &Value) -> Option<&Value> {
+    set_elements(value).first()
 }
 
 #[cfg(test)]
@@ -85,9 +85,9 @@ mod tests {
 
     #[test]
     fn a_bare_atom_is_a_set_of_one_and_an_empty_set_an_absent_optional() {
-        assert_eq!(set_elements(&json!(7)), vec![json!(7)]);
+        assert_eq!(set_elements(&json!(7)), [json!(7)]);
         assert_eq!(optional(&json!(["set", []])), None);
-        assert_eq!(optional(&json!(5)), Some(json!(5)));
+        assert_eq!(optional(&json!(5)), Some(&json!(5)));
     }
 
     #[test]

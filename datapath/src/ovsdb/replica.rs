@@ -132,13 +132,13 @@ fn merge(old: Option<&Value>, delta: &Value, kind: Kind) -> Value {
     if kind == Kind::Replace || (kind == Kind::FromValue && !tagged_set) {
         return delta.clone();
     }
-    let mut elements = old.map(set_elements).unwrap_or_default();
+    let mut elements = old.map(set_elements).map(<[Value]>::to_vec).unwrap_or_default();
     for element in set_elements(delta) {
-        match elements.iter().position(|e| *e == element) {
+        match elements.iter().position(|e| e == element) {
             Some(at) => {
                 elements.remove(at);
             }
-            None => elements.push(element),
+            None => elements.push(element.clone()),
         }
     }
     serde_json::json!(["set", elements])

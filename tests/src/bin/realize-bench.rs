@@ -92,6 +92,21 @@ fn main() {
             "  agent passes: {passes} (mean {:.1} ms per pass, in the agent)",
             value("tc_agent_reconcile_duration_seconds_sum ") / passes * 1e3
         );
+        for step in ["read_ports", "plan", "realize_ports", "install_flows", "delete_ports"] {
+            let label = format!("{{step=\"{step}\"}}");
+            let count = value(&format!("tc_agent_pass_step_duration_seconds_count{label} "));
+            if count > 0.0 {
+                let sum = value(&format!("tc_agent_pass_step_duration_seconds_sum{label} "));
+                println!("    {step}: mean {:.2} ms over {count} steps", sum / count * 1e3);
+            }
+        }
+    }
+    if std::env::args().any(|a| a == "--log") {
+        for line in
+            agent.log().lines().filter(|l| l.contains("sync") || l.contains("reconciled")).rev().take(18)
+        {
+            println!("{line}");
+        }
     }
 
     steady_state(&cluster, &mut agent, &api);
