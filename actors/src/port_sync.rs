@@ -49,7 +49,8 @@ pub struct PortReport {
 
 /// Step 1: creates and reconfigures the planned ports, waits for OVS to
 /// answer for each, and configures every TrafficControl port for flooding
-/// (`of10` is an OpenFlow 1.0 connection, `of15` the pipeline's).
+/// (`of10` is an OpenFlow 1.0 connection, `of15` the pipeline's) unless
+/// `flooding` says it already is.
 ///
 /// # Errors
 /// [`PortSyncError`] when a connection fails or the bridge is missing. A
@@ -60,6 +61,7 @@ pub async fn realize_ports<D, A, B>(
     of10: &mut OpenFlowConnection<B>,
     bridge_name: &str,
     planned: &BTreeMap<String, PlannedPort>,
+    flooding: &mut FloodingConfigured,
 ) -> Result<PortReport, PortSyncError>
 where
     D: AsyncRead + AsyncWrite + Unpin,
@@ -93,37 +95,63 @@ where
         })
         .await?;
     let waited = started.elapsed();
-    configure_flooding(of15, of10, planned).await?;
-    tracing::debug!(transact_and_wait = ?waited, flooding = ?(started.elapsed() - waited), "port sync");
     let ports = bridge::switch_ports(ovsdb.replica(), bridge_name);
+    configure_flooding(of15, of10, planned, &ports, flooding).await?;
+    tracing::debug!(transact_and_wait = ?waited, flooding = ?(started.elapsed() - waited), "port sync");
     let changes = PortChanges { failures: port_diff::diff(planned, &ports).failures, ..changes };
     let failures_by_traffic_control = port_diff::failures_by_traffic_control(planned, &changes.failures);
     Ok(PortReport { changes, ports, failures_by_traffic_control })
 }
 
-/// No-flood on every TrafficControl port that has an ofport, so NORMAL
-/// never floods into it; the agent's own ports are also brought up.
-/// Sent on every sync: OVS forgets port config when ovs-vswitchd restarts.
+/// The TrafficControl ports this switch has already been told not to
+/// flood into, by name, with the ofport and kind they were told for.
+///
+/// OpenFlow 1.5 cannot read no-flood back (the bit exists only in 1.0), so
+/// the agent remembers what it sent instead of re-sending it every pass.
+/// OVS forgets port config when ovs-vswitchd restarts: start a new one
+/// then, with new connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FloodingConfigured(BTreeMap<String, (u32, bool)>);
+
+/// No-flood on every TrafficControl port that has an ofport and was not
+/// configured yet, so NORMAL never floods into it; the agent's own ports
+/// are also brought up.
 async fn configure_flooding<A, B>(
     of15: &mut OpenFlowConnection<A>,
     of10: &mut OpenFlowConnection<B>,
     planned: &BTreeMap<String, PlannedPort>,
+    ports: &[SwitchPort],
+    configured: &mut FloodingConfigured,
 ) -> Result<(), ConnectionError>
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let ports = of15.dump_ports().await?;
-    for port in ports.iter().filter(|p| planned.contains_key(&p.name)) {
+    configured.0.retain(|name, _| planned.contains_key(name));
+    let pending: BTreeMap<&str, bool> = ports
+        .iter()
+        .filter_map(|port| {
+            let ofport = port.usable_ofport()?;
+            let adopted = planned.get(&port.name)?.adopted;
+            (configured.0.get(&port.name) != Some(&(ofport, adopted)))
+                .then_some((port.name.as_str(), adopted))
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    // OpenFlow 1.0 port_mods must carry the port's current address.
+    for port in of15.dump_ports().await? {
+        let Some(&adopted) = pending.get(port.name.as_str()) else { continue };
         // OpenFlow 1.0 port numbers are 16 bits; OVS's ofports fit.
         let Ok(port_no) = u16::try_from(port.port_no) else { continue };
-        let adopted = planned.get(&port.name).is_some_and(|p| p.adopted);
         let port_mod = if adopted {
             PortMod10::no_flood(port_no, port.hw_addr, true)
         } else {
             PortMod10::traffic_control_port(port_no, port.hw_addr)
         };
         of10.port_mod(port_mod).await?;
+        configured.0.insert(port.name, (port.port_no, adopted));
     }
     Ok(())
 }

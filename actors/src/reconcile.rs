@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::flow_sync::{FlowSyncReport, sync_flows};
 use crate::openflow_connection::OpenFlowConnection;
 use crate::ovsdb_connection::OvsdbConnection;
-use crate::port_sync::{PortReport, PortSyncError, delete_ports, realize_ports};
+use crate::port_sync::{FloodingConfigured, PortReport, PortSyncError, delete_ports, realize_ports};
 
 /// The cluster as the agent sees it.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,8 @@ pub struct Switch<D, A, B> {
     pub of15: OpenFlowConnection<A>,
     /// OpenFlow 1.0, for no-flood.
     pub of10: OpenFlowConnection<B>,
+    /// The no-flood config this switch already has.
+    pub flooding: FloodingConfigured,
 }
 
 /// What one pass did.
@@ -83,9 +85,15 @@ where
         })
     };
     let before = planned(&bridge::switch_ports(switch.ovsdb.replica(), &switch.bridge));
-    let ports =
-        realize_ports(&mut switch.ovsdb, &mut switch.of15, &mut switch.of10, &switch.bridge, &before.ports)
-            .await?;
+    let ports = realize_ports(
+        &mut switch.ovsdb,
+        &mut switch.of15,
+        &mut switch.of10,
+        &switch.bridge,
+        &before.ports,
+        &mut switch.flooding,
+    )
+    .await?;
     let plan = planned(&ports.ports);
     let flows = sync_flows(&mut switch.of15, &plan.flows).await?;
     let deleted_ports = ports.changes.delete_after_flows.clone();

@@ -3,6 +3,7 @@
 
 use actors::agent::connector::{OvsStream, SocketConnector, connect_openflow, connect_ovsdb};
 use actors::config::OvsSocket;
+use actors::port_sync::FloodingConfigured;
 use actors::reconcile::{ClusterView, ReconcileReport, Switch, reconcile};
 use datapath::api::TrafficControl;
 use datapath::cluster::PodInfo;
@@ -54,5 +55,5 @@ async fn connect(ovs: &Ovs, bridge: &Bridge) -> Switch<OvsStream, OvsStream, Ovs
     let ovsdb = connect_ovsdb(&connector).await.expect("OVSDB");
     let of15 = connect_openflow(&connector, VERSION_1_5).await.expect("OpenFlow 1.5");
     let of10 = connect_openflow(&connector, VERSION_1_0).await.expect("OpenFlow 1.0");
-    Switch { bridge: bridge.name.clone(), ovsdb, of15, of10 }
+    Switch { bridge: bridge.name.clone(), ovsdb, of15, of10, flooding: FloodingConfigured::default() }
 }

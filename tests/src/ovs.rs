@@ -175,6 +175,22 @@ impl Ovs {
         flows
     }
 
+    /// Whether `port` is no-flood, as OpenFlow 1.0 `show` prints its
+    /// config (the only version with that bit).
+    pub fn is_no_flood(&self, bridge: &Bridge, port: &str) -> bool {
+        let ofport = self.vsctl(&["get", "interface", port, "ofport"]);
+        let show = crate::cmd::run(
+            crate::ovs_tool("ovs-ofctl"),
+            &["-O", "OpenFlow10", "show", &format!("unix:{}", bridge.mgmt.display())],
+            &[],
+        );
+        // ` 3(tap0): addr:...` then `     config:     NO_FLOOD`.
+        show.split(&format!(" {}({port})", ofport.trim()))
+            .nth(1)
+            .and_then(|rest| rest.lines().nth(1))
+            .is_some_and(|config| config.contains("NO_FLOOD"))
+    }
+
     /// A port's ofport, once OVS has assigned a valid one.
     pub fn wait_for_ofport(&self, port: &str) -> u32 {
         let mut ofport = None;

@@ -37,9 +37,16 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
     ]
     .concat();
     let planned = planned_ports(&yaml, &[]);
-    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
-        .await
-        .expect("ports");
+    let report = realize_ports(
+        &mut agent.ovsdb,
+        &mut agent.of15,
+        &mut agent.of10,
+        &br.name,
+        &planned,
+        &mut agent.flooding,
+    )
+    .await
+    .expect("ports");
     assert_eq!(report.changes.create.len(), 6);
     assert!(report.failures_by_traffic_control.is_empty(), "{:?}", report.failures_by_traffic_control);
     for (name, port) in &planned {
@@ -62,18 +69,18 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
     }
     // The internal port is up (in the node namespace) and no-flood.
     assert!(ovs.node().exec(&["ip", "link", "show", "tap0"]).contains(",UP"));
-    let show = ovs.vsctl(&["get", "interface", "tap0", "ofport"]);
-    let of10 = tests::cmd::run(
-        tests::ovs_tool("ovs-ofctl"),
-        &["-O", "OpenFlow10", "show", &format!("unix:{}", br.mgmt.display())],
-        &[],
-    );
-    let tap0 = of10.split(&format!(" {}(tap0)", show.trim())).nth(1).expect("tap0 in show");
-    assert!(tap0.lines().nth(1).is_some_and(|l| l.contains("NO_FLOOD")), "{tap0}");
+    assert!(ovs.is_no_flood(br, "tap0"));
     // A second sync changes nothing.
-    let again = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
-        .await
-        .expect("ports");
+    let again = realize_ports(
+        &mut agent.ovsdb,
+        &mut agent.of15,
+        &mut agent.of10,
+        &br.name,
+        &planned,
+        &mut agent.flooding,
+    )
+    .await
+    .expect("ports");
     assert!(again.changes.is_empty());
 }
 
@@ -85,9 +92,16 @@ async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
         [mirror_to("needs-eno9", "device: {name: eno9}"), mirror_to("fine", "ovsInternal: {name: tap0}")]
             .concat();
     let planned = planned_ports(&yaml, &[]);
-    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
-        .await
-        .expect("ports");
+    let report = realize_ports(
+        &mut agent.ovsdb,
+        &mut agent.of15,
+        &mut agent.of10,
+        &br.name,
+        &planned,
+        &mut agent.flooding,
+    )
+    .await
+    .expect("ports");
     let failures: Vec<_> = report.failures_by_traffic_control.keys().collect();
     assert_eq!(failures, ["needs-eno9"]);
     assert!(
@@ -105,18 +119,32 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
     ovs.vsctl(&["add-port", &br.name, "foreign0", "--", "set", "interface", "foreign0", "type=internal"]);
     let pod = Pod::attach(ovs, br, "default", "web-1", 1);
     let planned = planned_ports(&mirror_to("t", "ovsInternal: {name: tap0}"), &[]);
-    realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &planned)
-        .await
-        .expect("ports");
+    realize_ports(
+        &mut agent.ovsdb,
+        &mut agent.of15,
+        &mut agent.of10,
+        &br.name,
+        &planned,
+        &mut agent.flooding,
+    )
+    .await
+    .expect("ports");
     let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
     let pod_port = view.iter().find(|p| p.name == pod.port).expect("the Pod's port is seen");
     assert_eq!(pod_port.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
     assert_eq!(pod_port.pod_mac().map(|m| m.to_string()), Some(pod.mac.clone()));
 
     let nothing = planned_ports("", &[]);
-    let report = realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, &br.name, &nothing)
-        .await
-        .expect("ports");
+    let report = realize_ports(
+        &mut agent.ovsdb,
+        &mut agent.of15,
+        &mut agent.of10,
+        &br.name,
+        &nothing,
+        &mut agent.flooding,
+    )
+    .await
+    .expect("ports");
     assert_eq!(report.changes.delete_after_flows, ["tap0"]);
     assert!(report.ports.iter().any(|p| p.name == "tap0"), "deletion waits for the flows");
     delete_ports(&mut agent.ovsdb, &br.name, &report.changes.delete_after_flows).await.expect("delete");

@@ -19,16 +19,20 @@ use futures::Stream;
 
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_openflow, connect_ovsdb};
-use super::messages::{DeletePorts, ManagerError, ReadSwitchPorts, RealizePorts, SwitchPortsObserved};
+use super::messages::{
+    DeletePorts, ManagerError, ReadSwitchPorts, RealizePorts, SwitchConnected, SwitchPortsObserved,
+};
 use crate::openflow_connection::OpenFlowConnection;
 use crate::ovsdb_connection::OvsdbConnection;
-use crate::port_sync::{delete_ports, realize_ports};
+use crate::port_sync::{FloodingConfigured, delete_ports, realize_ports};
 
 /// The connections a port command uses.
 struct PortConnections<S> {
     ovsdb: OvsdbConnection<S>,
     of15: OpenFlowConnection<S>,
     of10: OpenFlowConnection<S>,
+    /// What this switch was told about flooding over these connections.
+    flooding: FloodingConfigured,
 }
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> PortConnections<S> {
@@ -36,7 +40,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> PortConnections<S>
         let ovsdb = connect_ovsdb(connector).await?;
         let of15 = connect_openflow(connector, VERSION_1_5).await?;
         let of10 = connect_openflow(connector, VERSION_1_0).await?;
-        Ok(PortConnections { ovsdb, of15, of10 })
+        Ok(PortConnections { ovsdb, of15, of10, flooding: FloodingConfigured::default() })
     }
 }
 
@@ -106,6 +110,18 @@ impl<C: Connector> StreamHandler<Arc<[SwitchPort]>> for PortManager<C> {
     fn finished(&mut self, _: &mut Self::Context) {}
 }
 
+impl<C: Connector> Handler<SwitchConnected> for PortManager<C> {
+    type Result = ();
+
+    /// After ovs-vswitchd restarted, the command connections lead nowhere
+    /// and the no-flood config they remember is gone: start over.
+    fn handle(&mut self, connected: SwitchConnected, _: &mut Self::Context) {
+        if connected.reconnected {
+            self.connections = None;
+        }
+    }
+}
+
 impl<C: Connector> Handler<ReadSwitchPorts> for PortManager<C> {
     type Result = AtomicResponse<Self, Result<Vec<SwitchPort>, ManagerError>>;
 
@@ -119,7 +135,9 @@ impl<C: Connector> Handler<RealizePorts> for PortManager<C> {
 
     fn handle(&mut self, RealizePorts(planned): RealizePorts, _: &mut Self::Context) -> Self::Result {
         self.with_connections(async move |c, bridge_name| {
-            Ok(realize_ports(&mut c.ovsdb, &mut c.of15, &mut c.of10, bridge_name, &planned).await?)
+            let c = &mut *c;
+            Ok(realize_ports(&mut c.ovsdb, &mut c.of15, &mut c.of10, bridge_name, &planned, &mut c.flooding)
+                .await?)
         })
     }
 }

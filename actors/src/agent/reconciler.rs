@@ -39,6 +39,8 @@ pub struct Managers {
     pub realize_ports: Recipient<RealizePorts>,
     /// The port manager: delete after flows.
     pub delete_ports: Recipient<DeletePorts>,
+    /// The port manager: the switch came back and forgot its port config.
+    pub port_manager_switch: Recipient<SwitchConnected>,
     /// The flow manager.
     pub install_flows: Recipient<InstallFlows>,
     /// The status writer, when there is an API server to write to.
@@ -347,6 +349,9 @@ impl Handler<SwitchConnected> for Reconciler {
     fn handle(&mut self, connected: SwitchConnected, ctx: &mut Self::Context) {
         if connected.reconnected {
             tracing::info!("the switch is back: reinstalling flows and port config");
+            // Before the pass below: its port commands must not trust
+            // connections or config memory of the old switch.
+            self.managers.port_manager_switch.do_send(connected);
         }
         self.request_pass(ctx);
     }

@@ -46,7 +46,8 @@ pub fn start<C: Connector>(
         let managers = Managers {
             read_ports: ports.clone().recipient(),
             realize_ports: ports.clone().recipient(),
-            delete_ports: ports.recipient(),
+            delete_ports: ports.clone().recipient(),
+            port_manager_switch: ports.recipient(),
             install_flows: flows.recipient(),
             publish_status: status_writer.map(Addr::recipient),
         };
