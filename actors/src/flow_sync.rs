@@ -1,6 +1,6 @@
-//! The flow manager's I/O step: dump the agent's flows, let
-//! [`datapath::flow_diff`] decide, send the difference in one bundle.
-//! The actor that calls it on every plan comes with the agent issue.
+//! The flow manager's I/O step: dump the agent's flows (or remember what
+//! the last bundle installed), let [`datapath::flow_diff`] decide, send
+//! the difference in one bundle.
 
 use datapath::flow_diff::{self, FlowChanges};
 use datapath::flows::{Cookie, Flow};
@@ -35,12 +35,30 @@ pub async fn sync_flows<S: AsyncRead + AsyncWrite + Unpin>(
     connection: &mut OpenFlowConnection<S>,
     desired: &[Flow],
 ) -> Result<FlowSyncReport, ConnectionError> {
-    let started = std::time::Instant::now();
     let observed = connection.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await?;
-    let dumped = started.elapsed();
-    let FlowChanges { flow_mods, added, modified, deleted } = flow_diff::diff(desired, &observed);
-    let diffed = started.elapsed();
+    apply(connection, flow_diff::diff(desired, &observed)).await
+}
+
+/// Like [`sync_flows`], without the dump: `installed` is what this
+/// connection's last bundle left on the switch. Only for a switch nothing
+/// else has changed since (a restarted ovs-vswitchd is a new connection).
+///
+/// # Errors
+/// [`ConnectionError`] when the bundle fails; a refused bundle changes
+/// nothing on the switch.
+pub async fn sync_flows_since<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: &mut OpenFlowConnection<S>,
+    desired: &[Flow],
+    installed: &[Flow],
+) -> Result<FlowSyncReport, ConnectionError> {
+    apply(connection, flow_diff::diff_installed(desired, installed)).await
+}
+
+async fn apply<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: &mut OpenFlowConnection<S>,
+    changes: FlowChanges,
+) -> Result<FlowSyncReport, ConnectionError> {
+    let FlowChanges { flow_mods, added, modified, deleted } = changes;
     connection.apply(&flow_mods).await?;
-    tracing::debug!(dump = ?dumped, diff = ?(diffed - dumped), apply = ?(started.elapsed() - diffed), flow_mods = flow_mods.len(), "flow sync");
     Ok(FlowSyncReport { added, modified, deleted })
 }

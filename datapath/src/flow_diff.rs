@@ -43,18 +43,48 @@ fn key_of(desc: &FlowDesc) -> Option<Key> {
     Some((table, desc.priority, matches))
 }
 
+/// A flow the switch holds: as a dump showed it, or as the agent's last
+/// bundle installed it.
+#[derive(Clone, Copy)]
+enum Held<'a> {
+    Dumped(&'a FlowDesc),
+    Installed(&'a Flow),
+}
+
+impl Held<'_> {
+    /// Whether it is `flow` exactly (same cookie and actions; the key is
+    /// already equal).
+    fn is(&self, flow: &Flow) -> bool {
+        match self {
+            Held::Dumped(desc) => desc.cookie == flow.cookie.0 && desc.actions.as_ref() == Ok(&flow.actions),
+            Held::Installed(held) => held.cookie == flow.cookie && held.actions == flow.actions,
+        }
+    }
+
+    fn delete(&self) -> FlowMod {
+        match self {
+            Held::Dumped(desc) => delete_of(desc),
+            Held::Installed(flow) => FlowMod::delete_strict(
+                flow.table.id(),
+                flow.priority,
+                MatchSpec::Fields(flow.matches.clone()),
+            ),
+        }
+    }
+}
+
 /// The flow_mods that turn the switch's flows (`observed`, a dump) into
 /// `desired`.
 pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
-    let mut on_switch: BTreeMap<Key, &FlowDesc> = BTreeMap::new();
+    let mut on_switch: BTreeMap<Key, Held<'_>> = BTreeMap::new();
     let mut deletes = Vec::new();
     for desc in observed.iter().filter(|d| Cookie(d.cookie).is_agents()) {
         match key_of(desc) {
             Some(key) => {
                 // Two switch flows cannot share a key; if a dump says so,
                 // keep one and delete the other.
-                if let Some(previous) = on_switch.insert(key, desc) {
-                    deletes.push(delete_of(previous));
+                if let Some(previous) = on_switch.insert(key, Held::Dumped(desc)) {
+                    deletes.push(previous.delete());
                 }
             }
             None => deletes.push(FlowMod::delete_strict(
@@ -64,17 +94,39 @@ pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
             )),
         }
     }
+    changes(desired, on_switch, deletes)
+}
+
+/// The flow_mods that turn `installed` (what the agent's last bundle left
+/// on the switch, when nothing else has changed it since) into `desired`:
+/// the same answer as [`diff`] against a dump of that switch, without the
+/// dump.
+pub fn diff_installed(desired: &[Flow], installed: &[Flow]) -> FlowChanges {
+    let on_switch = installed
+        .iter()
+        .map(|flow| ((flow.table, flow.priority, flow.matches.clone()), Held::Installed(flow)))
+        .collect();
+    changes(desired, on_switch, Vec::new())
+}
+
+/// Deletes (those already decided, then the held flows not desired),
+/// modifies and adds.
+fn changes(
+    desired: &[Flow],
+    mut on_switch: BTreeMap<Key, Held<'_>>,
+    mut deletes: Vec<FlowMod>,
+) -> FlowChanges {
     let mut modifies = Vec::new();
     let mut adds = Vec::new();
     for flow in desired {
         let key: Key = (flow.table, flow.priority, flow.matches.clone());
         match on_switch.remove(&key) {
-            Some(desc) if desc.cookie == flow.cookie.0 && desc.actions.as_ref() == Ok(&flow.actions) => {}
+            Some(held) if held.is(flow) => {}
             Some(_) => modifies.push(FlowMod::modify_strict(flow)),
             None => adds.push(FlowMod::add(flow)),
         }
     }
-    deletes.extend(on_switch.into_values().map(delete_of));
+    deletes.extend(on_switch.into_values().map(|held| held.delete()));
     let (added, modified, deleted) = (adds.len(), modifies.len(), deletes.len());
     let mut flow_mods = deletes;
     flow_mods.extend(modifies);
@@ -259,5 +311,26 @@ mod tests {
         let mut observed = dumped(&desired);
         observed.fields.reverse();
         assert!(diff(&[desired], &[observed]).is_empty());
+    }
+
+    #[test]
+    fn diffing_against_what_was_installed_equals_diffing_against_its_dump() {
+        let port_cookie = |f: Flow| Flow { cookie: Cookie::port(), ..f };
+        let cases: Vec<(Vec<Flow>, Vec<Flow>)> = vec![
+            (vec![], vec![]),
+            (vec![flow(1, 9), flow(2, 9)], vec![]),
+            (vec![], vec![flow(1, 9), flow(2, 9)]),
+            (vec![flow(1, 9), flow(2, 9)], vec![flow(1, 9), flow(2, 9)]),
+            (vec![flow(1, 8), flow(2, 9), flow(4, 9)], vec![flow(1, 9), flow(2, 9), flow(3, 9)]),
+            (vec![port_cookie(flow(1, 9))], vec![flow(1, 9)]),
+        ];
+        for (desired, installed) in cases {
+            let dump: Vec<FlowDesc> = installed.iter().map(dumped).collect();
+            assert_eq!(
+                diff_installed(&desired, &installed),
+                diff(&desired, &dump),
+                "desired {desired:?}, installed {installed:?}"
+            );
+        }
     }
 }

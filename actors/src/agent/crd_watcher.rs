@@ -129,6 +129,7 @@ impl StreamHandler<Result<Event<DynamicObject>, watcher::Error>> for CrdWatcher 
                 }
             }
         }
+        tracing::debug!(valid = valid.len(), invalid = invalid.len(), "TrafficControls changed");
         self.on_change.do_send(TrafficControlsObserved {
             valid: valid.into(),
             invalid: Arc::new(invalid),

@@ -1,13 +1,18 @@
 //! `FlowManager`: owns the OpenFlow 1.5 connection of the pipeline and
 //! makes the switch's agent flows equal to the plan, one bundle per plan.
+//! A new connection's first sync dumps the switch's flows (zero flow_mods
+//! after an agent restart when nothing changed); later syncs diff against
+//! what the last bundle installed, which saves a dump of every agent flow
+//! per pass. Any failure drops the connection and with it that memory.
 //! A second connection only watches the switch's liveness: when
 //! ovs-vswitchd restarts it closes, and its return is reported so the
 //! flows are reinstalled.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use datapath::flows::Cookie;
+use datapath::flows::{Cookie, Flow};
 use datapath::openflow::flow_mod::FlowDesc;
 use datapath::openflow::message::VERSION_1_5;
 use futures::Stream;
@@ -15,14 +20,21 @@ use futures::Stream;
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_openflow};
 use super::messages::{DumpAgentFlows, InstallFlows, ManagerError, SwitchConnected};
-use crate::flow_sync::{FlowSyncReport, sync_flows};
+use crate::flow_sync::{FlowSyncReport, sync_flows, sync_flows_since};
 use crate::openflow_connection::OpenFlowConnection;
 
 /// The flow manager.
 pub struct FlowManager<C: Connector> {
     connector: C,
-    connection: Option<OpenFlowConnection<C::Stream>>,
+    connection: Option<FlowConnection<C::Stream>>,
     observer: Recipient<SwitchConnected>,
+}
+
+/// The pipeline's connection, and the flows its last bundle left on the
+/// switch (none before the first sync).
+struct FlowConnection<S> {
+    openflow: OpenFlowConnection<S>,
+    installed: Option<Arc<[Flow]>>,
 }
 
 impl<C: Connector> FlowManager<C> {
@@ -35,14 +47,17 @@ impl<C: Connector> FlowManager<C> {
     /// connection that failed is dropped, the next command reconnects.
     fn with_connection<T: 'static>(
         &mut self,
-        step: impl AsyncFnOnce(&mut OpenFlowConnection<C::Stream>) -> Result<T, ManagerError> + 'static,
+        step: impl AsyncFnOnce(&mut FlowConnection<C::Stream>) -> Result<T, ManagerError> + 'static,
     ) -> AtomicResponse<Self, Result<T, ManagerError>> {
         let connection = self.connection.take();
         let connector = self.connector.clone();
         let work = async move {
             let mut connection = match connection {
                 Some(connection) => connection,
-                None => connect_openflow(&connector, VERSION_1_5).await?,
+                None => FlowConnection {
+                    openflow: connect_openflow(&connector, VERSION_1_5).await?,
+                    installed: None,
+                },
             };
             let value = step(&mut connection).await?;
             Ok((connection, value))
@@ -82,7 +97,14 @@ impl<C: Connector> Handler<InstallFlows> for FlowManager<C> {
     type Result = AtomicResponse<Self, Result<FlowSyncReport, ManagerError>>;
 
     fn handle(&mut self, InstallFlows(flows): InstallFlows, _: &mut Self::Context) -> Self::Result {
-        self.with_connection(async move |c| Ok(sync_flows(c, &flows).await?))
+        self.with_connection(async move |c| {
+            let report = match &c.installed {
+                Some(installed) => sync_flows_since(&mut c.openflow, &flows, installed).await?,
+                None => sync_flows(&mut c.openflow, &flows).await?,
+            };
+            c.installed = Some(flows);
+            Ok(report)
+        })
     }
 }
 
@@ -90,7 +112,7 @@ impl<C: Connector> Handler<DumpAgentFlows> for FlowManager<C> {
     type Result = AtomicResponse<Self, Result<Vec<FlowDesc>, ManagerError>>;
 
     fn handle(&mut self, _: DumpAgentFlows, _: &mut Self::Context) -> Self::Result {
-        self.with_connection(async |c| Ok(c.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await?))
+        self.with_connection(async |c| Ok(c.openflow.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await?))
     }
 }
 

@@ -4,9 +4,11 @@
 //! flows in one bundle, then deletions. Every decision is `datapath`'s
 //! planner; this actor only sequences the managers.
 //!
-//! Coalescing: facts only mark the state dirty. A pass starts a short
-//! debounce after the first change and takes everything that arrived by
-//! then; changes during a pass give exactly one more pass after it. No
+//! Coalescing: facts only mark the state dirty. A pass starts once the
+//! actor has taken the messages already queued (plus `Timing::debounce`,
+//! zero by default: waiting for more events costs every change its
+//! latency), and changes during a pass give exactly one more pass after
+//! it. No
 //! pass runs before every watch has listed once: planning with a partial
 //! view would remove flows of Pods not yet seen.
 
@@ -50,7 +52,7 @@ pub struct Managers {
 /// Timing knobs.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
-    /// From the first change to the pass that takes it.
+    /// Extra wait from the first change to the pass that takes it.
     pub debounce: Duration,
     /// First retry after a failed pass (doubles up to `retry_max`).
     pub retry_first: Duration,
@@ -61,7 +63,7 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            debounce: Duration::from_millis(2),
+            debounce: Duration::ZERO,
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
         }
@@ -281,10 +283,15 @@ async fn run_pass(managers: Managers, facts: Facts) -> Result<PassOutcome, PassE
     let mut steps = StepTimes::default();
     let current = steps.time("read_ports", managers.read_ports.send(ReadSwitchPorts)).await??;
     let first = steps.time("plan", async { facts.plan(&current) }).await;
-    let ports = steps.time("realize_ports", managers.realize_ports.send(RealizePorts(first.ports))).await??;
+    let realize = RealizePorts(first.ports.clone());
+    let ports = steps.time("realize_ports", managers.realize_ports.send(realize)).await??;
     // Again with the ofports the new ports got: a flow names a port only
-    // once it has one.
-    let plan = Arc::new(steps.time("plan", async { facts.plan(&ports.ports) }).await);
+    // once it has one. The same ports give the same plan.
+    let plan = if ports.ports == current {
+        Arc::new(first)
+    } else {
+        Arc::new(steps.time("plan", async { facts.plan(&ports.ports) }).await)
+    };
     let install = InstallFlows(Arc::from(plan.flows.as_slice()));
     let flows = steps.time("install_flows", managers.install_flows.send(install)).await??;
     let dropped = ports.changes.delete_after_flows.clone();

@@ -36,7 +36,7 @@ pub fn set_elements(value: &Value) -> &[Value] {
 }
 
 /// The pairs of a map, or `None` if `value` is not a map.
-pub fn map_pairs(value: &Value) -> Option<Vec<(Value, Value)>> {
+pub fn map_pairs(value: &Value) -> Option<Vec<(&Value, &Value)>> {
     let [tag, Value::Array(pairs)] = value.as_array()?.as_slice() else { return None };
     if tag != "map" {
         return None;
@@ -44,7 +44,7 @@ pub fn map_pairs(value: &Value) -> Option<Vec<(Value, Value)>> {
     pairs
         .iter()
         .map(|pair| match pair.as_array().map(Vec::as_slice) {
-            Some([k, v]) => Some((k.clone(), v.clone())),
+            Some([k, v]) => Some((k, v)),
             _ => None,
         })
         .collect()

@@ -115,7 +115,7 @@ enum Kind {
 /// The new value of a column from its old value and a `modify` diff.
 fn merge(old: Option<&Value>, delta: &Value, kind: Kind) -> Value {
     if let Some(pairs) = map_pairs(delta) {
-        let mut map: Vec<(Value, Value)> = old.and_then(map_pairs).unwrap_or_default();
+        let mut map: Vec<(&Value, &Value)> = old.and_then(map_pairs).unwrap_or_default();
         for (key, value) in pairs {
             match map.iter().position(|(k, _)| *k == key) {
                 Some(at) if map[at].1 == value => {
@@ -125,7 +125,8 @@ fn merge(old: Option<&Value>, delta: &Value, kind: Kind) -> Value {
                 None => map.push((key, value)),
             }
         }
-        let pairs: Vec<Value> = map.into_iter().map(|(k, v)| Value::Array(vec![k, v])).collect();
+        let pairs: Vec<Value> =
+            map.into_iter().map(|(k, v)| Value::Array(vec![k.clone(), v.clone()])).collect();
         return serde_json::json!(["map", pairs]);
     }
     let tagged_set = delta.as_array().is_some_and(|a| a.first().is_some_and(|t| t == "set"));

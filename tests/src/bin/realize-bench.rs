@@ -6,11 +6,14 @@
 //!    the API; the time until all its flows are on the switch is measured
 //!    by polling the switch over our OpenFlow client. Two cases: a new
 //!    TrafficControl (its target port is created too) and a selector change
-//!    of an existing one (flows only). p50/p99 over `--runs`.
+//!    of an existing one (flows only). p50/p99 over `--runs`, with the
+//!    references measured in the same run: `ovs-ofctl --bundle add-flows`
+//!    of the same flows and `ovs-vsctl add-port` of an internal port.
 //! 2. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
 //!    and its CPU time over 10 idle seconds.
 //!
-//! `cargo run --release -p tests --bin realize-bench -- [--runs N]`
+//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log]`
+//! (`--log`: the agent's last passes, with each step's time)
 
 use std::time::{Duration, Instant};
 
@@ -74,8 +77,46 @@ fn main() {
         wait_flows(&runtime, &bridge, cookie, expected);
         reselected.push(started.elapsed());
     }
-    report("new TrafficControl (port + flows)", &mut created);
-    report("selector change (flows only)", &mut reselected);
+    // The reference, same switch, same run: the same flows added by
+    // `ovs-ofctl --bundle add-flows` (process start included, as a user
+    // would run it).
+    let text = ovs.ofctl(&bridge, "dump-flows", &[&format!("cookie={cookie:#x}/-1"), "--no-stats"]);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with("cookie=")).collect();
+    assert_eq!(lines.len(), expected, "the reference needs the TrafficControl's flows");
+    let file = std::env::temp_dir().join(format!("tc-realize-bench-{}.txt", std::process::id()));
+    std::fs::write(&file, lines.join("\n") + "\n").expect("flow file");
+    patch_selector(&api, name, "nobody");
+    wait_flows(&runtime, &bridge, cookie, 0);
+    let mut reference = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        ovs.ofctl(&bridge, "add-flows", &["--bundle", &file.to_string_lossy()]);
+        reference.push(started.elapsed());
+        assert_eq!(count(&runtime), expected);
+        ovs.ofctl(&bridge, "del-flows", &[&format!("cookie={cookie:#x}/-1")]);
+        wait_flows(&runtime, &bridge, cookie, 0);
+    }
+    let _ = std::fs::remove_file(&file);
+    // And the port: `ovs-vsctl add-port` of an internal port, which waits
+    // until ovs-vswitchd has it, as the agent waits for the ofport.
+    let mut port_reference = Vec::new();
+    for run in 0..runs {
+        let port = format!("ref{run}");
+        let started = Instant::now();
+        ovs.vsctl(&["add-port", &bridge.name, &port, "--", "set", "interface", &port, "type=internal"]);
+        port_reference.push(started.elapsed());
+        ovs.vsctl(&["del-port", &bridge.name, &port]);
+    }
+
+    let created_p50 = report("new TrafficControl (port + flows)", &mut created);
+    let reselected_p50 = report("selector change (flows only)", &mut reselected);
+    let reference_p50 = report("reference: ovs-ofctl --bundle add-flows of the same flows", &mut reference);
+    let port_p50 = report("reference: ovs-vsctl add-port of an internal port", &mut port_reference);
+    println!(
+        "  ratios (p50): selector change / add-flows {:.2}; new TrafficControl / (add-port + add-flows) {:.2}",
+        reselected_p50 / reference_p50,
+        created_p50 / (port_p50 + reference_p50)
+    );
     // How much of that is the agent's pass itself (plan, ports, bundle),
     // the rest being the watch delivery and the switch applying the bundle.
     let metrics = agent.get("/metrics").map(|(_, b)| b).unwrap_or_default();
@@ -102,8 +143,13 @@ fn main() {
         }
     }
     if std::env::args().any(|a| a == "--log") {
-        for line in
-            agent.log().lines().filter(|l| l.contains("sync") || l.contains("reconciled")).rev().take(18)
+        // The agent's last passes, newest first: event arrival and steps.
+        for line in agent
+            .log()
+            .lines()
+            .filter(|l| l.contains("reconciled") || l.contains("changed"))
+            .rev()
+            .take(20)
         {
             println!("{line}");
         }
@@ -177,12 +223,13 @@ fn wait_flows(runtime: &tokio::runtime::Runtime, bridge: &Bridge, cookie: u64, e
                 return;
             }
             assert!(Instant::now() < deadline, "{flows} flows, never {expected}");
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     });
 }
 
-fn report(what: &str, samples: &mut [Duration]) {
+/// Prints p50/p99/min/max of `samples`; returns the p50 in ms.
+fn report(what: &str, samples: &mut [Duration]) -> f64 {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
     println!(
@@ -192,6 +239,7 @@ fn report(what: &str, samples: &mut [Duration]) {
         at(0.0),
         at(1.0)
     );
+    at(0.5)
 }
 
 /// 1,000 Pods and 100 TrafficControls: RSS, then CPU over 10 idle seconds.
