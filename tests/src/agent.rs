@@ -127,6 +127,25 @@ impl AgentProcess {
         }
     }
 
+    /// Its `/status`, parsed (empty while it does not answer).
+    pub fn status(&self) -> AgentStatus {
+        AgentStatus(
+            self.get("/status").and_then(|(_, body)| serde_json::from_str(&body).ok()).unwrap_or_default(),
+        )
+    }
+
+    /// Waits until `/status` satisfies `check` with the switch's flows
+    /// equal to the agent's plan.
+    ///
+    /// # Panics
+    /// After `timeout` or if the agent exits, with its log.
+    pub fn wait_status(&mut self, what: &str, timeout: Duration, check: impl Fn(&AgentStatus) -> bool) {
+        self.wait_for(what, timeout, |agent| {
+            let status = agent.status();
+            status.in_sync() && check(&status)
+        });
+    }
+
     /// Stops it with SIGTERM (as kubelet does) and waits.
     pub fn stop(mut self) -> String {
         self.terminate();
@@ -145,6 +164,35 @@ impl AgentProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What the agent's `/status` says.
+#[derive(Clone, Debug, Default)]
+pub struct AgentStatus(pub serde_json::Value);
+
+impl AgentStatus {
+    /// The entry of TrafficControl `tc`.
+    pub fn entry(&self, tc: &str) -> Option<&serde_json::Value> {
+        self.0["trafficControls"].as_array()?.iter().find(|t| t["name"] == tc)
+    }
+
+    /// The Pods `tc` controls on this node, `namespace/name`, sorted.
+    pub fn pods_of(&self, tc: &str) -> Vec<String> {
+        self.entry(tc)
+            .and_then(|t| t["pods"].as_array())
+            .map(|p| p.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// A string field of `tc`'s entry (`progress`, `targetPort`, ...).
+    pub fn field(&self, tc: &str, field: &str) -> Option<String> {
+        self.entry(tc).and_then(|t| t[field].as_str()).map(str::to_owned)
+    }
+
+    /// Whether the switch's flows equal the plan.
+    pub fn in_sync(&self) -> bool {
+        self.0["flows"]["inSync"] == true
     }
 }
 

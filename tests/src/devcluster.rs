@@ -4,7 +4,7 @@
 //! attaches). Killed on drop.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -21,6 +21,25 @@ pub struct DevCluster {
     /// Where it listens, `127.0.0.1:PORT`.
     pub address: String,
     kubectl: PathBuf,
+    binary: PathBuf,
+    persistent: bool,
+}
+
+/// `tc-devcluster` on `address`, its log appended to `dir`'s, its state in
+/// `dir/data` when `persistent`.
+fn spawn(binary: &Path, dir: &Path, address: &str, persistent: bool) -> Child {
+    let port = address.rsplit(':').next().unwrap_or_default();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("devcluster.log"))
+        .expect("devcluster log");
+    let mut command = Command::new(binary);
+    command.args(["--port", port, "--kubeconfig-out"]).arg(dir.join("kubeconfig"));
+    if persistent {
+        command.arg("--data-dir").arg(dir.join("data"));
+    }
+    command.stdout(Stdio::null()).stderr(log).spawn().expect("start tc-devcluster")
 }
 
 /// The path of `kubectl`.
@@ -35,26 +54,53 @@ pub fn kubectl_path() -> PathBuf {
 }
 
 impl DevCluster {
-    /// Starts `tc-devcluster` on a free loopback port.
+    /// Starts `tc-devcluster` on a free loopback port, state in memory.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts it with a data directory, so that [`DevCluster::restart`]
+    /// keeps every object.
+    pub fn start_persistent() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(persistent: bool) -> Self {
         let kubectl = kubectl_path();
         let binary = workspace_binary("tc-devcluster");
         let dir = std::env::temp_dir().join(unique("tc-dev-"));
         std::fs::create_dir_all(&dir).expect("devcluster dir");
         let kubeconfig = dir.join("kubeconfig");
-        let port = free_port().to_string();
-        let child = Command::new(binary)
-            .args(["--port", &port, "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("devcluster.log")).expect("log"))
-            .spawn()
-            .expect("start tc-devcluster");
-        let cluster = DevCluster { child, dir, kubeconfig, address: format!("127.0.0.1:{port}"), kubectl };
-        wait_until("tc-devcluster to serve", Duration::from_secs(10), || {
-            cluster.kubeconfig.exists() && cluster.try_kubectl(&["get", "--raw", "/version"]).status.success()
-        });
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = spawn(&binary, &dir, &address, persistent);
+        let cluster = DevCluster { child, dir, kubeconfig, address, kubectl, binary, persistent };
+        cluster.wait_serving();
         cluster
+    }
+
+    fn wait_serving(&self) {
+        wait_until("tc-devcluster to serve", Duration::from_secs(10), || {
+            self.kubeconfig.exists() && self.try_kubectl(&["get", "--raw", "/version"]).status.success()
+        });
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to its watchers) and starts it
+    /// again on the same address and data directory. Watch history is not
+    /// kept across a restart: clients resume with a relist.
+    ///
+    /// # Panics
+    /// On a cluster started without a data directory.
+    pub fn restart(&mut self) {
+        assert!(self.persistent, "restart needs DevCluster::start_persistent");
+        self.stop();
+        self.child = spawn(&self.binary, &self.dir, &self.address, true);
+        self.wait_serving();
+    }
+
+    /// Kills the server and waits for it (the state stays on disk).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Runs kubectl; returns its output whatever the exit status.
@@ -106,6 +152,32 @@ impl DevCluster {
     /// Playing kubelet: the Pod object of an attached Pod, on `node`.
     pub fn create_pod(&self, pod: &Pod, node: &str, labels: &[(&str, &str)]) {
         self.apply(&pod_yaml(&pod.namespace, &pod.name, node, labels));
+    }
+
+    /// A field of a condition of `node`'s status entry of `tc`, through
+    /// kubectl's JSONPath (empty when there is none).
+    pub fn condition(&self, tc: &str, node: &str, kind: &str, field: &str) -> String {
+        let path = format!(
+            "jsonpath={{.status.nodes[?(@.node==\"{node}\")].conditions[?(@.type==\"{kind}\")].{field}}}"
+        );
+        let output = self.try_kubectl(&["get", "tc", tc, "-o", &path]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Events about `tc` (in `default`, where the agent records them):
+    /// (reason, message).
+    pub fn events(&self, tc: &str) -> Vec<(String, String)> {
+        let list: serde_json::Value =
+            serde_json::from_str(&self.kubectl(&["get", "events", "-n", "default", "-o", "json"]))
+                .unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["involvedObject"]["name"] == tc)
+            .map(|e| (text(&e["reason"]), text(&e["message"])))
+            .collect()
     }
 
     /// The server's log.

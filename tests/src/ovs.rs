@@ -213,11 +213,26 @@ impl Ovs {
         self.start_ovsdb();
     }
 
-    /// Kills ovs-vswitchd and starts it again on the same database: the
-    /// flows are lost, the ports and their configuration are kept.
+    /// Stops ovs-vswitchd (SIGTERM) and starts it again on the same
+    /// database: the flows are lost, the ports and their configuration are
+    /// kept.
     pub fn restart_vswitchd(&mut self) {
+        self.replace_vswitchd(kill);
+    }
+
+    /// `kill -9` of ovs-vswitchd, then a new one on the same database: a
+    /// crash and the supervisor's restart. As [`Ovs::restart_vswitchd`],
+    /// without a clean shutdown.
+    pub fn crash_vswitchd(&mut self) {
+        self.replace_vswitchd(|pid| {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).output();
+            wait_until("ovs-vswitchd to die", Duration::from_secs(5), || !alive(pid));
+        });
+    }
+
+    fn replace_vswitchd(&mut self, stop: impl FnOnce(u32)) {
         if let Some(pid) = self.vswitchd_pid.take() {
-            kill(pid);
+            stop(pid);
         }
         let _ = std::fs::remove_file(self.path("ovs-vswitchd.pid"));
         self.start_vswitchd();
@@ -226,15 +241,20 @@ impl Ovs {
     }
 }
 
+/// Whether `pid` runs (a zombie waiting for its reaper does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
 /// SIGTERM, then SIGKILL if the process is still there after 2 s.
 fn kill(pid: u32) {
-    let alive = || Path::new(&format!("/proc/{pid}")).exists();
     let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).output();
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while alive() && std::time::Instant::now() < deadline {
+    while alive(pid) && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if alive() {
+    if alive(pid) {
         let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).output();
     }
 }

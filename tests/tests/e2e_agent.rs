@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use datapath::encap::{self, UdpKind};
-use serde_json::Value;
-use tests::agent::AgentProcess;
+use tests::agent::{AgentProcess, AgentStatus};
 use tests::capture::Capture;
 use tests::collector::{Collector, INTERFACE};
 use tests::devcluster::{DevCluster, namespace_yaml};
@@ -20,42 +19,13 @@ fn fixture(path: &str) -> String {
     format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The agent's `/status`, parsed.
-fn status(agent: &AgentProcess) -> Value {
-    agent.get("/status").and_then(|(_, body)| serde_json::from_str(&body).ok()).unwrap_or_default()
+/// Waits until the agent's `/status` satisfies `check`, in sync.
+fn wait_status(agent: &mut AgentProcess, what: &str, check: impl Fn(&AgentStatus) -> bool) {
+    agent.wait_status(what, WAIT, check);
 }
 
-fn entry<'a>(status: &'a Value, tc: &str) -> Option<&'a Value> {
-    status["trafficControls"].as_array()?.iter().find(|t| t["name"] == tc)
-}
-
-fn pods_of(status: &Value, tc: &str) -> Vec<String> {
-    entry(status, tc)
-        .and_then(|t| t["pods"].as_array())
-        .map(|p| p.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-fn in_sync(status: &Value) -> bool {
-    status["flows"]["inSync"] == true
-}
-
-/// Waits until the agent's `/status` satisfies `check` with the switch in
-/// sync with its plan.
-fn wait_status(agent: &mut AgentProcess, what: &str, check: impl Fn(&Value) -> bool) {
-    agent.wait_for(what, WAIT, |a| {
-        let s = status(a);
-        in_sync(&s) && check(&s)
-    });
-}
-
-/// A condition of this node's status entry, via kubectl's JSONPath.
 fn condition(cluster: &DevCluster, tc: &str, kind: &str, field: &str) -> String {
-    let path = format!(
-        "jsonpath={{.status.nodes[?(@.node==\"{NODE}\")].conditions[?(@.type==\"{kind}\")].{field}}}"
-    );
-    let output = cluster.try_kubectl(&["get", "tc", tc, "-o", &path]);
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    cluster.condition(tc, NODE, kind, field)
 }
 
 fn wait_condition(cluster: &DevCluster, agent: &mut AgentProcess, tc: &str, kind: &str, status: &str) {
@@ -64,26 +34,13 @@ fn wait_condition(cluster: &DevCluster, agent: &mut AgentProcess, tc: &str, kind
     });
 }
 
-/// Events about `tc`: (reason, message).
-fn events(cluster: &DevCluster, tc: &str) -> Vec<(String, String)> {
-    let list: Value =
-        serde_json::from_str(&cluster.kubectl(&["get", "events", "-n", "default", "-o", "json"]))
-            .unwrap_or_default();
-    list["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|e| e["involvedObject"]["name"] == tc)
-                .map(|e| {
-                    (
-                        e["reason"].as_str().unwrap_or("").to_owned(),
-                        e["message"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The ICMP packets carried by the tunnel frames a collector captured.
+fn icmp_copies(frames: &[Vec<u8>], kind: UdpKind) -> usize {
+    frames
+        .iter()
+        .filter_map(|frame| encap::decode(frame, kind).ok())
+        .filter(|e| e.inner.len() > 34 && e.inner[12..14] == [0x08, 0x00] && e.inner[23] == 1)
+        .count()
 }
 
 fn uuids_of_interfaces(ovs: &Ovs) -> String {
@@ -110,17 +67,12 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     let applied = cluster.kubectl(&["apply", "-f", &fixture("seed/mirror-web-app.yaml")]);
     assert!(applied.contains("trafficcontrol.crd.antrea.io/mirror-web-app created"), "{applied}");
     wait_status(&mut agent, "mirror-web-app realized for web-1", |s| {
-        pods_of(s, "mirror-web-app") == ["default/web-1"]
-            && entry(s, "mirror-web-app").unwrap()["progress"] == "Realized"
+        s.pods_of("mirror-web-app") == ["default/web-1"]
+            && s.field("mirror-web-app", "progress").as_deref() == Some("Realized")
     });
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
     assert_eq!(web.ping(&client, 3).received, 3, "mirroring must not break the traffic");
-    let mirrored = at_collector
-        .stop()
-        .iter()
-        .filter_map(|frame| encap::decode(frame, UdpKind::Vxlan).ok())
-        .filter(|e| e.inner.len() > 34 && e.inner[12..14] == [0x08, 0x00] && e.inner[23] == 1)
-        .count();
+    let mirrored = icmp_copies(&at_collector.stop(), UdpKind::Vxlan);
     assert_eq!(mirrored, 6, "3 requests and 3 replies of web-1, each mirrored once");
 
     // What the user sees.
@@ -131,30 +83,30 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     );
     wait_condition(&cluster, &mut agent, "mirror-web-app", "Realized", "True");
     assert!(
-        events(&cluster, "mirror-web-app").iter().any(|(reason, _)| reason == "Realized"),
+        cluster.events("mirror-web-app").iter().any(|(reason, _)| reason == "Realized"),
         "a Realized Event: {:?}",
-        events(&cluster, "mirror-web-app")
+        cluster.events("mirror-web-app")
     );
 
     // A label change moves a Pod in; a new Pod is picked up.
     cluster.kubectl(&["label", "pod", "client", "app=web", "--overwrite"]);
     wait_status(&mut agent, "client selected after its label changed", |s| {
-        pods_of(s, "mirror-web-app") == ["default/client", "default/web-1"]
+        s.pods_of("mirror-web-app") == ["default/client", "default/web-1"]
     });
     let web2 = Pod::attach(&ovs, &bridge, "default", "web-2", 4);
     cluster.create_pod(&web2, NODE, &[("app", "web")]);
-    wait_status(&mut agent, "the new Pod web-2 selected", |s| pods_of(s, "mirror-web-app").len() == 3);
+    wait_status(&mut agent, "the new Pod web-2 selected", |s| s.pods_of("mirror-web-app").len() == 3);
 
     // A Namespace label change moves the Namespace's Pods in.
     cluster.apply(
         "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: mirror-audited}\nspec:\n  appliedTo: {namespaceSelector: {matchLabels: {audit: \"on\"}}}\n  direction: Ingress\n  action: Mirror\n  targetPort: {ovsInternal: {name: tap0}}\n",
     );
     wait_status(&mut agent, "mirror-audited realized with no Pods", |s| {
-        entry(s, "mirror-audited").is_some() && pods_of(s, "mirror-audited").is_empty()
+        s.entry("mirror-audited").is_some() && s.pods_of("mirror-audited").is_empty()
     });
     cluster.kubectl(&["label", "namespace", "prod", "audit=on"]);
     wait_status(&mut agent, "prod's db selected after the Namespace label", |s| {
-        pods_of(s, "mirror-audited") == ["prod/db"]
+        s.pods_of("mirror-audited") == ["prod/db"]
     });
 
     // Agent restart with nothing changed: no flow_mod, no port touched.
@@ -164,7 +116,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     assert!(!log.contains("panicked"), "{log}");
     let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
     agent.wait_ready(WAIT);
-    wait_status(&mut agent, "the restarted agent in sync", |s| pods_of(s, "mirror-web-app").len() == 3);
+    wait_status(&mut agent, "the restarted agent in sync", |s| s.pods_of("mirror-web-app").len() == 3);
     let metrics = agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
     assert!(metrics.lines().any(|l| l == "tc_agent_flow_mods_total 0"), "{metrics}");
     assert_eq!(uuids_of_interfaces(&ovs), interfaces, "no port was recreated or renumbered");
@@ -172,10 +124,9 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
 
     // Deleting a TrafficControl removes its flows and its port; the shared
     // switch stays as the other one needs it.
-    let vxlan_port =
-        entry(&status(&agent), "mirror-web-app").unwrap()["targetPort"].as_str().unwrap().to_owned();
+    let vxlan_port = agent.status().field("mirror-web-app", "targetPort").expect("a target port");
     cluster.kubectl(&["delete", "tc", "mirror-web-app"]);
-    wait_status(&mut agent, "mirror-web-app gone", |s| entry(s, "mirror-web-app").is_none());
+    wait_status(&mut agent, "mirror-web-app gone", |s| s.entry("mirror-web-app").is_none());
     agent.wait_for("the VXLAN port deleted", WAIT, |_| {
         !ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == vxlan_port)
     });
@@ -208,16 +159,16 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
     agent.wait_ready(WAIT);
     wait_status(&mut agent, "zz-first controls web-1", |s| {
-        pods_of(s, "zz-first") == ["default/web-1"] && pods_of(s, "aa-second").is_empty()
+        s.pods_of("zz-first") == ["default/web-1"] && s.pods_of("aa-second").is_empty()
     });
-    let now = status(&agent);
-    assert_eq!(entry(&now, "aa-second").unwrap()["lostPods"][0], "default/web-1");
-    assert_eq!(entry(&now, "no-device").unwrap()["progress"], "Failed");
+    let now = agent.status();
+    assert_eq!(now.entry("aa-second").map(|e| &e["lostPods"][0]), Some(&"default/web-1".into()));
+    assert_eq!(now.field("no-device", "progress").as_deref(), Some("Failed"));
 
     wait_condition(&cluster, &mut agent, "aa-second", "Conflicted", "True");
     let message = condition(&cluster, "aa-second", "Conflicted", "message");
     assert!(message.contains("default/web-1 (controlled by tc/zz-first)"), "{message}");
-    assert!(events(&cluster, "aa-second").iter().any(|(reason, _)| reason == "PodsControlledElsewhere"));
+    assert!(cluster.events("aa-second").iter().any(|(reason, _)| reason == "PodsControlledElsewhere"));
     wait_condition(&cluster, &mut agent, "no-device", "Realized", "False");
     let failure = condition(&cluster, "no-device", "Realized", "message");
     assert!(failure.contains("nosuchdev0"), "the failure names the device: {failure}");
@@ -227,4 +178,69 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     let capture = Capture::inbound(ovs.node(), "tap0", "icmp");
     assert_eq!(web.ping(&client, 2).received, 2);
     assert_eq!(capture.stop().len(), 4);
+}
+
+#[test]
+fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
+    let ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    let collector = Collector::attach(&ovs);
+    let web = Pod::attach(&ovs, &bridge, "default", "web-1", 1);
+    let client = Pod::attach(&ovs, &bridge, "default", "client", 2);
+    let db = Pod::attach(&ovs, &bridge, "prod", "db", 3);
+    let api = Pod::attach(&ovs, &bridge, "prod", "api", 4);
+    let cluster = DevCluster::start();
+    cluster.apply(&[namespace_yaml("default"), namespace_yaml("prod")].concat());
+    for (pod, app) in [(&web, "web"), (&client, "client"), (&db, "db"), (&api, "api")] {
+        cluster.create_pod(pod, NODE, &[("app", app)]);
+    }
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    agent.wait_ready(WAIT);
+
+    // mirror-all-to-remote: an empty podSelector selects every Pod of every
+    // Namespace; copies go to the collector over GENEVE.
+    cluster.kubectl(&["apply", "-f", &fixture("seed/mirror-all-to-remote.yaml")]);
+    wait_status(&mut agent, "mirror-all-to-remote controls all four Pods", |s| {
+        s.pods_of("mirror-all-to-remote") == ["default/client", "default/web-1", "prod/api", "prod/db"]
+    });
+    wait_condition(&cluster, &mut agent, "mirror-all-to-remote", "Realized", "True");
+    let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 6081");
+    assert_eq!(web.ping(&client, 2).received, 2);
+    assert_eq!(db.ping(&api, 1).received, 1);
+    assert_eq!(
+        icmp_copies(&at_collector.stop(), UdpKind::Geneve),
+        6,
+        "3 requests and 3 replies, each copied once although both ends are selected"
+    );
+    let geneve_port = agent.status().field("mirror-all-to-remote", "targetPort").expect("a target port");
+    cluster.kubectl(&["delete", "-f", &fixture("seed/mirror-all-to-remote.yaml")]);
+    agent.wait_for("the GENEVE port deleted", WAIT, |_| {
+        !ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == geneve_port)
+    });
+
+    // redirect-prod-to-local: despite its name a Mirror, of prod's Pods, to
+    // tap0; its returnPort is created but, with Mirror, never used, and
+    // kubectl says so.
+    let applied = cluster.try_kubectl(&["apply", "-f", &fixture("seed/redirect-prod-to-local.yaml")]);
+    assert!(applied.status.success());
+    let warning = String::from_utf8_lossy(&applied.stderr);
+    assert!(warning.contains("spec.returnPort") && warning.contains("only used by Redirect"), "{warning}");
+    wait_status(&mut agent, "redirect-prod-to-local controls prod's Pods", |s| {
+        s.pods_of("redirect-prod-to-local") == ["prod/api", "prod/db"]
+            && s.entry("mirror-all-to-remote").is_none()
+    });
+    let ports = ovs.vsctl(&["list-ports", &bridge.name]);
+    assert!(ports.lines().any(|p| p == "tap0") && ports.lines().any(|p| p == "tap1"), "{ports}");
+    let at_tap0 = Capture::inbound(ovs.node(), "tap0", "icmp");
+    assert_eq!(db.ping(&api, 2).received, 2);
+    assert_eq!(web.ping(&client, 2).received, 2);
+    let copies = at_tap0.stop();
+    assert_eq!(copies.len(), 4, "prod's 2 requests and 2 replies, once each; nothing from default");
+    let prod = [db.ip.parse::<std::net::Ipv4Addr>().ok(), api.ip.parse().ok()];
+    for frame in &copies {
+        let source = frame.get(26..30).map(|b| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+        assert!(prod.contains(&source), "a copy from outside prod: {source:?}");
+    }
+    let table = cluster.kubectl(&["get", "tc"]);
+    assert!(table.contains("redirect-prod-to-local"), "{table}");
 }

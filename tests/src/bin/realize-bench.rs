@@ -144,12 +144,8 @@ fn main() {
     }
     if std::env::args().any(|a| a == "--log") {
         // The agent's last passes, newest first: event arrival and steps.
-        for line in agent
-            .log()
-            .lines()
-            .filter(|l| l.contains("reconciled") || l.contains("changed"))
-            .rev()
-            .take(20)
+        for line in
+            agent.log().lines().filter(|l| l.contains("reconciled") || l.contains("changed")).rev().take(20)
         {
             println!("{line}");
         }
