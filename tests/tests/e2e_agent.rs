@@ -178,6 +178,17 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     let capture = Capture::inbound(ovs.node(), "tap0", "icmp");
     assert_eq!(web.ping(&client, 2).received, 2);
     assert_eq!(capture.stop().len(), 4);
+
+    // Every run decides the same: a restarted agent, deciding from
+    // scratch, keeps zz-first and changes nothing on the switch.
+    drop(agent.stop());
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    agent.wait_ready(WAIT);
+    wait_status(&mut agent, "zz-first still controls web-1", |s| {
+        s.pods_of("zz-first") == ["default/web-1"] && s.pods_of("aa-second").is_empty()
+    });
+    let metrics = agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
+    assert!(metrics.lines().any(|l| l == "tc_agent_flow_mods_total 0"), "{metrics}");
 }
 
 #[test]
