@@ -143,7 +143,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
     /// # Errors
     /// [`ConnectionError`] when the dump fails.
     pub async fn dump_flows(&mut self, cookie: u64, mask: u64) -> Result<Vec<FlowDesc>, ConnectionError> {
-        let request = self.session.dump_flows(cookie, mask);
+        self.dump_flows_matching(cookie, mask, Vec::new()).await
+    }
+
+    /// The flows of [`OpenFlowConnection::dump_flows`] that also match on
+    /// `matches`.
+    ///
+    /// # Errors
+    /// [`ConnectionError`] when the dump fails.
+    pub async fn dump_flows_matching(
+        &mut self,
+        cookie: u64,
+        mask: u64,
+        matches: Vec<datapath::flows::Match>,
+    ) -> Result<Vec<FlowDesc>, ConnectionError> {
+        let request = self.session.dump_flows_matching(cookie, mask, matches);
         match self.answer(request).await? {
             Event::Flows { flows, .. } => Ok(flows),
             _ => Ok(Vec::new()),

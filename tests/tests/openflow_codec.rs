@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use datapath::flows::{Cookie, Flow};
+use datapath::flows::{Cookie, Flow, Match};
 use datapath::manifest::parse_documents;
 use datapath::offline::{Objects, plan_offline};
 use datapath::openflow::flow_mod::{FlowMod, MatchSpec};
@@ -143,6 +143,7 @@ fn deletes_modifies_bundles_multiparts_and_port_mods_read_as_meant() {
                 table_id: 0xff,
                 cookie: Cookie::AGENT,
                 cookie_mask: Cookie::AGENT_MASK,
+                matches: vec![Match::InPort(6)],
             }),
         ),
         message::encode(VERSION_1_5, 9, &Message::MultipartRequest(MultipartRequest::PortDesc)),
@@ -179,6 +180,7 @@ fn deletes_modifies_bundles_multiparts_and_port_mods_read_as_meant() {
         assert!(line.starts_with(prefix), "expected {prefix:?}, OVS printed {line:?}");
     }
     assert!(!printed.iter().any(|p| p.contains("error")), "{printed:#?}");
+    assert!(printed[8].contains("in_port=6"), "the dump's match: {}", printed[8]);
     let async_config: String = printed[14].split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(async_config.contains("PORT_STATUS: add delete modify"), "{async_config}");
     let port_mod: Vec<&str> = printed[11].split_whitespace().collect();

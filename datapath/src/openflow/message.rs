@@ -8,6 +8,7 @@ use super::flow_mod::{FlowDesc, FlowMod};
 use super::port::{PortDesc, PortMod10, PortReason};
 use super::switch_error::SwitchError;
 use super::wire::{Reader, Writer, len16};
+use crate::flows::Match;
 
 /// OpenFlow 1.0's version number.
 pub const VERSION_1_0: u8 = 1;
@@ -20,7 +21,8 @@ const HEADER_LEN: usize = 8;
 /// A multipart request the agent sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MultipartRequest {
-    /// The flows whose cookie equals `cookie` under `cookie_mask`.
+    /// The flows whose cookie equals `cookie` under `cookie_mask` and
+    /// whose match includes `matches` (empty: every flow).
     FlowDesc {
         /// A table, or `OFPTT_ALL`.
         table_id: u8,
@@ -28,6 +30,9 @@ pub enum MultipartRequest {
         cookie: u64,
         /// Which cookie bits must match.
         cookie_mask: u64,
+        /// Fields the flows must match on (a loose match, as OpenFlow's
+        /// flow stats request defines it).
+        matches: Vec<Match>,
     },
     /// Every port.
     PortDesc,
@@ -287,11 +292,11 @@ fn write_body(w: &mut Writer, message: &Message) {
 
 fn write_multipart_request(w: &mut Writer, request: &MultipartRequest) {
     match request {
-        MultipartRequest::FlowDesc { table_id, cookie, cookie_mask } => {
+        MultipartRequest::FlowDesc { table_id, cookie, cookie_mask, matches } => {
             w.u16(MP_FLOW_DESC).u16(0).zeros(4);
             w.u8(*table_id).zeros(3).u32(super::flow_mod::OFPP_ANY).u32(super::flow_mod::OFPP_ANY).zeros(4);
             w.u64(*cookie).u64(*cookie_mask);
-            super::oxm::write_match(w, &[]);
+            super::oxm::write_match(w, matches);
         }
         MultipartRequest::PortDesc => {
             w.u16(MP_PORT_DESC).u16(0).zeros(4).u32(super::flow_mod::OFPP_ANY).zeros(4);
@@ -440,7 +445,11 @@ fn read_multipart_request(r: &mut Reader<'_>) -> Result<MultipartRequest, Decode
             r.skip(15)?;
             let cookie = r.u64()?;
             let cookie_mask = r.u64()?;
-            Ok(MultipartRequest::FlowDesc { table_id, cookie, cookie_mask })
+            let (fields, _) = super::oxm::read_match(r)?;
+            let matches = super::flow_mod::known_fields(fields).ok_or_else(|| {
+                DecodeError::malformed("flow stats request", "a match field this codec does not model".into())
+            })?;
+            Ok(MultipartRequest::FlowDesc { table_id, cookie, cookie_mask, matches })
         }
         MP_PORT_DESC => Ok(MultipartRequest::PortDesc),
         other => Err(DecodeError::malformed("multipart request", format!("type {other}"))),

@@ -18,6 +18,7 @@ use super::message::{
 };
 use super::port::{PortDesc, PortMod10, PortReason};
 use super::switch_error::SwitchError;
+use crate::flows::Match;
 
 /// Names one request made through a session, in the events that answer it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -214,9 +215,19 @@ impl Session {
 
     /// Asks for the flows whose cookie equals `cookie` under `mask`.
     pub fn dump_flows(&mut self, cookie: u64, mask: u64) -> RequestId {
+        self.dump_flows_matching(cookie, mask, Vec::new())
+    }
+
+    /// Asks for the flows of [`Session::dump_flows`] that also match on
+    /// `matches` (e.g. one Pod's port), answered the same way.
+    pub fn dump_flows_matching(&mut self, cookie: u64, mask: u64, matches: Vec<Match>) -> RequestId {
         let request = self.request();
-        let dump =
-            MultipartRequest::FlowDesc { table_id: super::flow_mod::OFPTT_ALL, cookie, cookie_mask: mask };
+        let dump = MultipartRequest::FlowDesc {
+            table_id: super::flow_mod::OFPTT_ALL,
+            cookie,
+            cookie_mask: mask,
+            matches,
+        };
         let xid = self.send(Message::MultipartRequest(dump));
         self.pending.insert(xid, Pending::FlowDump { request, flows: Vec::new() });
         request
