@@ -1,6 +1,7 @@
 //! The agent as a process through the faults a node lives with: a crash
-//! of ovs-vswitchd (`kill -9`, then the supervisor's restart) and an API
-//! server restart that drops every watch and forgets watch history.
+//! of ovs-vswitchd (`kill -9`, then the supervisor's restart), an
+//! ovsdb-server restart, and an API server restart that drops every watch
+//! and forgets watch history.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ const NODE: &str = "node-1";
 const WAIT: Duration = Duration::from_secs(20);
 const MIRROR_WEB_APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed/mirror-web-app.yaml");
 
-/// A node with web-1 and client in `default`, the collector, and the
+/// A node with web-1, client and db in `default`, the collector, and the
 /// agent with the seed's mirror-web-app realized.
 struct Node {
     ovs: Ovs,
@@ -24,6 +25,7 @@ struct Node {
     collector: Collector,
     web: Pod,
     client: Pod,
+    db: Pod,
     cluster: DevCluster,
     agent: AgentProcess,
 }
@@ -35,16 +37,18 @@ impl Node {
         let collector = Collector::attach(&ovs);
         let web = Pod::attach(&ovs, &bridge, "default", "web-1", 1);
         let client = Pod::attach(&ovs, &bridge, "default", "client", 2);
+        let db = Pod::attach(&ovs, &bridge, "default", "db", 3);
         cluster.apply(&namespace_yaml("default"));
         cluster.create_pod(&web, NODE, &[("app", "web")]);
         cluster.create_pod(&client, NODE, &[("app", "client")]);
+        cluster.create_pod(&db, NODE, &[("app", "db")]);
         let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
         agent.wait_ready(WAIT);
         cluster.kubectl(&["apply", "-f", MIRROR_WEB_APP]);
         agent.wait_status("mirror-web-app realized", WAIT, |s| {
             s.pods_of("mirror-web-app") == ["default/web-1"]
         });
-        Node { ovs, bridge, collector, web, client, cluster, agent }
+        Node { ovs, bridge, collector, web, client, db, cluster, agent }
     }
 
     /// VXLAN copies of ICMP at the collector while web-1 pings client.
@@ -130,4 +134,32 @@ fn an_api_server_restart_costs_no_flow_and_changes_after_it_are_followed() {
     assert_eq!(reason, "True", "the status survived the restart");
     let log = node.agent.log();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn after_ovsdb_server_restarts_the_agent_reconnects_and_creates_ports_again() {
+    let mut node = Node::start(DevCluster::start());
+    let flow_mods = node.flow_mods();
+    let flows = node.ovs.dump_flows(&node.bridge).len();
+    node.ovs.restart_ovsdb();
+    // A TrafficControl that needs a new port: the port manager's OVSDB
+    // connections died with the server and must come back on their own.
+    node.cluster.apply(
+        "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: client-to-tap}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: client}}}\n  direction: Ingress\n  action: Mirror\n  targetPort: {ovsInternal: {name: tap0}}\n",
+    );
+    node.agent.wait_status("client-to-tap realized after the restart", WAIT, |s| {
+        s.pods_of("client-to-tap") == ["default/client"]
+            && s.field("client-to-tap", "progress").as_deref() == Some("Realized")
+    });
+    let capture = Capture::inbound(node.ovs.node(), "tap0", "icmp");
+    // db's requests: web's packets all belong to mirror-web-app.
+    assert_eq!(node.db.ping(&node.client, 2).received, 2);
+    assert_eq!(capture.stop().len(), 2, "the 2 requests client receives, copied to tap0");
+    assert_eq!(node.mirrored_pings(1), 2, "mirror-web-app kept working");
+    let added = node.ovs.dump_flows(&node.bridge).len() - flows;
+    assert_eq!(
+        node.flow_mods() - flow_mods,
+        u64::try_from(added).unwrap_or(u64::MAX),
+        "only client-to-tap's flows were sent: reconnecting reinstalled nothing"
+    );
 }
