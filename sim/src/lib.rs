@@ -3,6 +3,10 @@
 //! turmoil network, the simulated Open vSwitch and the collector.
 //!
 //! - [`apiserver`]: the API server's objects, selectors and watches, no I/O.
+//! - [`ovs`]: the simulated Open vSwitch (OVSDB server, OpenFlow switch).
+//! - [`world`]: the turmoil world the agent's real actors run in.
 
 pub mod apiserver;
 pub mod devcluster;
+pub mod ovs;
+pub mod world;

@@ -1,0 +1,6 @@
+//! The deterministic world: turmoil hosts for the API server, the nodes'
+//! agents, the simulated Open vSwitch and the collector, on turmoil's
+//! network and clock.
+
+pub mod apiserver_host;
+pub mod kube_client;
