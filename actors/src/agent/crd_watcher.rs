@@ -15,6 +15,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
+use super::backoff::WatchBackoff;
 use super::messages::TrafficControlsObserved;
 use super::watch_cache::WatchCache;
 
@@ -59,16 +60,18 @@ pub struct CrdWatcher {
     validator: Arc<Validator>,
     traffic_controls: WatchCache<Judged>,
     on_change: Recipient<TrafficControlsObserved>,
+    backoff: WatchBackoff,
 }
 
 impl CrdWatcher {
-    /// A watcher that reports to `on_change`.
-    pub fn new(client: Client, on_change: Recipient<TrafficControlsObserved>) -> Self {
+    /// `node`'s watcher, reporting to `on_change`.
+    pub fn new(client: Client, node: &str, on_change: Recipient<TrafficControlsObserved>) -> Self {
         CrdWatcher {
             client,
             validator: Arc::new(Validator::new()),
             traffic_controls: WatchCache::default(),
             on_change,
+            backoff: WatchBackoff::new(&format!("{node}/trafficcontrols")),
         }
     }
 }
@@ -79,7 +82,7 @@ impl Actor for CrdWatcher {
     fn started(&mut self, ctx: &mut Self::Context) {
         let resource = ApiResource::erase::<TrafficControl>(&());
         let api = Api::<DynamicObject>::all_with(self.client.clone(), &resource);
-        ctx.add_stream(watcher::watcher(api, watcher::Config::default()).default_backoff());
+        ctx.add_stream(watcher::watcher(api, watcher::Config::default()).backoff(self.backoff.clone()));
     }
 }
 

@@ -11,6 +11,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
+use super::backoff::WatchBackoff;
 use super::messages::{NamespacesObserved, PodsObserved};
 use super::watch_cache::WatchCache;
 
@@ -51,10 +52,10 @@ impl Actor for PodWatcher {
             Api::<Pod>::all(self.client.clone()),
             watcher::Config::default().fields(&format!("spec.nodeName={}", self.node)),
         )
-        .default_backoff();
+        .backoff(WatchBackoff::new(&format!("{}/pods", self.node)));
         let namespaces =
             watcher::watcher(Api::<Namespace>::all(self.client.clone()), watcher::Config::default())
-                .default_backoff();
+                .backoff(WatchBackoff::new(&format!("{}/namespaces", self.node)));
         ctx.add_stream(pods);
         ctx.add_stream(namespaces);
     }

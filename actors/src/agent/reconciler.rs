@@ -14,7 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, not the OS's: the simulation runs the reconciler on
+// virtual time and its traces must not depend on the machine.
+use tokio::time::Instant;
 
 use actix::prelude::*;
 use datapath::cluster::{NamespaceInfo, PodInfo};

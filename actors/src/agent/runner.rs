@@ -61,7 +61,7 @@ pub fn start<C: Connector>(
             reconciler.clone().recipient(),
         )
         .start();
-        CrdWatcher::new(client, reconciler.clone().recipient()).start();
+        CrdWatcher::new(client, &state.node, reconciler.clone().recipient()).start();
     }
     let dump_flows = match dump_flows {
         Some(recipient) => recipient,

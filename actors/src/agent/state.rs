@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datapath::plan::Plan;
+use k8s_openapi::jiff::Timestamp;
 
 use super::messages::TrafficControlsObserved;
 use super::metrics::Metrics;
@@ -23,11 +24,16 @@ pub struct Realized {
     pub traffic_controls: TrafficControlsObserved,
 }
 
+/// Where the agent's timestamps (status conditions, Events) come from:
+/// the system clock, or the simulation's virtual one.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
 /// Shared between the reconciler and the HTTP endpoints.
-#[derive(Default)]
 pub struct AgentState {
     /// This node.
     pub node: String,
+    /// The clock.
+    pub clock: Clock,
     ready: AtomicBool,
     realized: Mutex<Option<Realized>>,
     /// The metrics.
@@ -37,7 +43,18 @@ pub struct AgentState {
 impl AgentState {
     /// The state of a node's agent before its first pass.
     pub fn new(node: impl Into<String>) -> Arc<Self> {
-        Arc::new(AgentState { node: node.into(), ..AgentState::default() })
+        Self::with_clock(node, Arc::new(Timestamp::now))
+    }
+
+    /// The same, with timestamps from `clock`.
+    pub fn with_clock(node: impl Into<String>, clock: Clock) -> Arc<Self> {
+        Arc::new(AgentState {
+            node: node.into(),
+            clock,
+            ready: AtomicBool::new(false),
+            realized: Mutex::new(None),
+            metrics: Metrics::default(),
+        })
     }
 
     /// Ready: the first full sync (watches listed, switch reconciled) is done.

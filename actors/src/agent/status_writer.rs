@@ -66,7 +66,7 @@ impl StatusWriter {
         }
         let Some(publish) = self.pending.take() else { return };
         let PublishStatus(realized) = &publish;
-        let now = Timestamp::now().to_string();
+        let now = (self.state.clock)().to_string();
         let mut current =
             status::node_statuses(&self.node, &realized.plan, &realized.port_failures, &self.written, &now);
         let invalid = &realized.traffic_controls.invalid;
@@ -171,9 +171,9 @@ async fn apply_status(
 }
 
 /// Event names must be unique; the API server would refuse a repeat.
-fn event_name(traffic_control: &str) -> String {
+fn event_name(traffic_control: &str, time: Option<Timestamp>) -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let nanos = Timestamp::now().as_nanosecond();
+    let nanos = time.map_or(0, |t| t.as_nanosecond());
     format!("{traffic_control}.{nanos:x}{:x}", SEQUENCE.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -184,10 +184,11 @@ async fn record_event(
     uid: Option<&String>,
     now: &str,
 ) -> Result<(), kube::Error> {
-    let time = now.parse::<Timestamp>().ok().map(Time);
+    let parsed = now.parse::<Timestamp>().ok();
+    let time = parsed.map(Time);
     let event = Event {
         metadata: ObjectMeta {
-            name: Some(event_name(&spec.traffic_control)),
+            name: Some(event_name(&spec.traffic_control, parsed)),
             namespace: Some(EVENT_NAMESPACE.to_owned()),
             ..ObjectMeta::default()
         },
