@@ -4,3 +4,4 @@
 
 pub mod apiserver_host;
 pub mod kube_client;
+pub mod node_host;
