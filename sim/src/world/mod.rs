@@ -3,5 +3,6 @@
 //! network and clock.
 
 pub mod apiserver_host;
+pub mod expected;
 pub mod kube_client;
 pub mod node_host;
