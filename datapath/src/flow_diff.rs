@@ -2,8 +2,9 @@
 //! switch, as the flow_mods of one bundle.
 //!
 //! A flow is identified as OpenFlow identifies it: table, priority and
-//! match. Same identity with other actions or another cookie is a strict
-//! modify; a planned flow the switch lacks is an add (after ovs-vswitchd
+//! match. Same identity with other actions is a strict modify; with
+//! another cookie, an add that replaces it (a modify cannot change a
+//! cookie); a planned flow the switch lacks is an add (after ovs-vswitchd
 //! restarts, all of them are); a switch flow not planned is a strict
 //! delete. Flows whose cookie is not the agent's are never touched, even if
 //! a dump returns them. An unchanged plan gives no flow_mod at all.
@@ -58,6 +59,13 @@ impl Held<'_> {
         match self {
             Held::Dumped(desc) => desc.cookie == flow.cookie.0 && desc.actions.as_ref() == Ok(&flow.actions),
             Held::Installed(held) => held.cookie == flow.cookie && held.actions == flow.actions,
+        }
+    }
+
+    fn cookie(&self) -> u64 {
+        match self {
+            Held::Dumped(desc) => desc.cookie,
+            Held::Installed(flow) => flow.cookie.0,
         }
     }
 
@@ -122,6 +130,11 @@ fn changes(
         let key: Key = (flow.table, flow.priority, flow.matches.clone());
         match on_switch.remove(&key) {
             Some(held) if held.is(flow) => {}
+            // A modify never changes a flow's cookie (OpenFlow 1.2+ uses
+            // the cookie of a modify only to select flows), so a flow that
+            // moves to another TrafficControl is replaced by an add of the
+            // same identity, which OVS applies in place.
+            Some(held) if held.cookie() != flow.cookie.0 => modifies.push(FlowMod::add(flow)),
             Some(_) => modifies.push(FlowMod::modify_strict(flow)),
             None => adds.push(FlowMod::add(flow)),
         }
@@ -259,13 +272,11 @@ mod tests {
     }
 
     #[test]
-    fn changed_actions_or_cookie_are_modified_in_place() {
+    fn changed_actions_are_modified_and_a_changed_cookie_replaced_in_place() {
         let observed = [dumped(&flow(1, 9)), dumped(&Flow { cookie: Cookie::port(), ..flow(2, 9) })];
         let changes = diff(&[flow(1, 8), flow(2, 9)], &observed);
-        assert_eq!(
-            (changes.modified, commands(&changes)),
-            (2, vec![Command::ModifyStrict, Command::ModifyStrict])
-        );
+        // An OpenFlow 1.5 modify keeps the cookie; only an add replaces it.
+        assert_eq!((changes.modified, commands(&changes)), (2, vec![Command::ModifyStrict, Command::Add]));
     }
 
     #[test]

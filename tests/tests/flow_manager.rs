@@ -126,3 +126,25 @@ async fn the_switch_reports_a_new_port_and_its_removal_on_our_connection() {
     assert_eq!(seen.first(), Some(&PortReason::Add), "{seen:?}");
     assert_eq!(seen.last(), Some(&PortReason::Delete), "{seen:?}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flow_that_moves_to_another_traffic_control_gets_its_cookie() {
+    // Found by the simulation (issue 5): a strict modify never changes a
+    // cookie in OpenFlow 1.5, so a flow whose only difference was its
+    // cookie was "modified" on every pass and never converged.
+    let ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    let flows = every_shape().flows;
+    let mut connection = connect_unix(&bridge.mgmt).await.expect("OpenFlow connection");
+    sync_flows(&mut connection, &flows).await.expect("first sync");
+    let mut moved = flows.clone();
+    let flow =
+        moved.iter_mut().find(|f| f.table == Table::TrafficControl && f.priority < 300).expect("a TC flow");
+    flow.cookie = Cookie::traffic_control("another");
+    let wanted = flow.to_string();
+    let report = sync_flows(&mut connection, &moved).await.expect("sync");
+    assert_eq!(report.modified, 1);
+    assert!(ovs.dump_flows(&bridge).contains(&wanted), "the switch holds {wanted}");
+    let again = sync_flows(&mut connection, &moved).await.expect("resync");
+    assert_eq!(again.flow_mods(), 0, "converged");
+}

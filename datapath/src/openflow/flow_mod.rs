@@ -70,7 +70,9 @@ impl FlowMod {
     }
 
     /// Gives the flow with `flow`'s table, priority and match `flow`'s
-    /// actions and cookie (OVS replaces the cookie on a strict modify).
+    /// actions. Not its cookie: since OpenFlow 1.2 a modify's cookie only
+    /// selects flows (under `cookie_mask`, here none), and OVS keeps the
+    /// flow's own; an add of the same identity replaces the cookie too.
     pub fn modify_strict(flow: &Flow) -> Self {
         FlowMod { command: Command::ModifyStrict, ..FlowMod::add(flow) }
     }
@@ -135,6 +137,39 @@ impl FlowMod {
     /// [`DecodeError::Malformed`] when it is cut short or has an unknown
     /// command.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        ReceivedFlowMod::read(r).map(|received| received.flow_mod)
+    }
+
+    /// The flow this adds or modifies, when it is one the pipeline models.
+    pub fn flow(&self) -> Option<Flow> {
+        let MatchSpec::Fields(matches) = &self.matches else { return None };
+        let table = actions::table_from_id(self.table_id)?;
+        Some(Flow::new(Cookie(self.cookie), table, self.priority, matches.clone(), self.actions.clone()))
+    }
+}
+
+/// A flow_mod as a switch receives it: the decoded [`FlowMod`], plus the
+/// wire bytes a switch keeps so that a flow it cannot represent is dumped
+/// back exactly as it came (the agent must be able to see and delete it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedFlowMod {
+    /// The flow_mod; actions the pipeline never makes read as none.
+    pub flow_mod: FlowMod,
+    /// The match's OXM TLVs (no `ofp_match` header, no padding).
+    pub raw_match: Vec<u8>,
+    /// The instructions, as sent.
+    pub raw_instructions: Vec<u8>,
+    /// The instructions in the pipeline's terms, or why they are not.
+    pub actions: ReadActions,
+}
+
+impl ReceivedFlowMod {
+    /// Reads a flow_mod body.
+    ///
+    /// # Errors
+    /// [`DecodeError::Malformed`] when it is cut short or has an unknown
+    /// command.
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let cookie = r.u64()?;
         let cookie_mask = r.u64()?;
         let table_id = r.u8()?;
@@ -148,23 +183,58 @@ impl FlowMod {
         r.skip(4)?; // timeouts
         let priority = r.u16()?;
         r.skip(16)?; // buffer, out_port, out_group, flags, importance
-        let (fields, raw) = oxm::read_match(r)?;
-        let matches = known_fields(fields).map_or(MatchSpec::Raw(raw), MatchSpec::Fields);
-        let actions = actions::read_instructions(r)?.unwrap_or_default();
-        Ok(FlowMod { command, cookie, cookie_mask, table_id, priority, matches, actions })
-    }
-
-    /// The flow this adds or modifies, when it is one the pipeline models.
-    pub fn flow(&self) -> Option<Flow> {
-        let MatchSpec::Fields(matches) = &self.matches else { return None };
-        let table = actions::table_from_id(self.table_id)?;
-        Some(Flow::new(Cookie(self.cookie), table, self.priority, matches.clone(), self.actions.clone()))
+        let (fields, raw_match) = oxm::read_match(r)?;
+        let matches =
+            known_fields(fields).map_or_else(|| MatchSpec::Raw(raw_match.clone()), MatchSpec::Fields);
+        let raw_instructions = r.rest();
+        let actions = actions::read_instructions(&mut Reader::new(raw_instructions, "instructions"))?;
+        let flow_mod = FlowMod {
+            command,
+            cookie,
+            cookie_mask,
+            table_id,
+            priority,
+            matches,
+            actions: actions.clone().unwrap_or_default(),
+        };
+        Ok(ReceivedFlowMod { flow_mod, raw_match, raw_instructions: raw_instructions.to_vec(), actions })
     }
 }
 
 /// The fields, if every one is a field the pipeline uses.
 pub fn known_fields(fields: Vec<Field>) -> Option<Vec<Match>> {
     fields.into_iter().map(|f| if let Field::Known(m) = f { Some(m) } else { None }).collect()
+}
+
+/// One flow of a flow stats reply, written from the bytes a switch holds:
+/// its match TLVs and instructions go out exactly as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowStatsEntry {
+    /// Its table id.
+    pub table_id: u8,
+    /// Its priority.
+    pub priority: u16,
+    /// Its cookie.
+    pub cookie: u64,
+    /// The OXM TLVs of its match (no `ofp_match` header, no padding).
+    pub raw_match: Vec<u8>,
+    /// Its instructions.
+    pub raw_instructions: Vec<u8>,
+}
+
+impl FlowStatsEntry {
+    /// Writes one `ofp_flow_desc` (OpenFlow 1.5) with no statistics.
+    pub fn write(&self, w: &mut Writer) {
+        let start = w.len();
+        w.u16(0).zeros(2).u8(self.table_id).u8(0).u16(self.priority).zeros(8).u64(self.cookie);
+        let match_start = w.len();
+        w.u16(1).u16(super::wire::len16(self.raw_match.len() + 4)).bytes(&self.raw_match);
+        w.pad8_from(match_start);
+        w.u16(0).u16(4).zeros(4); // ofp_stats with no OXS fields
+        w.bytes(&self.raw_instructions);
+        let len = super::wire::len16(w.len() - start);
+        w.set_u16(start, len);
+    }
 }
 
 /// A flow as the switch describes it in a flow stats reply.
@@ -219,5 +289,130 @@ impl FlowDesc {
         let matches = known_fields(self.fields.clone())?;
         let actions = self.actions.clone().ok()?;
         Some(Flow::new(Cookie(self.cookie), table, self.priority, matches, actions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::{OUTPUT_PORT, PACKET_SOURCE, TC_TARGET};
+    use crate::openflow::message::{self, Message, MultipartBody, VERSION_1_5};
+
+    fn pipeline_flow() -> Flow {
+        Flow::new(
+            Cookie::pipeline(),
+            Table::Classifier,
+            190,
+            vec![Match::InPort(4), Match::Reg(OUTPUT_PORT, 3)],
+            vec![Action::SetField(PACKET_SOURCE, 3), Action::GotoTable(Table::L2ForwardingCalc)],
+        )
+    }
+
+    fn body_of(flow_mod: &FlowMod) -> Vec<u8> {
+        let mut w = Writer::new();
+        flow_mod.write(&mut w);
+        w.finish()
+    }
+
+    #[test]
+    fn a_received_flow_mod_keeps_its_match_and_instructions_as_sent() {
+        let sent = FlowMod::add(&pipeline_flow());
+        let body = body_of(&sent);
+        let received = ReceivedFlowMod::read(&mut Reader::new(&body, "test")).unwrap();
+        assert_eq!(received.flow_mod, sent);
+        assert_eq!(FlowMod::read(&mut Reader::new(&body, "test")).unwrap(), sent);
+        assert_eq!(received.actions, Ok(sent.actions.clone()));
+        let mut instructions = Writer::new();
+        actions::write_instructions(&mut instructions, &sent.actions);
+        assert_eq!(received.raw_instructions, instructions.finish());
+        let mut fields = Writer::new();
+        for m in &pipeline_flow().matches {
+            oxm::write_match_field(&mut fields, m);
+        }
+        assert_eq!(received.raw_match, fields.finish());
+    }
+
+    #[test]
+    fn foreign_instructions_are_kept_as_bytes_and_explained() {
+        let mut body = body_of(&FlowMod { actions: Vec::new(), ..FlowMod::add(&pipeline_flow()) });
+        // apply_actions(output:5), which the pipeline never makes.
+        let output_5 = [0, 4, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&output_5);
+        let received = ReceivedFlowMod::read(&mut Reader::new(&body, "test")).unwrap();
+        assert_eq!(received.raw_instructions, output_5);
+        assert_eq!(received.actions, Err("output to port 5".to_owned()));
+        assert_eq!(received.flow_mod.actions, [], "FlowMod::read reads them as none, as before");
+    }
+
+    #[test]
+    fn a_flow_stats_entry_reads_back_as_the_flow_desc_of_its_bytes() {
+        let mut raw_match = Writer::new();
+        oxm::write_fields_as_dumped(&mut raw_match, &[Match::InPort(7), Match::Reg(TC_TARGET, 9)]);
+        let mut raw_instructions = Writer::new();
+        actions::write_instructions(&mut raw_instructions, &[Action::Normal]);
+        let entry = FlowStatsEntry {
+            table_id: 3,
+            priority: 300,
+            cookie: 0x7463_0100_0000_0000,
+            raw_match: raw_match.finish(),
+            raw_instructions: raw_instructions.finish(),
+        };
+        let bytes = message::encode_flow_stats_reply(9, true, std::slice::from_ref(&entry));
+        let frame = message::decode(&bytes).unwrap();
+        assert_eq!((frame.version, frame.xid), (VERSION_1_5, 9));
+        let Message::MultipartReply { more: true, body: MultipartBody::FlowDesc(descs) } = frame.message
+        else {
+            panic!("{frame:?}")
+        };
+        let [desc] = descs.as_slice() else { panic!("{descs:?}") };
+        assert_eq!((desc.table_id, desc.priority, desc.cookie), (3, 300, entry.cookie));
+        assert_eq!(desc.raw_match, entry.raw_match);
+        assert_eq!(
+            desc.flow(),
+            Some(Flow::new(
+                Cookie(entry.cookie),
+                Table::Output,
+                300,
+                vec![Match::InPort(7), Match::Reg(TC_TARGET, 9)],
+                vec![Action::Normal]
+            ))
+        );
+    }
+
+    #[test]
+    fn a_flow_desc_encodes_as_the_entry_of_its_actions() {
+        let flow = pipeline_flow();
+        let mut raw_match = Writer::new();
+        for m in &flow.matches {
+            oxm::write_match_field(&mut raw_match, m);
+        }
+        let raw_match = raw_match.finish();
+        let desc = FlowDesc {
+            table_id: 0,
+            priority: 190,
+            cookie: flow.cookie.0,
+            fields: flow.matches.iter().copied().map(oxm::Field::Known).collect(),
+            raw_match: raw_match.clone(),
+            actions: Ok(flow.actions.clone()),
+        };
+        let by_desc = message::encode(
+            VERSION_1_5,
+            4,
+            &Message::MultipartReply { more: false, body: MultipartBody::FlowDesc(vec![desc.clone()]) },
+        );
+        let mut raw_instructions = Writer::new();
+        actions::write_instructions(&mut raw_instructions, &flow.actions);
+        let entry = FlowStatsEntry {
+            table_id: 0,
+            priority: 190,
+            cookie: flow.cookie.0,
+            raw_match,
+            raw_instructions: raw_instructions.finish(),
+        };
+        assert_eq!(by_desc, message::encode_flow_stats_reply(4, false, &[entry]));
+        assert_eq!(
+            message::decode(&by_desc).unwrap().message,
+            Message::MultipartReply { more: false, body: MultipartBody::FlowDesc(vec![desc]) }
+        );
     }
 }

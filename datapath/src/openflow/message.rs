@@ -4,7 +4,7 @@
 //! barrier, error and port_mod for the no-flood session.
 
 use super::DecodeError;
-use super::flow_mod::{FlowDesc, FlowMod};
+use super::flow_mod::{FlowDesc, FlowMod, FlowStatsEntry};
 use super::port::{PortDesc, PortMod10, PortReason};
 use super::switch_error::SwitchError;
 use super::wire::{Reader, Writer, len16};
@@ -325,17 +325,58 @@ fn write_multipart_reply(w: &mut Writer, more: bool, body: &MultipartBody) {
 }
 
 fn write_flow_desc(w: &mut Writer, flow: &FlowDesc) {
-    let start = w.len();
-    w.u16(0).zeros(2).u8(flow.table_id).u8(0).u16(flow.priority).zeros(8).u64(flow.cookie);
-    let match_start = w.len();
-    w.u16(1).u16(len16(flow.raw_match.len() + 4)).bytes(&flow.raw_match);
-    w.pad8_from(match_start);
-    w.u16(0).u16(4).zeros(4); // ofp_stats with no OXS fields
+    let mut instructions = Writer::new();
     if let Ok(actions) = &flow.actions {
-        super::actions::write_instructions(w, actions);
+        super::actions::write_instructions(&mut instructions, actions);
     }
-    let len = len16(w.len() - start);
-    w.set_u16(start, len);
+    let entry = FlowStatsEntry {
+        table_id: flow.table_id,
+        priority: flow.priority,
+        cookie: flow.cookie,
+        raw_match: flow.raw_match.clone(),
+        raw_instructions: instructions.finish(),
+    };
+    entry.write(w);
+}
+
+/// Encodes one part of an OpenFlow 1.5 flow stats reply from the bytes a
+/// switch holds (see [`FlowStatsEntry`]); `more` says another part follows.
+pub fn encode_flow_stats_reply(xid: u32, more: bool, flows: &[FlowStatsEntry]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(VERSION_1_5).u8(T_MULTIPART_REPLY).u16(0).u32(xid);
+    w.u16(MP_FLOW_DESC).u16(u16::from(more)).zeros(4);
+    for flow in flows {
+        flow.write(&mut w);
+    }
+    let len = len16(w.len());
+    w.set_u16(2, len);
+    w.finish()
+}
+
+/// What an OpenFlow 1.4+ set-async message (a whole frame, which
+/// [`decode`] leaves as [`Message::Other`] type 28) says about port
+/// status: `Some(true)` when it asks for some reasons in some role,
+/// `Some(false)` when it turns them all off, `None` when it does not say.
+///
+/// # Errors
+/// [`DecodeError::Malformed`] when a property is cut short.
+pub fn set_async_port_status(frame: &[u8]) -> Result<Option<bool>, DecodeError> {
+    let mut r = Reader::new(frame, "set async");
+    r.skip(HEADER_LEN)?;
+    let mut port_status = None;
+    while r.remaining() > 0 {
+        let kind = r.u16()?;
+        let len = usize::from(r.u16()?);
+        if len < 4 {
+            return Err(DecodeError::malformed("async property", format!("length {len}")));
+        }
+        let mut property = r.sub(len - 4, "async property")?;
+        if matches!(kind, ASYNC_PORT_STATUS_SLAVE | ASYNC_PORT_STATUS_MASTER) {
+            let on = property.u32()? != 0;
+            port_status = Some(port_status.unwrap_or(false) || on);
+        }
+    }
+    Ok(port_status)
 }
 
 /// Decodes exactly one message (`buf` is the whole frame).
@@ -479,3 +520,6 @@ fn read_multipart_reply(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
     };
     Ok(Message::MultipartReply { more, body })
 }
+
+#[cfg(test)]
+mod tests;

@@ -93,6 +93,38 @@ pub fn write_match(w: &mut Writer, matches: &[Match]) {
     w.pad8_from(start);
 }
 
+/// `matches` as OVS reports them in an OpenFlow 1.5 flow dump: `in_port`,
+/// `eth_dst`, then the registers paired into packet registers (`xregN` holds
+/// `reg2N` in its high half and `reg2N+1` in its low one), unmasked when
+/// both halves are whole. Only the TLVs, no `ofp_match` header: a switch
+/// appends the fields it does not model as they came.
+pub fn write_fields_as_dumped(w: &mut Writer, matches: &[Match]) {
+    let mut registers = [(0u32, 0u32); 16];
+    for m in matches {
+        match m {
+            Match::Reg(field, value) => {
+                // Registers past reg15 do not exist; the codec never reads one.
+                let Some((v, mask)) = registers.get_mut(usize::from(field.reg)) else { continue };
+                *v |= value.checked_shl(u32::from(field.start)).unwrap_or(0) & field.mask();
+                *mask |= field.mask();
+            }
+            other => write_match_field(w, other),
+        }
+    }
+    for (xreg, pair) in (0u8..).zip(registers.chunks_exact(2)) {
+        let value = (u64::from(pair[0].0) << 32) | u64::from(pair[1].0);
+        let mask = (u64::from(pair[0].1) << 32) | u64::from(pair[1].1);
+        if mask == u64::MAX {
+            w.u32(OxmHeader { class: CLASS_PACKET_REGS, field: xreg, has_mask: false, len: 8 }.to_u32())
+                .u64(value);
+        } else if mask != 0 {
+            w.u32(OxmHeader { class: CLASS_PACKET_REGS, field: xreg, has_mask: true, len: 16 }.to_u32())
+                .u64(value)
+                .u64(mask);
+        }
+    }
+}
+
 /// A register field and value from a register's (value, mask), when the
 /// mask is one contiguous run of bits.
 pub fn register_from(reg: u8, value: u32, mask: u32) -> Option<(RegField, u32)> {
@@ -238,6 +270,51 @@ mod tests {
         let unmasked = [0x80, 0x01, 0x02, 0x08, 0, 0, 0, 1, 0, 0, 0, 2];
         let both = read_field(&mut Reader::new(&unmasked, "test")).unwrap();
         assert_eq!(both.len(), 2);
+    }
+
+    #[test]
+    fn matches_dumped_as_packet_registers_read_back_as_the_same_matches() {
+        let matches = vec![
+            Match::Reg(PACKET_SOURCE, 6),
+            Match::Reg(OUTPUT_PORT, 7),
+            Match::Reg(TC_ACTION, 2),
+            Match::Reg(crate::flows::TC_TARGET, 9),
+            Match::InPort(65279),
+            Match::DlDst("0a:58:0a:00:00:05".parse().unwrap()),
+        ];
+        let mut w = Writer::new();
+        write_fields_as_dumped(&mut w, &matches);
+        let bytes = w.finish();
+        let mut r = Reader::new(&bytes, "test");
+        let mut back = Vec::new();
+        let mut classes = Vec::new();
+        while r.remaining() > 0 {
+            let at = bytes.len() - r.remaining();
+            classes.push(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+            back.extend(read_field(&mut r).unwrap().into_iter().map(|f| match f {
+                Field::Known(m) => m,
+                Field::Other(h) => panic!("{h:?}"),
+            }));
+        }
+        back.sort();
+        let mut expected = matches.clone();
+        expected.sort();
+        assert_eq!(back, expected);
+        // in_port, eth_dst, xreg0 (reg0 and reg1), xreg2 (reg4), xreg4 (reg9).
+        assert_eq!(
+            classes,
+            [CLASS_BASIC, CLASS_BASIC, CLASS_PACKET_REGS, CLASS_PACKET_REGS, CLASS_PACKET_REGS]
+        );
+    }
+
+    #[test]
+    fn a_pair_of_whole_registers_is_dumped_unmasked() {
+        let mut w = Writer::new();
+        write_fields_as_dumped(
+            &mut w,
+            &[Match::Reg(crate::flows::TC_TARGET, 9), Match::Reg(RegField { reg: 8, start: 0, end: 31 }, 1)],
+        );
+        assert_eq!(w.finish(), [0x80, 0x01, 0x08, 0x08, 0, 0, 0, 1, 0, 0, 0, 9]);
     }
 
     #[test]
