@@ -1,8 +1,15 @@
 //! The deterministic world: turmoil hosts for the API server, the nodes'
-//! agents, the simulated Open vSwitch and the collector, on turmoil's
-//! network and clock.
+//! agents and the simulated Open vSwitch, on turmoil's network and clock.
+//!
+//! - [`cluster`]: [`cluster::World`], what a test drives (objects, Pods,
+//!   faults, time) and the convergence invariant;
+//! - [`apiserver_host`], [`node_host`], [`ovs_host`]: each host's software;
+//! - [`kube_client`]: kube-rs over turmoil's TCP;
+//! - [`expected`]: the plan the switches must converge to.
 
 pub mod apiserver_host;
+pub mod cluster;
 pub mod expected;
 pub mod kube_client;
 pub mod node_host;
+pub mod ovs_host;

@@ -1,0 +1,283 @@
+//! The world: an `apiserver` host, and per node an `ovs-N` host and a
+//! `node-N` host running the agent, on one turmoil simulation seeded by
+//! the caller. The test drives it like a user and a kubelet would: objects
+//! through the API server, Pod ports through the node's OVS, faults
+//! through turmoil, and time by stepping the simulation.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use actors::agent::state::AgentState;
+use datapath::cluster::PodRef;
+use serde_json::Value;
+
+use crate::apiserver::cluster::Target;
+use crate::apiserver::resources::{NAMESPACES, PODS, ResourceType, TRAFFIC_CONTROLS};
+use crate::apiserver::status::ApiError;
+use crate::devcluster::ApiServer;
+
+use super::apiserver_host::{self, sim_clock};
+use super::expected::{Divergence, cluster_objects, divergence, expected_plan};
+use super::node_host::{self, NodeConfig, agent_state};
+use super::ovs_host::{self, SimOvs};
+
+/// The API server's host name.
+pub const API_HOST: &str = "apiserver";
+/// The bridge on every node.
+pub const BRIDGE: &str = "br-int";
+
+/// One node: its switch and its agent's state.
+pub struct SimNode {
+    /// `node-N`.
+    pub name: String,
+    /// `ovs-N`.
+    pub ovs_host: String,
+    /// Its Open vSwitch.
+    pub ovs: SimOvs,
+    /// The state of its agent's current boot (a bounce starts afresh).
+    agent: Arc<Mutex<Arc<AgentState>>>,
+}
+
+impl SimNode {
+    /// What the agent's current boot shows (`/status`, `/metrics`).
+    pub fn agent(&self) -> Arc<AgentState> {
+        self.agent.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// Why the world could not do what a step asked.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The API server refused.
+    #[error("API server: {0}")]
+    Api(#[from] ApiError),
+    /// The simulated OVS refused.
+    #[error("OVS: {0}")]
+    Ovs(#[from] crate::ovs::ovsdb_server::HookError),
+    /// turmoil stopped with an error (a host failed, or time ran out).
+    #[error("simulation: {0}")]
+    Simulation(String),
+    /// The switches did not converge in time.
+    #[error("not converged after {after:?}:\n{report}")]
+    NotConverged {
+        /// How long it waited.
+        after: Duration,
+        /// Each node's difference.
+        report: String,
+    },
+    /// A manifest that does not parse.
+    #[error("manifest: {0}")]
+    Manifest(String),
+}
+
+/// The simulation and its parts.
+pub struct World {
+    /// turmoil's simulation.
+    pub sim: turmoil::Sim<'static>,
+    /// The API server's state (shared with its host).
+    pub api: ApiServer,
+    /// The nodes.
+    pub nodes: Vec<SimNode>,
+}
+
+impl World {
+    /// A world of `nodes` nodes, seeded with `seed`.
+    ///
+    /// # Errors
+    /// [`WorldError::Ovs`] when a switch cannot be set up.
+    pub fn new(seed: u64, nodes: usize) -> Result<World, WorldError> {
+        let mut sim = turmoil::Builder::new()
+            .rng_seed(seed)
+            .simulation_duration(Duration::from_secs(3600))
+            .tick_duration(Duration::from_millis(1))
+            .build();
+        let api = ApiServer::new(sim_clock());
+        let served = api.clone();
+        sim.host(API_HOST, move || apiserver_host::serve(served.clone()));
+        let mut sim_nodes = Vec::new();
+        for index in 1..=nodes {
+            let name = format!("node-{index}");
+            let ovs_host = format!("ovs-{index}");
+            let ovs = SimOvs::new(BRIDGE, u64::try_from(index).unwrap_or(u64::MAX))?;
+            let served = ovs.clone();
+            sim.host(ovs_host.as_str(), move || ovs_host::run(served.clone()));
+            let agent = Arc::new(Mutex::new(agent_state(&name)));
+            let config = NodeConfig {
+                node: name.clone(),
+                api_host: API_HOST.to_owned(),
+                ovs_host: ovs_host.clone(),
+                bridge: BRIDGE.to_owned(),
+            };
+            let slot = agent.clone();
+            sim.host(name.as_str(), move || {
+                // Each boot is a new process: a new state, not ready.
+                let state = agent_state(&config.node);
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = state.clone();
+                node_host::run_agent(config.clone(), state)
+            });
+            sim_nodes.push(SimNode { name, ovs_host, ovs, agent });
+        }
+        Ok(World { sim, api, nodes: sim_nodes })
+    }
+
+    /// Creates every object of a YAML manifest, or replaces its spec and
+    /// labels when it exists (what `kubectl apply` amounts to here). Pods
+    /// on a node of this world get their port on that node's switch, as
+    /// the CNI would attach them.
+    ///
+    /// # Errors
+    /// [`WorldError`] when the manifest does not parse or a write is refused.
+    pub fn apply(&self, yaml: &str) -> Result<(), WorldError> {
+        let documents =
+            datapath::manifest::parse_documents(yaml).map_err(|e| WorldError::Manifest(e.to_string()))?;
+        for document in documents {
+            self.apply_object(document)?;
+        }
+        Ok(())
+    }
+
+    fn apply_object(&self, object: Value) -> Result<(), WorldError> {
+        let resource = match object.get("kind").and_then(Value::as_str) {
+            Some("Namespace") => &NAMESPACES,
+            Some("Pod") => &PODS,
+            Some("TrafficControl") => &TRAFFIC_CONTROLS,
+            other => return Err(WorldError::Manifest(format!("kind {other:?} is not simulated"))),
+        };
+        let name = text(&object, "/metadata/name");
+        let namespace = resource.namespaced.then(|| {
+            object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_owned()
+        });
+        let target = Target { resource, namespace: namespace.as_deref(), name: &name, status: false };
+        if self.api.get(target).is_ok() {
+            let mut patch = serde_json::json!({"metadata": {"labels": object.pointer("/metadata/labels")}});
+            if let Some(spec) = object.get("spec") {
+                patch["spec"] = spec.clone();
+            }
+            self.api.merge_patch(target, &patch)?;
+            return Ok(());
+        }
+        self.api.create(resource, namespace.as_deref(), object.clone())?;
+        if std::ptr::eq(resource, &PODS) && object.pointer("/spec/hostNetwork") != Some(&Value::Bool(true)) {
+            let node = text(&object, "/spec/nodeName");
+            if let Some(sim_node) = self.nodes.iter().find(|n| n.name == node) {
+                let pod = PodRef::new(namespace.unwrap_or_default(), name.clone());
+                sim_node.ovs.attach_pod(&pod, &pod_port(&pod))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes an object (a Pod's port goes with it).
+    ///
+    /// # Errors
+    /// [`WorldError::Api`] when there is no such object.
+    pub fn delete(
+        &self,
+        resource: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(), WorldError> {
+        let target = Target { resource, namespace, name, status: false };
+        let object = self.api.delete(target)?;
+        if std::ptr::eq(resource, &PODS) {
+            let node = text(&object, "/spec/nodeName");
+            if let Some(sim_node) = self.nodes.iter().find(|n| n.name == node) {
+                let pod = PodRef::new(namespace.unwrap_or_default(), name);
+                let _ = sim_node.ovs.detach_pod(&pod_port(&pod));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the simulation for `duration` of virtual time.
+    ///
+    /// # Errors
+    /// [`WorldError::Simulation`] when a host fails.
+    pub fn run_for(&mut self, duration: Duration) -> Result<(), WorldError> {
+        let until = self.sim.elapsed() + duration;
+        while self.sim.elapsed() < until {
+            self.sim.step().map_err(|e| WorldError::Simulation(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// How each node's switch differs from the plan of the cluster now.
+    pub fn divergences(&self) -> Vec<(String, Divergence)> {
+        let objects = cluster_objects(&self.api);
+        self.nodes
+            .iter()
+            .map(|node| {
+                let ports = node.ovs.switch_ports();
+                let plan = expected_plan(&node.name, &objects, &ports);
+                let flows = node.ovs.switch.read(|s| s.flows());
+                (node.name.clone(), divergence(&plan, &flows, &ports))
+            })
+            .collect()
+    }
+
+    /// Steps until every node's switch holds its plan; returns how long
+    /// that took in virtual time.
+    ///
+    /// # Errors
+    /// [`WorldError::NotConverged`] with each node's difference after
+    /// `timeout`.
+    pub fn converge(&mut self, timeout: Duration) -> Result<Duration, WorldError> {
+        let started = self.sim.elapsed();
+        loop {
+            self.run_for(Duration::from_millis(10))?;
+            let divergences = self.divergences();
+            if divergences.iter().all(|(_, d)| d.is_empty()) {
+                return Ok(self.sim.elapsed() - started);
+            }
+            let after = self.sim.elapsed() - started;
+            if after >= timeout {
+                let report = divergences.iter().map(|(node, d)| format!("{node}:\n{d}")).collect();
+                return Err(WorldError::NotConverged { after, report });
+            }
+        }
+    }
+}
+
+impl World {
+    /// Everything an observer can see of the run so far, in order: the
+    /// API requests the agents made (verb, resource, name, answer), each
+    /// switch's flows and flow_mod count, and the virtual time. Two runs
+    /// of the same seed and steps must give the same text.
+    pub fn trace(&self) -> String {
+        let mut trace = format!("elapsed {:?}\n", self.sim.elapsed());
+        for record in self.api.audit() {
+            trace.push_str(&format!(
+                "{} {}/{}/{} {}/{} {}\n",
+                record.verb,
+                record.group,
+                record.resource,
+                record.subresource,
+                record.namespace,
+                record.name,
+                record.code
+            ));
+        }
+        for node in &self.nodes {
+            let (flow_mods, flows) = node.ovs.switch.read(|s| (s.flow_mods_applied(), s.dump_flows_text()));
+            trace.push_str(&format!("{} flow_mods {flow_mods}\n{flows}", node.name));
+        }
+        trace
+    }
+
+    /// [`World::trace`] as a short hash (FNV-1a), for logs.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+}
+
+/// A Pod's port name, as the CNI names it (short and unique per node).
+pub fn pod_port(pod: &PodRef) -> String {
+    let name: String = format!("{}-{}", pod.namespace, pod.name).chars().take(15).collect();
+    name
+}
+
+fn text(object: &Value, pointer: &str) -> String {
+    object.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
+}

@@ -1,0 +1,210 @@
+//! An `ovs-N` host: the simulated OVSDB server and OpenFlow switch on
+//! turmoil's network, and the part of ovs-vswitchd between them: it opens
+//! each interface the database lists (an ofport, or an error when a host
+//! device does not exist), tells the switch about its ports, and after a
+//! restart brings them back with the ofports the database remembers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use datapath::cluster::PodRef;
+use datapath::ports::{SwitchPort, pod_keys};
+
+use crate::ovs::openflow_switch::{OpenFlowSwitch, SharedSwitch};
+use crate::ovs::ovsdb_server::{self, HookError, InterfaceView, OvsdbServer};
+
+use super::node_host::{OPENFLOW_PORT, OVSDB_PORT};
+
+/// Interface types ovs-vswitchd opens without a host device.
+const VIRTUAL_TYPES: [&str; 7] = ["internal", "vxlan", "geneve", "gre", "erspan", "ip6erspan", "ip6gre"];
+
+/// One node's simulated Open vSwitch; clones share it.
+#[derive(Clone, Debug)]
+pub struct SimOvs {
+    /// The bridge the agent manages.
+    pub bridge: String,
+    /// The database.
+    pub ovsdb: Arc<Mutex<OvsdbServer>>,
+    /// The OpenFlow side of the bridge.
+    pub switch: SharedSwitch,
+    /// Host network devices that exist (Pods' veths, NICs).
+    devices: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl SimOvs {
+    /// A switch with `bridge` and nothing on it.
+    ///
+    /// # Errors
+    /// [`HookError`] when the database refuses the bridge.
+    pub fn new(bridge: &str, datapath_id: u64) -> Result<SimOvs, HookError> {
+        let mut ovsdb = OvsdbServer::new();
+        ovsdb.add_bridge(bridge)?;
+        Ok(SimOvs {
+            bridge: bridge.to_owned(),
+            ovsdb: Arc::new(Mutex::new(ovsdb)),
+            switch: SharedSwitch::new(OpenFlowSwitch::new(datapath_id)),
+            devices: Arc::default(),
+        })
+    }
+
+    fn database(&self) -> std::sync::MutexGuard<'_, OvsdbServer> {
+        self.ovsdb.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A host device now exists (a NIC a `device` target port may name).
+    pub fn add_device(&self, name: &str) {
+        self.devices.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned());
+    }
+
+    /// What the CNI does for a new Pod: its veth on the bridge, with the
+    /// Pod's identity in `external_ids`.
+    ///
+    /// # Errors
+    /// [`HookError`] when the database refuses (e.g. the name is taken).
+    pub fn attach_pod(&self, pod: &PodRef, port: &str) -> Result<(), HookError> {
+        self.add_device(port);
+        let external_ids = BTreeMap::from([
+            (pod_keys::NAME.to_owned(), pod.name.clone()),
+            (pod_keys::NAMESPACE.to_owned(), pod.namespace.clone()),
+            (pod_keys::MAC.to_owned(), format_mac(mac_of(port))),
+        ]);
+        self.database().add_port(&self.bridge, port, "", &external_ids)?;
+        self.realize();
+        Ok(())
+    }
+
+    /// What the CNI does when a Pod goes.
+    ///
+    /// # Errors
+    /// [`HookError`] when there is no such port.
+    pub fn detach_pod(&self, port: &str) -> Result<(), HookError> {
+        self.database().delete_port(&self.bridge, port)?;
+        self.devices.lock().unwrap_or_else(PoisonError::into_inner).remove(port);
+        self.realize();
+        Ok(())
+    }
+
+    /// The bridge's ports as the agent's planner sees them.
+    pub fn switch_ports(&self) -> Vec<SwitchPort> {
+        self.database().interfaces(&self.bridge).iter().map(switch_port).collect()
+    }
+
+    /// ovs-vswitchd restarts: flows and port config are gone and every
+    /// OpenFlow connection drops; OVSDB (and the ofports it stores) stays,
+    /// and the ports come back with them.
+    pub fn restart_vswitchd(&self) {
+        self.switch.with(OpenFlowSwitch::restart);
+        self.realize();
+    }
+
+    /// One round of ovs-vswitchd's work: every interface on the bridge
+    /// gets an ofport (or -1 and an error), the switch gets the ports the
+    /// database has and loses the ones it no longer has.
+    pub fn realize(&self) {
+        let devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut database = self.database();
+        let interfaces = database.interfaces(&self.bridge);
+        let mut taken: BTreeSet<i64> =
+            interfaces.iter().filter_map(|i| i.ofport).filter(|p| *p > 0).collect();
+        let mut wanted: BTreeMap<u32, String> = BTreeMap::new();
+        for interface in &interfaces {
+            let opens = VIRTUAL_TYPES.contains(&interface.interface_type.as_str())
+                || (interface.interface_type.is_empty() && devices.contains(&interface.name));
+            let (ofport, error) = match (opens, interface.ofport) {
+                (true, Some(ofport)) if ofport > 0 => (ofport, None),
+                (true, _) => {
+                    // OVS hands out the lowest free number.
+                    let ofport = (1..).find(|p| !taken.contains(p)).unwrap_or(i64::MAX);
+                    taken.insert(ofport);
+                    (ofport, None)
+                }
+                (false, _) => {
+                    (-1, Some(format!("could not open network device {} (No such device)", interface.name)))
+                }
+            };
+            if interface.ofport != Some(ofport) || interface.error != error {
+                // The interface exists: we just listed it.
+                let _ = database.set_interface_state(&interface.uuid, Some(ofport), error);
+            }
+            if let Ok(ofport) = u32::try_from(ofport)
+                && ofport > 0
+            {
+                wanted.insert(ofport, interface.name.clone());
+            }
+        }
+        drop(database);
+        self.switch.with(|switch| {
+            let present: BTreeMap<u32, String> =
+                switch.ports().into_iter().map(|p| (p.port_no, p.name.clone())).collect();
+            for (ofport, name) in &present {
+                if wanted.get(ofport) != Some(name) {
+                    switch.remove_port(*ofport);
+                }
+            }
+            for (ofport, name) in &wanted {
+                if present.get(ofport) != Some(name) {
+                    switch.add_port(*ofport, name, mac_of(name));
+                }
+            }
+        });
+    }
+}
+
+/// The planner's view of one interface.
+fn switch_port(interface: &InterfaceView) -> SwitchPort {
+    SwitchPort {
+        name: interface.name.clone(),
+        ofport: interface.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
+        external_ids: interface.external_ids.clone(),
+        interface_type: interface.interface_type.clone(),
+        options: interface.options.clone(),
+        error: interface.error.clone(),
+    }
+}
+
+/// A port's MAC address, made from its name (locally administered).
+pub fn mac_of(name: &str) -> [u8; 6] {
+    let hash =
+        name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let bytes = hash.to_be_bytes();
+    [0x02, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]]
+}
+
+fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// The host's software: OVSDB and OpenFlow on their ports, and
+/// ovs-vswitchd's loop, until the host is crashed or bounced.
+///
+/// # Errors
+/// When binding or accepting fails.
+pub async fn run(ovs: SimOvs) -> turmoil::Result {
+    let ovsdb_listener = turmoil::net::TcpListener::bind(("0.0.0.0", OVSDB_PORT)).await?;
+    let openflow_listener = turmoil::net::TcpListener::bind(("0.0.0.0", OPENFLOW_PORT)).await?;
+    let mut changes = ovs.database().subscribe();
+    let vswitchd = ovs.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            vswitchd.realize();
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    let database = ovs.ovsdb.clone();
+    tokio::task::spawn_local(async move {
+        while let Ok((stream, _)) = ovsdb_listener.accept().await {
+            let database = database.clone();
+            tokio::task::spawn_local(async move {
+                if let Err(error) = ovsdb_server::serve(database, stream).await {
+                    tracing::debug!(%error, "simulated OVSDB connection ended");
+                }
+            });
+        }
+    });
+    loop {
+        let (stream, _) = openflow_listener.accept().await?;
+        tokio::task::spawn_local(ovs.switch.clone().serve(stream));
+    }
+}

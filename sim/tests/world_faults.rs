@@ -1,0 +1,99 @@
+//! The faults a node lives with, in the simulated world: each one, then
+//! convergence to the plan of the final cluster state.
+
+use std::time::Duration;
+
+use sim::world::cluster::{API_HOST, World};
+
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+}
+
+fn seeded(seed: u64, nodes: usize) -> World {
+    let mut world = World::new(seed, nodes).expect("world");
+    world.apply(&fixture("cluster/namespaces.yaml")).expect("namespaces");
+    world.apply(&fixture("cluster/pods.yaml")).expect("pods");
+    for example in ["mirror-web-app", "mirror-all-to-remote", "redirect-prod-to-local"] {
+        world.apply(&fixture(&format!("seed/{example}.yaml"))).expect("seed");
+    }
+    world.converge(CONVERGE).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    world
+}
+
+fn flow_mods(world: &World, node: usize) -> u64 {
+    world.nodes[node].ovs.switch.read(|s| s.flow_mods_applied())
+}
+
+/// web-1 relabelled: it leaves mirror-web-app (and stays with the others).
+const WEB1_RELABELLED: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default, labels: {app: cache}}\nspec: {nodeName: node-1, containers: [{name: main, image: pause}]}\n";
+
+/// A new TrafficControl with a port of its own.
+const AUDIT: &str = "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: audit-cache}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: cache}}}\n  direction: Ingress\n  action: Mirror\n  targetPort: {ovsInternal: {name: tap9}}\n";
+
+#[test]
+fn after_ovs_vswitchd_restarts_the_flows_come_back() {
+    let mut world = seeded(11, 1);
+    world.nodes[0].ovs.restart_vswitchd();
+    assert!(!world.divergences()[0].1.is_empty(), "a restart loses the flows");
+    let took = world.converge(CONVERGE).expect("flows restored");
+    eprintln!("flows restored {took:?} after ovs-vswitchd restarted");
+}
+
+#[test]
+fn after_the_ovs_servers_drop_every_connection_the_agent_reconnects() {
+    let mut world = seeded(12, 1);
+    let before = flow_mods(&world, 0);
+    world.sim.bounce("ovs-1");
+    world.run_for(Duration::from_secs(3)).expect("run");
+    assert_eq!(flow_mods(&world, 0), before, "reconnecting to an unchanged switch sends nothing");
+    world.apply(AUDIT).expect("audit-cache");
+    world.apply(WEB1_RELABELLED).expect("relabel");
+    world.converge(CONVERGE).expect("converged after reconnecting");
+}
+
+#[test]
+fn a_restarted_agent_changes_nothing_on_an_unchanged_switch() {
+    let mut world = seeded(13, 1);
+    let before = flow_mods(&world, 0);
+    world.sim.bounce("node-1");
+    world.run_for(Duration::from_secs(5)).expect("run");
+    assert!(world.nodes[0].agent().is_ready(), "the new agent synced");
+    assert_eq!(flow_mods(&world, 0), before, "zero flow_mods after the restart");
+}
+
+#[test]
+fn an_api_server_restart_that_forgets_history_is_followed_by_a_relist() {
+    let mut world = seeded(14, 1);
+    world.sim.bounce(API_HOST);
+    world.api.forget_history();
+    world.apply(WEB1_RELABELLED).expect("relabel");
+    world.apply(AUDIT).expect("audit-cache");
+    let took = world.converge(CONVERGE).expect("converged after the API server restart");
+    eprintln!("converged {took:?} after the API server restart");
+}
+
+/// A partition TCP survives: turmoil holds the segments and delivers them
+/// when it heals, as retransmission would. (turmoil's `partition` drops
+/// TCP segments for good, which real TCP never does; a partition long
+/// enough to kill connections is the API server restart above.)
+#[test]
+fn changes_made_during_a_partition_are_realized_after_it_heals() {
+    let mut world = seeded(15, 1);
+    world.sim.hold("node-1", API_HOST);
+    world.apply(AUDIT).expect("audit-cache");
+    world.apply(WEB1_RELABELLED).expect("relabel");
+    world.run_for(Duration::from_secs(5)).expect("run");
+    assert!(!world.divergences()[0].1.is_empty(), "a partitioned agent cannot know");
+    world.sim.release("node-1", API_HOST);
+    let took = world.converge(CONVERGE).expect("converged after the partition healed");
+    eprintln!("converged {took:?} after the partition healed");
+}
+
+#[test]
+fn two_nodes_each_realize_their_own_pods() {
+    let world = seeded(16, 2);
+    let flows = |node: usize| world.nodes[node].ovs.switch.read(|s| s.flow_count());
+    assert!(flows(0) > flows(1) && flows(1) > 0, "node-1 {} flows, node-2 {}", flows(0), flows(1));
+}
