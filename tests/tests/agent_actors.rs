@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actors::agent::connector::SocketConnector;
 use actors::agent::messages::{DumpAgentFlows, NamespacesObserved, PodsObserved, TrafficControlsObserved};
-use actors::agent::reconciler::Timing;
+use actors::agent::reconciler::Tuning;
 use actors::agent::runner::{self, Agent};
 use actors::agent::state::AgentState;
 use actors::config::OvsSocket;
@@ -31,7 +31,7 @@ fn start_agent(ovs: &Ovs, bridge: &Bridge) -> Agent {
         ovsdb: OvsSocket::Unix(ovs.db_socket()),
         openflow: OvsSocket::Unix(bridge.mgmt.clone()),
     };
-    runner::start(connector, bridge.name.clone(), AgentState::new("node-1"), None, Timing::default())
+    runner::start(connector, bridge.name.clone(), AgentState::new("node-1"), None, Tuning::default())
 }
 
 fn observe(agent: &Agent, tcs: Vec<TrafficControl>, pods: Vec<PodInfo>) {

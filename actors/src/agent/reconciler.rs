@@ -5,7 +5,7 @@
 //! planner; this actor only sequences the managers.
 //!
 //! Coalescing: facts only mark the state dirty. A pass starts once the
-//! actor has taken the messages already queued (plus `Timing::debounce`,
+//! actor has taken the messages already queued (plus `Tuning::debounce`,
 //! zero by default: waiting for more events costs every change its
 //! latency), and changes during a pass give exactly one more pass after
 //! it. No
@@ -53,23 +53,40 @@ pub struct Managers {
     pub publish_status: Option<Recipient<PublishStatus>>,
 }
 
-/// Timing knobs.
+/// How the reconciler paces and orders its passes.
 #[derive(Clone, Copy, Debug)]
-pub struct Timing {
+pub struct Tuning {
     /// Extra wait from the first change to the pass that takes it.
     pub debounce: Duration,
     /// First retry after a failed pass (doubles up to `retry_max`).
     pub retry_first: Duration,
     /// Longest wait between retries.
     pub retry_max: Duration,
+    /// When a pass deletes the ports it no longer needs.
+    pub port_deletion: PortDeletion,
 }
 
-impl Default for Timing {
+/// When a pass deletes ports, relative to installing the flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PortDeletion {
+    /// Once the bundle without their flows is installed (DESIGN §2): no
+    /// flow ever outputs to a port that is gone, or to whatever port
+    /// takes its ofport next.
+    #[default]
+    AfterFlows,
+    /// Before installing the flows: breaks DESIGN §2 on purpose, so the
+    /// simulation can show that its invariants catch an ordering bug.
+    /// `tc-agent` has no way to select it.
+    BeforeFlowsDeliberateBug,
+}
+
+impl Default for Tuning {
     fn default() -> Self {
-        Timing {
+        Tuning {
             debounce: Duration::ZERO,
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
+            port_deletion: PortDeletion::AfterFlows,
         }
     }
 }
@@ -137,7 +154,7 @@ pub struct Reconciler {
     synced: Synced,
     managers: Managers,
     state: Arc<AgentState>,
-    timing: Timing,
+    tuning: Tuning,
     retry: Backoff,
     /// The bridge's ports as the last pass left them.
     expected_ports: Option<Vec<SwitchPort>>,
@@ -148,7 +165,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// A reconciler for `state.node`.
-    pub fn new(managers: Managers, state: Arc<AgentState>, timing: Timing) -> Self {
+    pub fn new(managers: Managers, state: Arc<AgentState>, tuning: Tuning) -> Self {
         Reconciler {
             facts: Facts {
                 node: state.node.clone(),
@@ -163,8 +180,8 @@ impl Reconciler {
             synced: Synced::default(),
             managers,
             state,
-            retry: Backoff::new(timing.retry_first, timing.retry_max),
-            timing,
+            retry: Backoff::new(tuning.retry_first, tuning.retry_max),
+            tuning,
             expected_ports: None,
             dirty: false,
             running: false,
@@ -175,7 +192,7 @@ impl Reconciler {
     /// Something changed: a pass will take it.
     fn request_pass(&mut self, ctx: &mut Context<Self>) {
         self.dirty = true;
-        self.schedule(ctx, self.timing.debounce);
+        self.schedule(ctx, self.tuning.debounce);
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
@@ -198,19 +215,22 @@ impl Reconciler {
         let facts = self.facts.clone();
         let managers = self.managers.clone();
         let started = Instant::now();
-        ctx.spawn(run_pass(managers, facts.clone()).into_actor(self).map(move |outcome, actor, ctx| {
-            actor.running = false;
-            match outcome {
-                Ok(outcome) => actor.finish_pass(outcome, &facts, started.elapsed(), ctx),
-                Err(error) => {
-                    actor.state.metrics.error(error.kind());
-                    let delay = actor.retry.next_delay();
-                    tracing::warn!(%error, retry_in = ?delay, "reconcile pass failed");
-                    actor.dirty = true;
-                    actor.schedule(ctx, delay);
+        let order = self.tuning.port_deletion;
+        ctx.spawn(run_pass(managers, facts.clone(), order).into_actor(self).map(
+            move |outcome, actor, ctx| {
+                actor.running = false;
+                match outcome {
+                    Ok(outcome) => actor.finish_pass(outcome, &facts, started.elapsed(), ctx),
+                    Err(error) => {
+                        actor.state.metrics.error(error.kind());
+                        let delay = actor.retry.next_delay();
+                        tracing::warn!(%error, retry_in = ?delay, "reconcile pass failed");
+                        actor.dirty = true;
+                        actor.schedule(ctx, delay);
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
 
     fn finish_pass(&mut self, outcome: PassOutcome, facts: &Facts, took: Duration, ctx: &mut Context<Self>) {
@@ -259,7 +279,7 @@ impl Reconciler {
             status.do_send(PublishStatus(realized));
         }
         if self.dirty {
-            self.schedule(ctx, self.timing.debounce);
+            self.schedule(ctx, self.tuning.debounce);
         }
     }
 }
@@ -283,7 +303,7 @@ impl StepTimes {
 }
 
 /// One pass, in order; see the module documentation.
-async fn run_pass(managers: Managers, facts: Facts) -> Result<PassOutcome, PassError> {
+async fn run_pass(managers: Managers, facts: Facts, order: PortDeletion) -> Result<PassOutcome, PassError> {
     let mut steps = StepTimes::default();
     let current = steps.time("read_ports", managers.read_ports.send(ReadSwitchPorts)).await??;
     let first = steps.time("plan", async { facts.plan(&current) }).await;
@@ -296,12 +316,22 @@ async fn run_pass(managers: Managers, facts: Facts) -> Result<PassOutcome, PassE
     } else {
         Arc::new(steps.time("plan", async { facts.plan(&ports.ports) }).await)
     };
-    let install = InstallFlows(Arc::from(plan.flows.as_slice()));
-    let flows = steps.time("install_flows", managers.install_flows.send(install)).await??;
     let dropped = ports.changes.delete_after_flows.clone();
-    if !dropped.is_empty() {
-        steps.time("delete_ports", managers.delete_ports.send(DeletePorts(dropped.clone()))).await??;
-    }
+    let delete_ports = async {
+        if !dropped.is_empty() {
+            managers.delete_ports.send(DeletePorts(dropped.clone())).await??;
+        }
+        Ok::<_, PassError>(())
+    };
+    let install = InstallFlows(Arc::from(plan.flows.as_slice()));
+    let flows = if order == PortDeletion::BeforeFlowsDeliberateBug {
+        steps.time("delete_ports", delete_ports).await?;
+        steps.time("install_flows", managers.install_flows.send(install)).await??
+    } else {
+        let flows = steps.time("install_flows", managers.install_flows.send(install)).await??;
+        steps.time("delete_ports", delete_ports).await?;
+        flows
+    };
     let ports_after = ports.ports.iter().filter(|p| !dropped.contains(&p.name)).cloned().collect();
     Ok(PassOutcome { plan, ports, flows, ports_after, steps })
 }

@@ -12,7 +12,7 @@ use super::flow_manager::FlowManager;
 use super::messages::DumpAgentFlows;
 use super::pod_watcher::PodWatcher;
 use super::port_manager::PortManager;
-use super::reconciler::{Managers, Reconciler, Timing};
+use super::reconciler::{Managers, Reconciler, Tuning};
 use super::state::AgentState;
 use super::status_writer::StatusWriter;
 
@@ -34,7 +34,7 @@ pub fn start<C: Connector>(
     bridge: String,
     state: Arc<AgentState>,
     client: Option<Client>,
-    timing: Timing,
+    tuning: Tuning,
 ) -> Agent {
     let status_writer = client.clone().map(|client| StatusWriter::new(client, state.clone()).start());
     let mut dump_flows = None;
@@ -51,7 +51,7 @@ pub fn start<C: Connector>(
             install_flows: flows.recipient(),
             publish_status: status_writer.map(Addr::recipient),
         };
-        Reconciler::new(managers, state.clone(), timing)
+        Reconciler::new(managers, state.clone(), tuning)
     });
     if let Some(client) = client {
         PodWatcher::new(

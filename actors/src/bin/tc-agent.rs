@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use actors::agent::connector::SocketConnector;
-use actors::agent::reconciler::Timing;
+use actors::agent::reconciler::Tuning;
 use actors::agent::state::AgentState;
 use actors::agent::{http, runner};
 use actors::config::{AgentConfig, Overrides};
@@ -98,7 +98,7 @@ async fn run(config: AgentConfig, listen: &str) -> Result<(), Failure> {
     tracing::info!(node = %config.node_name, bridge = %config.bridge, ovsdb = %config.ovsdb, openflow = %config.openflow, "starting");
     let connector = SocketConnector { ovsdb: config.ovsdb.clone(), openflow: config.openflow.clone() };
     let agent =
-        runner::start(connector, config.bridge.clone(), state.clone(), Some(client), Timing::default());
+        runner::start(connector, config.bridge.clone(), state.clone(), Some(client), Tuning::default());
     actix_rt::spawn(http::serve(listener, state, Some(agent.dump_flows)));
     wait_for_signal().await.map_err(Failure::Runtime)?;
     // Flows and ports stay: a restarted agent finds them in place and

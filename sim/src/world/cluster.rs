@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use actors::agent::reconciler::Tuning;
 use actors::agent::state::AgentState;
 use datapath::cluster::PodRef;
 use serde_json::Value;
@@ -18,6 +19,7 @@ use crate::devcluster::ApiServer;
 
 use super::apiserver_host::{self, sim_clock};
 use super::expected::{Divergence, cluster_objects, divergence, expected_plan};
+use super::invariants;
 use super::node_host::{self, NodeConfig, agent_state};
 use super::ovs_host::{self, SimOvs};
 
@@ -65,6 +67,9 @@ pub enum WorldError {
         /// Each node's difference.
         report: String,
     },
+    /// A safety rule was broken.
+    #[error("safety rule broken:\n{0}")]
+    Violated(String),
     /// A manifest that does not parse.
     #[error("manifest: {0}")]
     Manifest(String),
@@ -86,6 +91,14 @@ impl World {
     /// # Errors
     /// [`WorldError::Ovs`] when a switch cannot be set up.
     pub fn new(seed: u64, nodes: usize) -> Result<World, WorldError> {
+        World::with_tuning(seed, nodes, Tuning::default())
+    }
+
+    /// [`World::new`] with agents tuned by `tuning`.
+    ///
+    /// # Errors
+    /// [`WorldError::Ovs`] when a switch cannot be set up.
+    pub fn with_tuning(seed: u64, nodes: usize, tuning: Tuning) -> Result<World, WorldError> {
         let mut sim = turmoil::Builder::new()
             .rng_seed(seed)
             .simulation_duration(Duration::from_secs(3600))
@@ -107,6 +120,7 @@ impl World {
                 api_host: API_HOST.to_owned(),
                 ovs_host: ovs_host.clone(),
                 bridge: BRIDGE.to_owned(),
+                tuning,
             };
             let slot = agent.clone();
             sim.host(name.as_str(), move || {
@@ -148,10 +162,13 @@ impl World {
             object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_owned()
         });
         let target = Target { resource, namespace: namespace.as_deref(), name: &name, status: false };
-        if self.api.get(target).is_ok() {
-            let mut patch = serde_json::json!({"metadata": {"labels": object.pointer("/metadata/labels")}});
+        if let Ok(current) = self.api.get(target) {
+            let mut patch = serde_json::json!({"metadata": {"labels": replacing(
+                current.pointer("/metadata/labels"),
+                object.pointer("/metadata/labels"),
+            )}});
             if let Some(spec) = object.get("spec") {
-                patch["spec"] = spec.clone();
+                patch["spec"] = replacing(current.get("spec"), Some(spec));
             }
             self.api.merge_patch(target, &patch)?;
             return Ok(());
@@ -215,6 +232,15 @@ impl World {
             .collect()
     }
 
+    /// Every safety rule seen broken so far, by node (see
+    /// [`super::invariants`]).
+    pub fn violations(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|node| node.ovs.violations().into_iter().map(move |v| format!("{}: {v}", node.name)))
+            .collect()
+    }
+
     /// Steps until every node's switch holds its plan; returns how long
     /// that took in virtual time.
     ///
@@ -227,6 +253,18 @@ impl World {
             self.run_for(Duration::from_millis(10))?;
             let divergences = self.divergences();
             if divergences.iter().all(|(_, d)| d.is_empty()) {
+                // Converged: no flow may name a port the bridge lacks.
+                for node in &self.nodes {
+                    let ofports = node.ovs.switch_ports().iter().filter_map(|p| p.usable_ofport()).collect();
+                    let flows = node.ovs.switch.read(|s| s.flows());
+                    if let Some(problem) = invariants::dangling(&flows, &ofports).into_iter().next() {
+                        return Err(WorldError::Violated(format!("{}: {problem}", node.name)));
+                    }
+                }
+                let violations = self.violations();
+                if !violations.is_empty() {
+                    return Err(WorldError::Violated(violations.join("\n")));
+                }
                 return Ok(self.sim.elapsed() - started);
             }
             let after = self.sim.elapsed() - started;
@@ -276,6 +314,24 @@ impl World {
 pub fn pod_port(pod: &PodRef) -> String {
     let name: String = format!("{}-{}", pod.namespace, pod.name).chars().take(15).collect();
     name
+}
+
+/// The JSON merge patch that turns `current` into `wanted`: what `kubectl
+/// apply` sends when it owns every field. Keys that `wanted` drops are
+/// nulled (a plain merge would keep a TrafficControl's old `vxlan` next
+/// to its new `geneve`).
+fn replacing(current: Option<&Value>, wanted: Option<&Value>) -> Value {
+    match (current, wanted) {
+        (Some(Value::Object(current)), Some(Value::Object(wanted))) => {
+            let mut patch: serde_json::Map<String, Value> =
+                current.keys().filter(|k| !wanted.contains_key(*k)).map(|k| (k.clone(), Value::Null)).collect();
+            for (key, value) in wanted {
+                patch.insert(key.clone(), replacing(current.get(key), Some(value)));
+            }
+            Value::Object(patch)
+        }
+        (_, wanted) => wanted.cloned().unwrap_or(Value::Null),
+    }
 }
 
 fn text(object: &Value, pointer: &str) -> String {

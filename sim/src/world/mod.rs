@@ -10,6 +10,7 @@
 pub mod apiserver_host;
 pub mod cluster;
 pub mod expected;
+pub mod invariants;
 pub mod kube_client;
 pub mod node_host;
 pub mod ovs_host;

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use actors::agent::connector::Connector;
-use actors::agent::reconciler::Timing;
+use actors::agent::reconciler::Tuning;
 use actors::agent::runner;
 use actors::agent::state::AgentState;
 use futures::future::LocalBoxFuture;
@@ -78,6 +78,9 @@ pub struct NodeConfig {
     pub ovs_host: String,
     /// The bridge the agent manages.
     pub bridge: String,
+    /// The reconciler's pacing and order (a deliberate bug, in the test
+    /// that shows the invariants catch one).
+    pub tuning: Tuning,
 }
 
 /// The host's software: starts the agent and keeps it running until the
@@ -89,7 +92,7 @@ pub struct NodeConfig {
 pub async fn run_agent(config: NodeConfig, state: Arc<AgentState>) -> turmoil::Result {
     let client = kube_client(&config.api_host);
     let connector = TurmoilConnector { ovs_host: config.ovs_host };
-    let _agent = runner::start(connector, config.bridge, state, Some(client), Timing::default());
+    let _agent = runner::start(connector, config.bridge, state, Some(client), config.tuning);
     std::future::pending::<()>().await;
     Ok(())
 }

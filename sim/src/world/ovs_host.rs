@@ -13,6 +13,7 @@ use datapath::ports::{SwitchPort, pod_keys};
 use crate::ovs::openflow_switch::{OpenFlowSwitch, SharedSwitch};
 use crate::ovs::ovsdb_server::{self, HookError, InterfaceView, OvsdbServer};
 
+use super::invariants;
 use super::node_host::{OPENFLOW_PORT, OVSDB_PORT};
 
 /// Interface types ovs-vswitchd opens without a host device.
@@ -29,6 +30,13 @@ pub struct SimOvs {
     pub switch: SharedSwitch,
     /// Host network devices that exist (Pods' veths, NICs).
     devices: Arc<Mutex<BTreeSet<String>>>,
+    /// Ports the CNI attached and has not removed: only it may delete them.
+    cni_ports: Arc<Mutex<BTreeSet<String>>>,
+    /// Ports the CNI removed, until the switch has let them go: their flows
+    /// may outlive them (the agent learns of the Pod's end afterwards).
+    detached: Arc<Mutex<BTreeSet<String>>>,
+    /// Safety rules seen broken (see [`super::invariants`]), in order.
+    violations: Arc<Mutex<Vec<String>>>,
 }
 
 impl SimOvs {
@@ -44,6 +52,9 @@ impl SimOvs {
             ovsdb: Arc::new(Mutex::new(ovsdb)),
             switch: SharedSwitch::new(OpenFlowSwitch::new(datapath_id)),
             devices: Arc::default(),
+            cni_ports: Arc::default(),
+            detached: Arc::default(),
+            violations: Arc::default(),
         })
     }
 
@@ -69,6 +80,7 @@ impl SimOvs {
             (pod_keys::MAC.to_owned(), format_mac(mac_of(port))),
         ]);
         self.database().add_port(&self.bridge, port, "", &external_ids)?;
+        lock(&self.cni_ports).insert(port.to_owned());
         self.realize();
         Ok(())
     }
@@ -78,10 +90,17 @@ impl SimOvs {
     /// # Errors
     /// [`HookError`] when there is no such port.
     pub fn detach_pod(&self, port: &str) -> Result<(), HookError> {
+        lock(&self.cni_ports).remove(port);
+        lock(&self.detached).insert(port.to_owned());
         self.database().delete_port(&self.bridge, port)?;
         self.devices.lock().unwrap_or_else(PoisonError::into_inner).remove(port);
         self.realize();
         Ok(())
+    }
+
+    /// The safety rules seen broken so far.
+    pub fn violations(&self) -> Vec<String> {
+        lock(&self.violations).clone()
     }
 
     /// The bridge's ports as the agent's planner sees them.
@@ -133,11 +152,26 @@ impl SimOvs {
             }
         }
         drop(database);
+        let names: BTreeSet<&String> = interfaces.iter().map(|i| &i.name).collect();
+        let gone: Vec<String> =
+            lock(&self.cni_ports).iter().filter(|p| !names.contains(p)).cloned().collect();
+        for port in gone {
+            lock(&self.cni_ports).remove(&port);
+            self.violate(format!("Pod port {port} was deleted by someone other than the CNI"));
+        }
         self.switch.with(|switch| {
             let present: BTreeMap<u32, String> =
                 switch.ports().into_iter().map(|p| (p.port_no, p.name.clone())).collect();
+            let flows = switch.flows();
             for (ofport, name) in &present {
                 if wanted.get(ofport) != Some(name) {
+                    if !lock(&self.detached).remove(name) {
+                        for flow in invariants::flows_using(&flows, *ofport) {
+                            self.violate(format!(
+                                "port {name} (ofport {ofport}) deleted while a flow uses it: {flow}"
+                            ));
+                        }
+                    }
                     switch.remove_port(*ofport);
                 }
             }
@@ -148,6 +182,17 @@ impl SimOvs {
             }
         });
     }
+}
+
+impl SimOvs {
+    fn violate(&self, what: String) {
+        tracing::error!(%what, "safety rule broken");
+        lock(&self.violations).push(what);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The planner's view of one interface.
