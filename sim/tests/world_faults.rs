@@ -97,3 +97,15 @@ fn two_nodes_each_realize_their_own_pods() {
     let flows = |node: usize| world.nodes[node].ovs.switch.read(|s| s.flow_count());
     assert!(flows(0) > flows(1) && flows(1) > 0, "node-1 {} flows, node-2 {}", flows(0), flows(1));
 }
+
+/// Found by the churn scenario (seed 17): the pass after the CNI removed
+/// a Pod's port planned with the command connection's stale replica, and
+/// the port's classification flows stayed forever.
+#[test]
+fn a_deleted_pod_takes_its_flows_and_a_new_one_gets_them() {
+    let mut world = seeded(17, 1);
+    world.delete(&sim::apiserver::resources::PODS, Some("default"), "web-2").expect("delete");
+    world.converge(CONVERGE).expect("converged after the Pod left");
+    world.apply(WEB1_RELABELLED.replace("web-1", "web-9").as_str()).expect("new pod");
+    world.converge(CONVERGE).expect("converged after a Pod came");
+}

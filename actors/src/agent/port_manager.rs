@@ -126,7 +126,15 @@ impl<C: Connector> Handler<ReadSwitchPorts> for PortManager<C> {
     type Result = AtomicResponse<Self, Result<Vec<SwitchPort>, ManagerError>>;
 
     fn handle(&mut self, _: ReadSwitchPorts, _: &mut Self::Context) -> Self::Result {
-        self.with_connections(async |c, bridge_name| Ok(bridge::switch_ports(c.ovsdb.replica(), bridge_name)))
+        self.with_connections(async |c, bridge_name| {
+            // The command connection reads only while a command runs, so
+            // its replica may miss updates the watch connection already
+            // reported (a Pod port the CNI deleted). A round trip applies
+            // every update the server sent before it: a pass never plans
+            // with ports older than the change that started it.
+            c.ovsdb.echo().await?;
+            Ok(bridge::switch_ports(c.ovsdb.replica(), bridge_name))
+        })
     }
 }
 

@@ -174,7 +174,7 @@ impl World {
             return Ok(());
         }
         self.api.create(resource, namespace.as_deref(), object.clone())?;
-        if std::ptr::eq(resource, &PODS) && object.pointer("/spec/hostNetwork") != Some(&Value::Bool(true)) {
+        if *resource == PODS && object.pointer("/spec/hostNetwork") != Some(&Value::Bool(true)) {
             let node = text(&object, "/spec/nodeName");
             if let Some(sim_node) = self.nodes.iter().find(|n| n.name == node) {
                 let pod = PodRef::new(namespace.unwrap_or_default(), name.clone());
@@ -196,11 +196,11 @@ impl World {
     ) -> Result<(), WorldError> {
         let target = Target { resource, namespace, name, status: false };
         let object = self.api.delete(target)?;
-        if std::ptr::eq(resource, &PODS) {
+        if *resource == PODS {
             let node = text(&object, "/spec/nodeName");
             if let Some(sim_node) = self.nodes.iter().find(|n| n.name == node) {
                 let pod = PodRef::new(namespace.unwrap_or_default(), name);
-                let _ = sim_node.ovs.detach_pod(&pod_port(&pod));
+                sim_node.ovs.detach_pod(&pod_port(&pod))?;
             }
         }
         Ok(())
@@ -269,7 +269,19 @@ impl World {
             }
             let after = self.sim.elapsed() - started;
             if after >= timeout {
-                let report = divergences.iter().map(|(node, d)| format!("{node}:\n{d}")).collect();
+                let report = divergences
+                    .iter()
+                    .zip(&self.nodes)
+                    .map(|((node, d), sim_node)| {
+                        let ports: Vec<String> = sim_node
+                            .ovs
+                            .switch_ports()
+                            .iter()
+                            .map(|p| format!("{}={}", p.name, p.ofport.map_or(-1, i64::from)))
+                            .collect();
+                        format!("{node}:\n{d}ports: {}\n", ports.join(" "))
+                    })
+                    .collect();
                 return Err(WorldError::NotConverged { after, report });
             }
         }
@@ -323,8 +335,11 @@ pub fn pod_port(pod: &PodRef) -> String {
 fn replacing(current: Option<&Value>, wanted: Option<&Value>) -> Value {
     match (current, wanted) {
         (Some(Value::Object(current)), Some(Value::Object(wanted))) => {
-            let mut patch: serde_json::Map<String, Value> =
-                current.keys().filter(|k| !wanted.contains_key(*k)).map(|k| (k.clone(), Value::Null)).collect();
+            let mut patch: serde_json::Map<String, Value> = current
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .map(|k| (k.clone(), Value::Null))
+                .collect();
             for (key, value) in wanted {
                 patch.insert(key.clone(), replacing(current.get(key), Some(value)));
             }

@@ -236,3 +236,15 @@ async fn echo_is_answered_and_a_closed_client_is_forgotten() {
     assert!(ended.is_ok(), "{ended:?}");
     assert!(with(&server, |s| s.connections.is_empty()));
 }
+
+#[tokio::test]
+async fn a_port_another_client_deletes_leaves_the_replica() {
+    let server = shared();
+    let pod = with(&server, |s| s.add_port("br-int", "pod-a", "", &BTreeMap::new())).expect("pod");
+    with(&server, |s| s.set_interface_state(&pod, Some(1), None)).expect("ofport");
+    let (mut connection, _serving) = connect(&server).await;
+    assert!(port(&connection, "pod-a").is_some());
+    with(&server, |s| s.delete_port("br-int", "pod-a")).expect("deleted");
+    connection.wait_for(|r| switch_ports(r, "br-int").is_empty()).await.expect("the deletion is pushed");
+    assert_in_sync(&connection, &server, "after the CNI deleted its port");
+}
