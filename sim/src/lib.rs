@@ -9,4 +9,5 @@
 pub mod apiserver;
 pub mod devcluster;
 pub mod ovs;
+pub mod scenario;
 pub mod world;

@@ -1,0 +1,152 @@
+//! Scenarios: seeded lists of steps (cluster changes, faults, waits,
+//! convergence checks) that a [`World`] plays. A scenario is generated
+//! entirely from its seed before it runs, so a failure can print every
+//! step, and the one command that replays it.
+//!
+//! - [`examples`]: the seed's three examples, then faults;
+//! - [`matrix`]: every port kind × action × direction on one
+//!   TrafficControl, replaced in place;
+//! - [`churn`]: random Pods, labels, Namespaces, TrafficControls and faults.
+
+pub mod churn;
+pub mod examples;
+pub mod manifests;
+pub mod matrix;
+pub mod rng;
+pub mod step;
+
+use std::fmt;
+use std::time::Duration;
+
+use actors::agent::reconciler::Tuning;
+
+use crate::world::cluster::{World, WorldError};
+pub use step::{Fault, Step};
+
+/// How long the world may take to converge after the last step.
+pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A scenario, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// [`examples`].
+    Examples,
+    /// [`matrix`].
+    Matrix,
+    /// [`churn`].
+    Churn,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 3] = [Scenario::Examples, Scenario::Matrix, Scenario::Churn];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Examples => "examples",
+            Scenario::Matrix => "matrix",
+            Scenario::Churn => "churn",
+        }
+    }
+
+    /// The scenario called `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The steps seed `seed` plays.
+    pub fn generate(self, seed: u64) -> Script {
+        match self {
+            Scenario::Examples => examples::generate(seed),
+            Scenario::Matrix => matrix::generate(seed),
+            Scenario::Churn => churn::generate(seed),
+        }
+    }
+}
+
+/// What a seed plays: how many nodes, and the steps in order.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Nodes in the world.
+    pub nodes: usize,
+    /// Host devices (NICs) every node has.
+    pub devices: Vec<&'static str>,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+/// A run that held every invariant.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Steps played.
+    pub steps: usize,
+    /// Virtual time the run took.
+    pub virtual_time: Duration,
+    /// The run's trace hash ([`World::trace_hash`]).
+    pub trace_hash: u64,
+}
+
+/// A run that broke an invariant or could not play a step.
+#[derive(Debug)]
+pub struct Failure {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+    /// The script it played.
+    pub script: Script,
+    /// The step that failed (`None`: the final convergence).
+    pub at: Option<usize>,
+    /// What went wrong.
+    pub error: WorldError,
+}
+
+impl Failure {
+    /// The command that replays this run.
+    pub fn replay(&self) -> String {
+        format!("cargo run -p sim --release -- --scenario {} --seed {}", self.scenario.name(), self.seed)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.at.map_or_else(|| "the final convergence".to_owned(), |i| format!("step {}", i + 1));
+        writeln!(f, "scenario {} seed {} failed at {at}: {}", self.scenario.name(), self.seed, self.error)?;
+        writeln!(f, "steps ({} nodes):", self.script.nodes)?;
+        for (index, step) in self.script.steps.iter().enumerate() {
+            let marker = if Some(index) == self.at { " <- failed here" } else { "" };
+            writeln!(f, "  {:3}. {step}{marker}", index + 1)?;
+        }
+        write!(f, "replay: {}", self.replay())
+    }
+}
+
+/// Plays `scenario` with `seed`, then heals every fault and checks that
+/// the world converges with no safety rule broken.
+///
+/// # Errors
+/// [`Failure`] with the step, the script and the replay command.
+pub fn run(scenario: Scenario, seed: u64, tuning: Tuning) -> Result<Outcome, Box<Failure>> {
+    let script = scenario.generate(seed);
+    let fail =
+        |script: &Script, at, error| Box::new(Failure { scenario, seed, script: script.clone(), at, error });
+    let mut world = World::with_tuning(seed, script.nodes, tuning).map_err(|e| fail(&script, Some(0), e))?;
+    for node in &world.nodes {
+        for device in &script.devices {
+            node.ovs.add_device(device);
+        }
+    }
+    for (index, step) in script.steps.iter().enumerate() {
+        step.play(&mut world).map_err(|e| fail(&script, Some(index), e))?;
+    }
+    for node in 0..script.nodes {
+        Step::Fault(Fault::Heal(node)).play(&mut world).map_err(|e| fail(&script, None, e))?;
+    }
+    world.converge(CONVERGE_TIMEOUT).map_err(|e| fail(&script, None, e))?;
+    Ok(Outcome {
+        steps: script.steps.len(),
+        virtual_time: world.sim.elapsed(),
+        trace_hash: world.trace_hash(),
+    })
+}
