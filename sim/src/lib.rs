@@ -3,11 +3,15 @@
 //! turmoil network, the simulated Open vSwitch and the collector.
 //!
 //! - [`apiserver`]: the API server's objects, selectors and watches, no I/O.
-//! - [`ovs`]: the simulated Open vSwitch (OVSDB server, OpenFlow switch).
+//! - [`ovs`]: the simulated Open vSwitch (OVSDB server, OpenFlow switch,
+//!   packet engine).
+//! - [`packets`]: packet fixtures, OVS tunnel encapsulation, snapshot text.
+//! - [`scenario`]: seeded scripts of cluster changes and faults.
 //! - [`world`]: the turmoil world the agent's real actors run in.
 
 pub mod apiserver;
 pub mod devcluster;
 pub mod ovs;
+pub mod packets;
 pub mod scenario;
 pub mod world;
