@@ -7,7 +7,9 @@
 //!   `monitor_cond` updates, and the hooks ovs-vswitchd uses (ofports,
 //!   interface errors);
 //! - [`openflow_switch`]: flow tables, atomic bundles, flow and port dumps,
-//!   OpenFlow 1.0 port_mod (no-flood), port status.
+//!   OpenFlow 1.0 port_mod (no-flood), port status;
+//! - [`packet_engine`]: a frame through the flow tables to its ports.
 
 pub mod openflow_switch;
 pub mod ovsdb_server;
+pub mod packet_engine;

@@ -46,6 +46,7 @@ use datapath::openflow::DecodeError;
 use datapath::openflow::message::{Message, VERSION_1_5};
 use datapath::openflow::port::{PortDesc, PortReason};
 
+use super::packet_engine::{EnginePort, PacketEngine, Verdict};
 use connection::Connection;
 use flow_table::FlowTable;
 pub use ports::PortConfigBits;
@@ -87,6 +88,7 @@ pub struct OpenFlowSwitch {
     connections: BTreeMap<ConnectionId, Connection>,
     next_connection: u64,
     flow_mods_applied: u64,
+    engine: PacketEngine,
 }
 
 impl OpenFlowSwitch {
@@ -99,6 +101,7 @@ impl OpenFlowSwitch {
             connections: BTreeMap::new(),
             next_connection: 1,
             flow_mods_applied: 0,
+            engine: PacketEngine::default(),
         }
     }
 
@@ -224,9 +227,25 @@ impl OpenFlowSwitch {
     pub fn restart(&mut self) {
         self.flows.clear();
         self.ports.reset_config();
+        self.engine.forget();
         for connection in self.connections.values_mut() {
             connection.close_abruptly();
         }
+    }
+
+    /// A frame arrives on port `in_port`: where the flow tables send it.
+    pub fn inject(&mut self, in_port: u32, frame: &[u8]) -> Verdict {
+        let ports: Vec<EnginePort> = self
+            .ports
+            .descs()
+            .iter()
+            .map(|desc| {
+                let config = self.ports.config(desc.port_no).unwrap_or_default();
+                EnginePort { ofport: desc.port_no, no_flood: config.no_flood, down: config.down }
+            })
+            .collect();
+        let flows = self.flows.typed();
+        self.engine.process(&flows, &ports, in_port, frame)
     }
 
     /// The flows the pipeline's model can represent, in dump order.

@@ -88,6 +88,17 @@ pub fn every_port_kind() -> Vec<Value> {
     ]
 }
 
+/// The encapsulation snapshot's name for a tunnel target
+/// (`encap-vxlan`, ..., `encap-erspan-v2`); `None` for other ports.
+pub fn tunnel_snapshot_name(target: &Value) -> Option<String> {
+    let (kind, fields) = target.as_object()?.iter().next()?;
+    match kind.as_str() {
+        "vxlan" | "geneve" | "gre" => Some(format!("encap-{kind}")),
+        "erspan" => Some(format!("encap-erspan-v{}", fields.get("version")?)),
+        _ => None,
+    }
+}
+
 /// Every direction.
 pub const DIRECTIONS: [&str; 3] = ["Ingress", "Egress", "Both"];
 /// Every action.

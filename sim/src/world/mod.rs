@@ -5,7 +5,9 @@
 //!   faults, time) and the convergence invariant;
 //! - [`apiserver_host`], [`node_host`], [`ovs_host`]: each host's software;
 //! - [`kube_client`]: kube-rs over turmoil's TCP;
-//! - [`expected`]: the plan the switches must converge to.
+//! - [`expected`]: the plan the switches must converge to;
+//! - [`invariants`]: the safety rules checked while the world runs;
+//! - [`wire`]: what leaves a switch's ports (tunnels encapsulate).
 
 pub mod apiserver_host;
 pub mod cluster;
@@ -14,3 +16,4 @@ pub mod invariants;
 pub mod kube_client;
 pub mod node_host;
 pub mod ovs_host;
+pub mod wire;

@@ -15,6 +15,7 @@ use crate::ovs::ovsdb_server::{self, HookError, InterfaceView, OvsdbServer};
 
 use super::invariants;
 use super::node_host::{OPENFLOW_PORT, OVSDB_PORT};
+use super::wire::{self, Delivery, WireError};
 
 /// Interface types ovs-vswitchd opens without a host device.
 const VIRTUAL_TYPES: [&str; 7] = ["internal", "vxlan", "geneve", "gre", "erspan", "ip6erspan", "ip6gre"];
@@ -37,6 +38,8 @@ pub struct SimOvs {
     detached: Arc<Mutex<BTreeSet<String>>>,
     /// Safety rules seen broken (see [`super::invariants`]), in order.
     violations: Arc<Mutex<Vec<String>>>,
+    /// Each tunnel port's next GRE sequence number (ERSPAN counts).
+    sequences: Arc<Mutex<BTreeMap<String, u32>>>,
 }
 
 impl SimOvs {
@@ -55,6 +58,7 @@ impl SimOvs {
             cni_ports: Arc::default(),
             detached: Arc::default(),
             violations: Arc::default(),
+            sequences: Arc::default(),
         })
     }
 
@@ -96,6 +100,37 @@ impl SimOvs {
         self.devices.lock().unwrap_or_else(PoisonError::into_inner).remove(port);
         self.realize();
         Ok(())
+    }
+
+    /// A frame arrives on port `from` (a Pod sends it, or an IDS sends it
+    /// back on a return port): every copy that leaves the switch, in the
+    /// order the flows sent them.
+    ///
+    /// # Errors
+    /// [`SendError`] when `from` has no ofport or a tunnel port's options
+    /// are unusable.
+    pub fn send(&self, from: &str, frame: &[u8]) -> Result<Vec<Delivery>, SendError> {
+        let interfaces = self.database().interfaces(&self.bridge);
+        let ofport_of = |i: &InterfaceView| i.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
+        let in_port = interfaces
+            .iter()
+            .find(|i| i.name == from)
+            .and_then(ofport_of)
+            .ok_or_else(|| SendError::NoSuchPort(from.to_owned()))?;
+        let verdict = self.switch.with(|switch| switch.inject(in_port, frame));
+        let mut deliveries = Vec::new();
+        for ofport in verdict.outputs {
+            let Some(interface) = interfaces.iter().find(|i| ofport_of(i) == Some(ofport)) else { continue };
+            let sequence = {
+                let mut sequences = lock(&self.sequences);
+                let next = sequences.entry(interface.name.clone()).or_default();
+                let sequence = *next;
+                *next = next.wrapping_add(1);
+                sequence
+            };
+            deliveries.push(wire::leave(interface, frame, sequence)?);
+        }
+        Ok(deliveries)
     }
 
     /// The safety rules seen broken so far.
@@ -193,6 +228,17 @@ impl SimOvs {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a frame could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No port of that name has an ofport.
+    #[error("no port {0} with an ofport on the bridge")]
+    NoSuchPort(String),
+    /// A copy could not leave.
+    #[error(transparent)]
+    Wire(#[from] WireError),
 }
 
 /// The planner's view of one interface.
