@@ -68,6 +68,24 @@ impl Capture {
         Capture { child, file }
     }
 
+    /// Waits until the frames captured so far satisfy `done` (tcpdump
+    /// writes each packet as it comes), for at most `timeout`; says
+    /// whether they did. A packet sent a moment ago may still be crossing
+    /// the userspace datapath when the sender returns.
+    pub fn wait_for(&self, timeout: std::time::Duration, done: impl Fn(&[Vec<u8>]) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let frames = read_pcap(&std::fs::read(&self.file).unwrap_or_default());
+            if done(&frames) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Stops the capture and returns the frames, in order.
     pub fn stop(mut self) -> Vec<Vec<u8>> {
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();

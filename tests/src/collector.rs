@@ -14,6 +14,21 @@ pub const COLLECTOR_IP: &str = "10.0.10.2";
 /// The collector's interface, where captures are taken.
 pub const INTERFACE: &str = "eth0";
 
+/// `br-phy`'s MAC: the simulation's (`sim::world::wire`), so a capture
+/// here and a simulated one agree on the outer Ethernet header.
+fn local_mac() -> String {
+    mac_text(sim::world::wire::LOCAL_MAC)
+}
+
+/// The collector's MAC, likewise.
+fn collector_mac() -> String {
+    mac_text(sim::world::wire::COLLECTOR_MAC)
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
 /// The collector and its path from the switch.
 pub struct Collector {
     /// The collector's namespace.
@@ -26,7 +41,8 @@ impl Collector {
     /// ARP resolution.
     pub fn attach(ovs: &Ovs) -> Collector {
         let node = ovs.node();
-        ovs.vsctl(&["add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev"]);
+        let hwaddr = format!("other_config:hwaddr=\"{}\"", local_mac());
+        ovs.vsctl(&["add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev", &hwaddr]);
         node.exec(&["ip", "addr", "add", &format!("{LOCAL_IP}/24"), "dev", "br-phy"]);
         node.exec(&["ip", "link", "set", "br-phy", "up"]);
         let netns = Netns::new("tcc");
@@ -43,6 +59,7 @@ impl Collector {
             "netns",
             node.name(),
         ]);
+        netns.exec(&["ip", "link", "set", INTERFACE, "address", &collector_mac()]);
         netns.exec(&["ip", "addr", "add", &format!("{COLLECTOR_IP}/24"), "dev", INTERFACE]);
         netns.exec(&["ip", "link", "set", INTERFACE, "up"]);
         node.exec(&["ip", "link", "set", "phy0", "up"]);
