@@ -22,6 +22,7 @@ use super::expected::{Divergence, cluster_objects, divergence, expected_plan};
 use super::invariants;
 use super::node_host::{self, NodeConfig, agent_state};
 use super::ovs_host::{self, SimOvs};
+use super::packet_check;
 
 /// The API server's host name.
 pub const API_HOST: &str = "apiserver";
@@ -261,7 +262,8 @@ impl World {
                         return Err(WorldError::Violated(format!("{}: {problem}", node.name)));
                     }
                 }
-                let violations = self.violations();
+                let mut violations = self.violations();
+                violations.extend(self.packet_problems());
                 if !violations.is_empty() {
                     return Err(WorldError::Violated(violations.join("\n")));
                 }
@@ -289,6 +291,21 @@ impl World {
 }
 
 impl World {
+    /// The packet invariants on every node (see [`super::packet_check`]).
+    pub fn packet_problems(&self) -> Vec<String> {
+        let objects = cluster_objects(&self.api);
+        let traffic_controls = objects.valid_traffic_controls();
+        self.nodes
+            .iter()
+            .flat_map(|node| {
+                let plan = expected_plan(&node.name, &objects, &node.ovs.switch_ports());
+                packet_check::check(&node.ovs, &plan, &traffic_controls)
+                    .into_iter()
+                    .map(move |problem| format!("{}: {problem}", node.name))
+            })
+            .collect()
+    }
+
     /// Everything an observer can see of the run so far, in order: the
     /// API requests the agents made (verb, resource, name, answer), each
     /// switch's flows and flow_mod count, and the virtual time. Two runs

@@ -7,6 +7,7 @@
 //! - [`kube_client`]: kube-rs over turmoil's TCP;
 //! - [`expected`]: the plan the switches must converge to;
 //! - [`invariants`]: the safety rules checked while the world runs;
+//! - [`packet_check`]: the packet invariants on a converged node;
 //! - [`wire`]: what leaves a switch's ports (tunnels encapsulate).
 
 pub mod apiserver_host;
@@ -16,4 +17,5 @@ pub mod invariants;
 pub mod kube_client;
 pub mod node_host;
 pub mod ovs_host;
+pub mod packet_check;
 pub mod wire;
