@@ -22,13 +22,10 @@ fn seeded(seed: u64, nodes: usize) -> World {
     world
 }
 
-/// The simulated switch's flows after the seed converged, in
-/// `ovs-ofctl dump-flows --no-stats` text, reviewed in `snapshots/sim/`.
-#[test]
-fn the_seed_converges_on_one_node_to_the_reviewed_flows() {
-    let world = seeded(1, 1);
-    let flows = world.nodes[0].ovs.switch.read(|s| s.dump_flows_text());
-    let ports: String = world.nodes[0]
+/// A node's ports and flows, in `ovs-ofctl dump-flows --no-stats` text.
+fn switch_text(world: &World, node: usize) -> String {
+    let flows = world.nodes[node].ovs.switch.read(|s| s.dump_flows_text());
+    let ports: String = world.nodes[node]
         .ovs
         .switch_ports()
         .iter()
@@ -36,10 +33,56 @@ fn the_seed_converges_on_one_node_to_the_reviewed_flows() {
             format!("{} ofport={:?} type={:?} error={:?}\n", p.name, p.ofport, p.interface_type, p.error)
         })
         .collect();
+    format!("# ports\n{ports}\n# flows\n{flows}")
+}
+
+fn snapshot(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../../snapshots/sim");
     settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!("seed-node-1", format!("# ports\n{ports}\n# flows\n{flows}")));
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// The simulated switch's flows after the seed converged, reviewed in
+/// `snapshots/sim/`.
+#[test]
+fn the_seed_converges_on_one_node_to_the_reviewed_flows() {
+    let world = seeded(1, 1);
+    snapshot("seed-node-1", &switch_text(&world, 0));
+}
+
+/// Each example of the seed alone, as the real agent leaves the switch.
+#[test]
+fn each_seed_example_alone_converges_to_its_reviewed_flows() {
+    for example in ["mirror-web-app", "mirror-all-to-remote", "redirect-prod-to-local"] {
+        let mut world = World::new(2, 1).expect("world");
+        world.apply(&fixture("cluster/namespaces.yaml")).expect("namespaces");
+        world.apply(&fixture("cluster/pods.yaml")).expect("pods");
+        world.apply(&fixture(&format!("seed/{example}.yaml"))).expect("example");
+        world.converge(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{example}: {e}"));
+        snapshot(&format!("seed-{example}"), &switch_text(&world, 0));
+    }
+}
+
+/// Two TrafficControls sharing a target port (one Ingress, one Egress),
+/// and a third that loses web-1 to the older one: one port, one winner.
+#[test]
+fn shared_ports_and_conflicts_converge_to_the_reviewed_flows() {
+    let mut world = World::new(3, 1).expect("world");
+    world.apply(&fixture("cluster/namespaces.yaml")).expect("namespaces");
+    world.apply(&fixture("cluster/pods.yaml")).expect("pods");
+    let tc = |name: &str, selector: &str, direction: &str| {
+        format!(
+            "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {{name: {name}}}\nspec:\n  appliedTo: {{podSelector: {{matchLabels: {selector}}}}}\n  direction: {direction}\n  action: Mirror\n  targetPort: {{ovsInternal: {{name: tap-shared}}}}\n"
+        )
+    };
+    world.apply(&tc("a-web-ingress", "{app: web}", "Ingress")).expect("a");
+    world.run_for(Duration::from_secs(1)).expect("run");
+    world.apply(&tc("b-client-egress", "{app: client}", "Egress")).expect("b");
+    world.run_for(Duration::from_secs(1)).expect("run");
+    world.apply(&tc("c-everyone", "{}", "Both")).expect("c");
+    world.converge(Duration::from_secs(30)).expect("converged");
+    snapshot("shared-ports-and-conflicts", &switch_text(&world, 0));
 }
 
 #[test]
