@@ -100,8 +100,16 @@ impl World {
     /// # Errors
     /// [`WorldError::Ovs`] when a switch cannot be set up.
     pub fn with_tuning(seed: u64, nodes: usize, tuning: Tuning) -> Result<World, WorldError> {
+        // Delays and reordering come from the seed: every message takes
+        // 0 to 100 ms (turmoil's exponential spread), and hosts run in a
+        // seeded random order each step. The epoch is fixed: turmoil's
+        // default would read the wall clock.
         let mut sim = turmoil::Builder::new()
             .rng_seed(seed)
+            .epoch(std::time::UNIX_EPOCH + Duration::from_secs(apiserver_host::EPOCH.unsigned_abs()))
+            .min_message_latency(Duration::ZERO)
+            .max_message_latency(Duration::from_millis(100))
+            .enable_random_order()
             .simulation_duration(Duration::from_secs(3600))
             .tick_duration(Duration::from_millis(1))
             .build();
