@@ -42,6 +42,15 @@ fn after_ovs_vswitchd_restarts_the_flows_come_back() {
 }
 
 #[test]
+fn after_a_restart_that_renumbers_every_port_the_flows_follow() {
+    let mut world = seeded(18, 1);
+    world.nodes[0].ovs.restart_vswitchd_renumbered();
+    assert!(!world.divergences()[0].1.is_empty(), "the old flows name the old ofports");
+    let took = world.converge(CONVERGE).expect("flows follow the new ofports");
+    eprintln!("flows follow renumbered ports {took:?} after ovs-vswitchd restarted");
+}
+
+#[test]
 fn after_the_ovs_servers_drop_every_connection_the_agent_reconnects() {
     let mut world = seeded(12, 1);
     let before = flow_mods(&world, 0);

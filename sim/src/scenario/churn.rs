@@ -188,11 +188,12 @@ impl Model {
 
     fn fault(&mut self) {
         let node = self.index(self.nodes);
-        let fault = match self.rng.below(6) {
+        let fault = match self.rng.below(7) {
             0 => Fault::BounceAgent(node),
             1 => Fault::BounceOvs(node),
             2 => Fault::RestartVswitchd(node),
             3 => Fault::RestartApiServer,
+            4 => Fault::RestartVswitchdRenumbered(node),
             _ if self.partitioned.remove(&node) => Fault::Heal(node),
             _ => {
                 self.partitioned.insert(node);

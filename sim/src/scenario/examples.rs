@@ -27,11 +27,12 @@ pub fn generate(seed: u64) -> Script {
     }
     steps.push(Step::Converge);
     for _ in 0..3 {
-        let fault = match rng.below(5) {
+        let fault = match rng.below(6) {
             0 => Fault::BounceAgent(0),
             1 => Fault::BounceOvs(0),
             2 => Fault::RestartVswitchd(0),
             3 => Fault::RestartApiServer,
+            4 => Fault::RestartVswitchdRenumbered(0),
             _ => Fault::Partition(0),
         };
         let partitioned = fault == Fault::Partition(0);

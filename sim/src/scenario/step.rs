@@ -15,8 +15,11 @@ pub enum Fault {
     BounceAgent(usize),
     /// The OVS host drops every OVSDB and OpenFlow connection.
     BounceOvs(usize),
-    /// ovs-vswitchd restarts: flows lost, OVSDB kept, ofports reassigned.
+    /// ovs-vswitchd restarts: flows and port config lost, OVSDB and the
+    /// ofports kept.
     RestartVswitchd(usize),
+    /// ovs-vswitchd restarts and every port gets another ofport.
+    RestartVswitchdRenumbered(usize),
     /// The API server restarts and forgets its watch history (410, relist).
     RestartApiServer,
     /// The node loses the API server (TCP holds its segments).
@@ -94,6 +97,11 @@ fn inject(world: &mut World, fault: &Fault) {
                 node.ovs.restart_vswitchd();
             }
         }
+        Fault::RestartVswitchdRenumbered(node) => {
+            if let Some(node) = world.nodes.get(*node) {
+                node.ovs.restart_vswitchd_renumbered();
+            }
+        }
         Fault::RestartApiServer => {
             world.sim.bounce(API_HOST);
             world.api.forget_history();
@@ -117,6 +125,9 @@ impl fmt::Display for Fault {
             Fault::BounceAgent(node) => write!(f, "bounce the agent on node-{}", node + 1),
             Fault::BounceOvs(node) => write!(f, "drop every OVS connection of ovs-{}", node + 1),
             Fault::RestartVswitchd(node) => write!(f, "restart ovs-vswitchd on ovs-{}", node + 1),
+            Fault::RestartVswitchdRenumbered(node) => {
+                write!(f, "restart ovs-vswitchd on ovs-{}, every port renumbered", node + 1)
+            }
             Fault::RestartApiServer => f.write_str("restart the API server, forgetting its history"),
             Fault::Partition(node) => write!(f, "partition node-{} from the API server", node + 1),
             Fault::Heal(node) => write!(f, "heal node-{}'s partition", node + 1),

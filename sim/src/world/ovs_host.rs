@@ -151,6 +151,26 @@ impl SimOvs {
         self.realize();
     }
 
+    /// An ovs-vswitchd restart after which every port has another ofport
+    /// (what a database restored without the `ofport` column, or another
+    /// switch taking over, looks like): every flow that names one is wrong
+    /// until the agent replans.
+    pub fn restart_vswitchd_renumbered(&self) {
+        self.switch.with(OpenFlowSwitch::restart);
+        {
+            let mut database = self.database();
+            for interface in database.interfaces(&self.bridge) {
+                if let Some(ofport) = interface.ofport.filter(|p| *p > 0) {
+                    // Hooks refuse only unknown interfaces, and this one
+                    // was just listed under the same lock.
+                    let _ =
+                        database.set_interface_state(&interface.uuid, Some(ofport + 100), interface.error);
+                }
+            }
+        }
+        self.realize();
+    }
+
     /// One round of ovs-vswitchd's work: every interface on the bridge
     /// gets an ofport (or -1 and an error), the switch gets the ports the
     /// database has and loses the ones it no longer has.
