@@ -133,6 +133,12 @@ impl SimOvs {
         Ok(deliveries)
     }
 
+    /// The database's commit count: it moves whenever a port, an ofport
+    /// or an option does.
+    pub fn generation(&self) -> u64 {
+        self.database().generation()
+    }
+
     /// The safety rules seen broken so far.
     pub fn violations(&self) -> Vec<String> {
         lock(&self.violations).clone()
