@@ -76,6 +76,9 @@ pub enum WorldError {
     Manifest(String),
 }
 
+/// Each node's name and how its switch differs from the plan.
+pub type NodeDivergences = Vec<(String, Divergence)>;
+
 /// The simulation and its parts.
 pub struct World {
     /// turmoil's simulation.
@@ -228,7 +231,7 @@ impl World {
     }
 
     /// How each node's switch differs from the plan of the cluster now.
-    pub fn divergences(&self) -> Vec<(String, Divergence)> {
+    pub fn divergences(&self) -> NodeDivergences {
         let objects = cluster_objects(&self.api);
         self.nodes
             .iter()
@@ -271,7 +274,7 @@ impl World {
         // Planning the whole cluster every 10 ms dominated a run's cost;
         // the difference can only change when the API server, a switch's
         // flows or a database does.
-        let mut last: Option<(Vec<u64>, Vec<(String, Divergence)>)> = None;
+        let mut last: Option<(Vec<u64>, NodeDivergences)> = None;
         loop {
             self.run_for(Duration::from_millis(10))?;
             let key = self.change_key();
