@@ -1,4 +1,4 @@
-//! Seeded scenarios, as CI plays them: 200 churn seeds (in batches, so
+//! Seeded scenarios, as CI plays them: 400 churn seeds (in batches, so
 //! the test runner spreads them over the cores), the seed's examples with
 //! faults, the port matrix; determinism; and proof that the invariants
 //! catch an ordering bug. A failure prints the seed, its steps and the
@@ -30,24 +30,24 @@ macro_rules! churn_batches {
 }
 
 churn_batches! {
-    churn_seeds_000_to_024: 0..25,
-    churn_seeds_025_to_049: 25..50,
-    churn_seeds_050_to_074: 50..75,
-    churn_seeds_075_to_099: 75..100,
-    churn_seeds_100_to_124: 100..125,
-    churn_seeds_125_to_149: 125..150,
-    churn_seeds_150_to_174: 150..175,
-    churn_seeds_175_to_199: 175..200,
+    churn_seeds_000_to_049: 0..50,
+    churn_seeds_050_to_099: 50..100,
+    churn_seeds_100_to_149: 100..150,
+    churn_seeds_150_to_199: 150..200,
+    churn_seeds_200_to_249: 200..250,
+    churn_seeds_250_to_299: 250..300,
+    churn_seeds_300_to_349: 300..350,
+    churn_seeds_350_to_399: 350..400,
 }
 
 #[test]
 fn the_seed_examples_survive_every_fault() {
-    play(Scenario::Examples, 0..20);
+    play(Scenario::Examples, 0..50);
 }
 
 #[test]
 fn every_port_kind_action_and_direction_replaces_the_last() {
-    play(Scenario::Matrix, 0..2);
+    play(Scenario::Matrix, 0..3);
 }
 
 #[test]
