@@ -211,3 +211,34 @@ fn the_data_dir_keeps_objects_and_versions_across_a_restart() {
     ));
     assert!(watch.contains(r#""type":"ERROR""#) && watch.contains(r#""code":410"#), "{watch}");
 }
+
+/// What a cluster operator runs first: the kustomization renders and
+/// passes kubectl's client-side dry run, then applies, and the CRD
+/// directory applies alone.
+#[test]
+fn the_deploy_kustomization_dry_runs_and_applies() {
+    let cluster = DevCluster::start(None);
+    let dry = cluster.kubectl_ok(&["apply", "-k", "deploy/", "--dry-run=client"]);
+    let kinds: Vec<&str> = dry.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "namespace/tc-system",
+            "customresourcedefinition.apiextensions.k8s.io/trafficcontrols.crd.antrea.io",
+            "serviceaccount/tc-agent",
+            "clusterrole.rbac.authorization.k8s.io/tc-agent",
+            "clusterrolebinding.rbac.authorization.k8s.io/tc-agent",
+            "configmap/tc-agent-config",
+            "daemonset.apps/tc-agent",
+        ],
+        "{dry}"
+    );
+    assert!(dry.lines().all(|l| l.ends_with("(dry run)")), "{dry}");
+    let crds = cluster.kubectl_ok(&["apply", "-f", "deploy/crds/"]);
+    assert!(crds.contains("trafficcontrols.crd.antrea.io"), "{crds}");
+    cluster.kubectl_ok(&["apply", "-k", "deploy/"]);
+    let daemonset = cluster.kubectl_ok(&["get", "daemonset", "tc-agent", "-n", "tc-system", "-o", "yaml"]);
+    assert!(daemonset.contains("serviceAccountName: tc-agent"), "{daemonset}");
+    let binding = cluster.kubectl_ok(&["get", "clusterrolebinding", "tc-agent", "-o", "yaml"]);
+    assert!(binding.contains("namespace: tc-system"), "{binding}");
+}

@@ -47,10 +47,9 @@ pub fn groups() -> Value {
 }
 
 /// Core kinds that are not served but that manifests often hold.
-const UNSERVED_CORE_KINDS: [&str; 10] = [
+const UNSERVED_CORE_KINDS: [&str; 9] = [
     "Service",
     "Secret",
-    "ServiceAccount",
     "Node",
     "Endpoints",
     "PersistentVolume",
@@ -196,7 +195,7 @@ mod tests {
         assert_eq!(resources[0]["namespaced"], false);
         assert_eq!(resources[0]["shortNames"], json!(["tc"]));
         assert_eq!(resources[1]["name"], "trafficcontrols/status");
-        assert!(resource_list("apps", "v1").is_none());
+        assert!(resource_list("batch", "v1").is_none());
     }
 
     #[test]

@@ -114,19 +114,76 @@ pub const CUSTOM_RESOURCE_DEFINITIONS: ResourceType = ResourceType {
 };
 
 /// Every served resource, in discovery order.
-pub const ALL: [&ResourceType; 7] = [
+/// ServiceAccounts (core, namespaced): `deploy/` holds the agent's.
+pub const SERVICE_ACCOUNTS: ResourceType = ResourceType {
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    singular: "serviceaccount",
+    short_names: &["sa"],
+    namespaced: true,
+    status_subresource: false,
+};
+
+/// ClusterRoles (stored, not enforced: the server authorizes nothing).
+pub const CLUSTER_ROLES: ResourceType = ResourceType {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRole",
+    plural: "clusterroles",
+    singular: "clusterrole",
+    short_names: &[],
+    namespaced: false,
+    status_subresource: false,
+};
+
+/// ClusterRoleBindings (stored, not enforced).
+pub const CLUSTER_ROLE_BINDINGS: ResourceType = ResourceType {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    singular: "clusterrolebinding",
+    short_names: &[],
+    namespaced: false,
+    status_subresource: false,
+};
+
+/// DaemonSets (stored; nothing runs them).
+pub const DAEMON_SETS: ResourceType = ResourceType {
+    group: "apps",
+    version: "v1",
+    kind: "DaemonSet",
+    plural: "daemonsets",
+    singular: "daemonset",
+    short_names: &["ds"],
+    namespaced: true,
+    status_subresource: true,
+};
+
+pub const ALL: [&ResourceType; 11] = [
     &NAMESPACES,
     &PODS,
     &CONFIG_MAPS,
+    &SERVICE_ACCOUNTS,
     &CORE_EVENTS,
     &EVENTS,
     &TRAFFIC_CONTROLS,
     &CUSTOM_RESOURCE_DEFINITIONS,
+    &CLUSTER_ROLES,
+    &CLUSTER_ROLE_BINDINGS,
+    &DAEMON_SETS,
 ];
 
 /// The API groups besides the core one, in discovery order.
-pub const GROUPS: [(&str, &str); 3] =
-    [("apiextensions.k8s.io", "v1"), ("crd.antrea.io", "v1alpha2"), ("events.k8s.io", "v1")];
+pub const GROUPS: [(&str, &str); 5] = [
+    ("apiextensions.k8s.io", "v1"),
+    ("apps", "v1"),
+    ("crd.antrea.io", "v1alpha2"),
+    ("events.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
+];
 
 impl ResourceType {
     /// `v1` or `group/version`, as objects spell `apiVersion`.

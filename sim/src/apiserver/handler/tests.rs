@@ -42,7 +42,7 @@ fn discovery_and_unknown_paths() {
     let mut state = state();
     let groups = done(handle(&mut state, &request("GET", "/apis", ""), NOW));
     assert_eq!(groups.body["kind"], "APIGroupList");
-    let missing = done(handle(&mut state, &request("GET", "/apis/apps/v1", ""), NOW));
+    let missing = done(handle(&mut state, &request("GET", "/apis/batch/v1", ""), NOW));
     assert_eq!((missing.status, missing.body["kind"].as_str()), (404, Some("Status")));
 }
 
