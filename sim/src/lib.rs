@@ -7,11 +7,13 @@
 //!   packet engine).
 //! - [`packets`]: packet fixtures, OVS tunnel encapsulation, snapshot text.
 //! - [`scenario`]: seeded scripts of cluster changes and faults.
+//! - [`rbac`]: the deploy ClusterRole against the requests the agent made.
 //! - [`world`]: the turmoil world the agent's real actors run in.
 
 pub mod apiserver;
 pub mod devcluster;
 pub mod ovs;
 pub mod packets;
+pub mod rbac;
 pub mod scenario;
 pub mod world;

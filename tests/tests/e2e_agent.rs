@@ -134,6 +134,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
         ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == "tap0"),
         "mirror-audited keeps tap0"
     );
+    cluster.assert_agent_requests_allowed_by_deploy_rbac();
 }
 
 #[test]
@@ -189,6 +190,7 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     });
     let metrics = agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
     assert!(metrics.lines().any(|l| l == "tc_agent_flow_mods_total 0"), "{metrics}");
+    cluster.assert_agent_requests_allowed_by_deploy_rbac();
 }
 
 #[test]

@@ -46,6 +46,22 @@ impl AuditRecord {
             "code": self.code,
         })
     }
+
+    /// From [`AuditRecord::to_json`]'s form (what `/debug/requests` lists).
+    pub fn from_json(value: &Value) -> AuditRecord {
+        let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        AuditRecord {
+            verb: text("verb"),
+            group: text("apiGroup"),
+            resource: text("resource"),
+            subresource: text("subresource"),
+            namespace: text("namespace"),
+            name: text("name"),
+            path: text("path"),
+            user_agent: text("userAgent"),
+            code: value.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(0),
+        }
+    }
 }
 
 /// The records, oldest first.

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use actors::agent::reconciler::Tuning;
 
+use crate::apiserver::audit::AuditRecord;
 use crate::world::cluster::{World, WorldError};
 pub use step::{Fault, Step};
 
@@ -85,6 +86,8 @@ pub struct Outcome {
     pub virtual_time: Duration,
     /// The run's trace hash ([`World::trace_hash`]).
     pub trace_hash: u64,
+    /// Every request the agents made.
+    pub requests: Vec<AuditRecord>,
 }
 
 /// A run that broke an invariant or could not play a step.
@@ -148,5 +151,6 @@ pub fn run(scenario: Scenario, seed: u64, tuning: Tuning) -> Result<Outcome, Box
         steps: script.steps.len(),
         virtual_time: world.sim.elapsed(),
         trace_hash: world.trace_hash(),
+        requests: world.api.audit(),
     })
 }
