@@ -75,7 +75,7 @@ impl Capture {
     pub fn wait_for(&self, timeout: std::time::Duration, done: impl Fn(&[Vec<u8>]) -> bool) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            let frames = read_pcap(&std::fs::read(&self.file).unwrap_or_default());
+            let frames = self.frames_so_far();
             if done(&frames) {
                 return true;
             }
@@ -84,6 +84,11 @@ impl Capture {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// The frames captured so far, capture still running.
+    pub fn frames_so_far(&self) -> Vec<Vec<u8>> {
+        read_pcap(&std::fs::read(&self.file).unwrap_or_default())
     }
 
     /// Stops the capture and returns the frames, in order.

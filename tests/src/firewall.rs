@@ -27,7 +27,6 @@ impl Firewall {
     pub fn attach(ovs: &Ovs) -> Firewall {
         let node = ovs.node();
         let netns = Netns::new("tcf");
-        netns.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
         for (inside, outside) in [("in0", TARGET), ("out0", RETURN)] {
             netns.exec(&[
                 "ip",
@@ -42,37 +41,9 @@ impl Firewall {
                 "netns",
                 node.name(),
             ]);
-            netns.exec(&["ip", "link", "set", inside, "master", "br0"]);
-            netns.exec(&[
-                "ip",
-                "link",
-                "set",
-                "dev",
-                inside,
-                "type",
-                "bridge_slave",
-                "learning",
-                "off",
-                "flood",
-                "on",
-            ]);
-            netns.exec(&["ip", "link", "set", inside, "up"]);
             node.exec(&["ip", "link", "set", outside, "up"]);
         }
-        netns.exec(&["ip", "link", "set", "br0", "up"]);
-        netns.exec(&["nft", "add", "table", "bridge", "filter"]);
-        netns.exec(&[
-            "nft",
-            "add",
-            "chain",
-            "bridge",
-            "filter",
-            "forward",
-            "{ type filter hook forward priority 0 ; policy accept ; }",
-        ]);
-        netns.exec(&[
-            "nft", "add", "rule", "bridge", "filter", "forward", "ip", "protocol", "icmp", "counter",
-        ]);
+        forwarding_bridge(&netns, "br0", ["in0", "out0"], "filter");
         Firewall { netns }
     }
 
@@ -85,13 +56,58 @@ impl Firewall {
 
     /// ICMP packets the firewall has forwarded.
     pub fn icmp_forwarded(&self) -> u64 {
-        let rules = self.netns.exec(&["nft", "list", "chain", "bridge", "filter", "forward"]);
-        rules
-            .lines()
-            .find(|l| l.contains("counter packets"))
-            .and_then(|l| l.split("packets").nth(1))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        icmp_forwarded(&self.netns, "filter")
     }
+}
+
+/// Joins `ports` (devices in `netns`) with a Linux bridge that forwards
+/// everything without learning, and counts the ICMP it forwards in the
+/// nftables bridge table `table`. IPv6 is off on the bridge and its ports
+/// so they send nothing of their own into the switch.
+pub fn forwarding_bridge(netns: &Netns, bridge: &str, ports: [&str; 2], table: &str) {
+    netns.exec(&["ip", "link", "add", bridge, "type", "bridge"]);
+    for device in std::iter::once(bridge).chain(ports) {
+        netns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{device}.disable_ipv6=1")]);
+    }
+    for port in ports {
+        netns.exec(&["ip", "link", "set", port, "master", bridge]);
+        netns.exec(&[
+            "ip",
+            "link",
+            "set",
+            "dev",
+            port,
+            "type",
+            "bridge_slave",
+            "learning",
+            "off",
+            "flood",
+            "on",
+        ]);
+        netns.exec(&["ip", "link", "set", port, "up"]);
+    }
+    netns.exec(&["ip", "link", "set", bridge, "up"]);
+    netns.exec(&["nft", "add", "table", "bridge", table]);
+    netns.exec(&[
+        "nft",
+        "add",
+        "chain",
+        "bridge",
+        table,
+        "forward",
+        "{ type filter hook forward priority 0 ; policy accept ; }",
+    ]);
+    netns.exec(&["nft", "add", "rule", "bridge", table, "forward", "ip", "protocol", "icmp", "counter"]);
+}
+
+/// ICMP packets the bridge of [`forwarding_bridge`] has forwarded.
+pub fn icmp_forwarded(netns: &Netns, table: &str) -> u64 {
+    let rules = netns.exec(&["nft", "list", "chain", "bridge", table, "forward"]);
+    rules
+        .lines()
+        .find(|l| l.contains("counter packets"))
+        .and_then(|l| l.split("packets").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

@@ -15,6 +15,7 @@
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
 //!   namespace at 10.0.10.2.
 //! - [`firewall`]: an inline nftables bridge filter for Redirect.
+//! - [`demo`]: the seed's examples end to end, with a live table (`./demo.sh`).
 //! - [`http`]: one plain HTTP request to a loopback server.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
@@ -25,6 +26,7 @@ pub mod agent;
 pub mod capture;
 pub mod cmd;
 pub mod collector;
+pub mod demo;
 pub mod devcluster;
 pub mod firewall;
 pub mod http;
