@@ -70,6 +70,17 @@ fn with_the_feature_gate_off_it_is_ready_realizes_nothing_and_says_so_once() {
     };
     assert_eq!(ready.0, 200);
     assert_eq!(get(&listen, "/healthz").map(|a| a.0), Some(200));
+    let (code, body) = get(&listen, "/status").expect("/status");
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!((&status["featureGate"], &status["ready"]), (&"off".into(), &true.into()), "{body}");
+    let tcctl = Command::new(env!("CARGO_BIN_EXE_tcctl"))
+        .args(["status", "--agent", &format!("http://{listen}")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&tcctl.stdout);
+    assert_eq!(tcctl.status.code(), Some(0), "nothing to differ from: {said}");
+    assert!(said.contains("feature gate is off"), "{said}");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     let mut stderr = String::new();

@@ -80,6 +80,9 @@ async fn respond<B>(
 
 /// The `/status` document.
 async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) -> Value {
+    if state.is_idle() {
+        return json!({"node": state.node, "ready": true, "featureGate": "off", "trafficControls": []});
+    }
     let Some(realized) = state.realized() else {
         return json!({"node": state.node, "ready": false});
     };

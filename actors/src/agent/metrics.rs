@@ -53,7 +53,11 @@ impl Metrics {
         let errors = Family::<Labels, Counter>::default();
         registry.register("traffic_controls", "TrafficControls by state", traffic_controls.clone());
         registry.register("ports", "TrafficControl ports on the bridge", ports.clone());
-        registry.register("flows", "Agent flows on the switch", flows.clone());
+        registry.register(
+            "flows",
+            "Agent flows in the last pass's plan (on the switch once the pass succeeded)",
+            flows.clone(),
+        );
         registry.register("selected_pods", "Pods controlled on this node", selected_pods.clone());
         registry.register(
             "reconcile_duration_seconds",

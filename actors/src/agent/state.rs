@@ -35,6 +35,8 @@ pub struct AgentState {
     /// The clock.
     pub clock: Clock,
     ready: AtomicBool,
+    /// The feature gate is off: ready, and realizing nothing on purpose.
+    idle: AtomicBool,
     realized: Mutex<Option<Realized>>,
     /// The metrics.
     pub metrics: Metrics,
@@ -52,6 +54,7 @@ impl AgentState {
             node: node.into(),
             clock,
             ready: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
             realized: Mutex::new(None),
             metrics: Metrics::default(),
         })
@@ -72,7 +75,13 @@ impl AgentState {
 
     /// Ready without ever realizing anything (the feature gate is off).
     pub fn set_idle(&self) {
+        self.idle.store(true, Ordering::Release);
         self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether the agent was told to realize nothing (the feature gate).
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Acquire)
     }
 
     /// The last completed pass.
