@@ -115,7 +115,8 @@ pub struct FloodingConfigured(BTreeMap<String, (u32, bool)>);
 
 /// No-flood on every TrafficControl port that has an ofport and was not
 /// configured yet, so NORMAL never floods into it; the agent's own ports
-/// are also brought up.
+/// are also brought up. An adopted device that no TrafficControl uses any
+/// more gets flooding back.
 async fn configure_flooding<A, B>(
     of15: &mut OpenFlowConnection<A>,
     of10: &mut OpenFlowConnection<B>,
@@ -127,6 +128,14 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
+    // An adopted device no TrafficControl uses any more floods again, as
+    // it did before the agent adopted it; the agent's own ports are gone.
+    let released: Vec<String> = configured
+        .0
+        .iter()
+        .filter(|(name, (_, adopted))| *adopted && !planned.contains_key(*name))
+        .map(|(name, _)| name.clone())
+        .collect();
     configured.0.retain(|name, _| planned.contains_key(name));
     let pending: BTreeMap<&str, bool> = ports
         .iter()
@@ -137,14 +146,18 @@ where
                 .then_some((port.name.as_str(), adopted))
         })
         .collect();
-    if pending.is_empty() {
+    if pending.is_empty() && released.is_empty() {
         return Ok(());
     }
     // OpenFlow 1.0 port_mods must carry the port's current address.
     for port in of15.dump_ports().await? {
-        let Some(&adopted) = pending.get(port.name.as_str()) else { continue };
         // OpenFlow 1.0 port numbers are 16 bits; OVS's ofports fit.
         let Ok(port_no) = u16::try_from(port.port_no) else { continue };
+        if released.contains(&port.name) {
+            of10.port_mod(PortMod10::no_flood(port_no, port.hw_addr, false)).await?;
+            continue;
+        }
+        let Some(&adopted) = pending.get(port.name.as_str()) else { continue };
         let port_mod = if adopted {
             PortMod10::no_flood(port_no, port.hw_addr, true)
         } else {

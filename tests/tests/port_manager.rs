@@ -165,3 +165,39 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
         .await
         .expect("the Pod's port goes from the view");
 }
+
+/// A device someone else attached is adopted: no-flood while a
+/// TrafficControl uses it (floods must not leak into an IDS), flooding
+/// again once none does, and never removed from the bridge.
+#[tokio::test(flavor = "current_thread")]
+async fn an_adopted_device_floods_again_when_no_traffic_control_uses_it() {
+    let mut node = TestNode::start().await;
+    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
+    ovs.node().exec(&["ip", "link", "add", "ids0", "type", "veth", "peer", "name", "ids1"]);
+    ovs.node().exec(&["ip", "link", "set", "ids0", "up"]);
+    ovs.vsctl(&["add-port", &br.name, "ids0"]);
+    agent
+        .ovsdb
+        .wait_for(|r| {
+            bridge::switch_ports(r, &br.name).iter().any(|p| p.name == "ids0" && p.ofport.is_some())
+        })
+        .await
+        .expect("the agent sees the device");
+    let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
+    let planned = planned_ports(&mirror_to("ids", "device: {name: ids0}"), &view);
+    assert!(planned["ids0"].adopted, "{planned:?}");
+    for (planned, no_flood) in [(planned, true), (planned_ports("", &view), false)] {
+        let report = realize_ports(
+            &mut agent.ovsdb,
+            &mut agent.of15,
+            &mut agent.of10,
+            &br.name,
+            &planned,
+            &mut agent.flooding,
+        )
+        .await
+        .expect("ports");
+        assert!(report.changes.delete_after_flows.is_empty(), "an adopted device is never removed");
+        assert_eq!(ovs.is_no_flood(br, "ids0"), no_flood, "no-flood exactly while a TrafficControl uses it");
+    }
+}
