@@ -201,3 +201,33 @@ async fn an_adopted_device_floods_again_when_no_traffic_control_uses_it() {
         assert_eq!(ovs.is_no_flood(br, "ids0"), no_flood, "no-flood exactly while a TrafficControl uses it");
     }
 }
+
+/// A CNI that writes the Pod's keys on the Port row (as Antrea's does)
+/// instead of the Interface row: the agent finds the Pod all the same.
+#[tokio::test(flavor = "current_thread")]
+async fn pod_keys_written_on_the_port_row_are_found() {
+    let mut node = TestNode::start().await;
+    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
+    ovs.node().exec(&["ip", "link", "add", "cni0", "type", "veth", "peer", "name", "cni1"]);
+    ovs.vsctl(&[
+        "add-port",
+        &br.name,
+        "cni0",
+        "--",
+        "set",
+        "port",
+        "cni0",
+        "external_ids:pod-name=web-1",
+        "external_ids:pod-namespace=default",
+        "external_ids:attached-mac=\"02:00:00:00:00:01\"",
+    ]);
+    agent
+        .ovsdb
+        .wait_for(|r| bridge::switch_ports(r, &br.name).iter().any(|p| p.name == "cni0" && p.pod().is_some()))
+        .await
+        .expect("the Pod is found from its Port row");
+    let ports = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
+    let port = ports.iter().find(|p| p.name == "cni0").expect("cni0");
+    assert_eq!(port.pod_mac().map(|m| m.to_string()).as_deref(), Some("02:00:00:00:00:01"));
+    assert!(!port.is_agents());
+}

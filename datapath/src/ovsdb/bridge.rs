@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use super::datum::{named_uuid, optional, set, set_elements, string_map, to_string_map, uuid, uuid_of};
 use super::ops::{self, condition};
 use super::replica::{Replica, Row};
-use crate::ports::{PortConfig, SwitchPort};
+use crate::ports::{PortConfig, SwitchPort, pod_keys};
 
 /// The `monitor_cond` request: exactly the columns the agent reads.
 pub fn monitor_request() -> Value {
     json!({
         "Bridge": [{"columns": ["name", "ports"]}],
-        "Port": [{"columns": ["name", "interfaces"]}],
+        "Port": [{"columns": ["name", "interfaces", "external_ids"]}],
         "Interface": [{"columns": ["name", "type", "options", "external_ids", "ofport", "error"]}],
     })
 }
@@ -92,7 +92,17 @@ pub fn switch_ports(replica: &Replica, bridge: &str) -> Vec<SwitchPort> {
         .into_iter()
         .filter_map(|(_, port)| {
             let interface = port.get("interfaces").map(set_elements)?.iter().find_map(uuid_of)?;
-            replica.row("Interface", interface).map(interface_view)
+            let mut view = replica.row("Interface", interface).map(interface_view)?;
+            // CNIs differ in where they write a Pod's keys: ours and the
+            // harness on the Interface row, Antrea on the Port row. The
+            // Interface row wins; only the Pod keys come from the Port.
+            let port_ids = port.get("external_ids").map(to_string_map).unwrap_or_default();
+            for key in [pod_keys::NAME, pod_keys::NAMESPACE, pod_keys::MAC, pod_keys::IP] {
+                if let Some(value) = port_ids.get(key) {
+                    view.external_ids.entry(key.to_owned()).or_insert_with(|| value.clone());
+                }
+            }
+            Some(view)
         })
         .collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
@@ -151,6 +161,30 @@ mod tests {
         assert_eq!(ports[0].ofport, None, "-1 is no ofport");
         assert_eq!(ports[0].error.as_deref(), Some("could not open network device eno9 (No such device)"));
         assert!(switch_ports(&replica(), "br-other").is_empty());
+    }
+
+    #[test]
+    fn pod_keys_on_the_port_row_count_when_the_interface_has_none() {
+        let mut replica = Replica::default();
+        replica
+            .apply(&json!({
+                "Bridge": {"b1": {"initial": {"name": "br-int", "ports": ["uuid", "p3"]}}},
+                "Port": {"p3": {"initial": {"name": "veth1", "interfaces": ["uuid", "i3"], "external_ids": ["map", [
+                    ["pod-name", "web-1"], ["pod-namespace", "default"], ["attached-mac", "02:00:00:00:00:01"],
+                    ["antrea-type", "container"]]]}}},
+                "Interface": {"i3": {"initial": {"name": "veth1", "type": "", "options": ["map", []],
+                    "external_ids": ["map", [["attached-mac", "02:00:00:00:00:09"]]], "ofport": 5, "error": ["set", []]}}},
+            }))
+            .unwrap();
+        let ports = switch_ports(&replica, "br-int");
+        let pod = ports.iter().find(|p| p.name == "veth1").unwrap();
+        assert_eq!(pod.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
+        assert_eq!(
+            pod.pod_mac().map(|m| m.to_string()).as_deref(),
+            Some("02:00:00:00:00:09"),
+            "the Interface wins"
+        );
+        assert!(!pod.is_agents(), "ownership is read from the Interface row only");
     }
 
     #[test]
