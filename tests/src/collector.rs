@@ -64,8 +64,25 @@ impl Collector {
         netns.exec(&["ip", "link", "set", INTERFACE, "up"]);
         node.exec(&["ip", "link", "set", "phy0", "up"]);
         ovs.vsctl(&["add-port", "br-phy", "phy0"]);
-        // OVS learns the collector's MAC by snooping this ARP exchange.
+        // An ARP exchange for the neighbour caches (see `resolve`).
         node.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "2", COLLECTOR_IP]);
         Collector { netns }
+    }
+
+    /// Waits until OVS knows the collector's MAC for its tunnels. OVS
+    /// learns it by snooping ARP only once a tunnel port exists, and drops
+    /// a tunnelled packet sent before: call this after the TrafficControl's
+    /// tunnel port is up and before counting packets.
+    pub fn resolve(&self, ovs: &Ovs) {
+        let learned = || ovs.appctl(&["tnl/neigh/show"]).contains(COLLECTOR_IP);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !learned() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "OVS never learned the collector's MAC:\n{}",
+                ovs.appctl(&["tnl/neigh/show"])
+            );
+            let _ = ovs.node().try_exec(&["ping", "-c", "1", "-W", "1", COLLECTOR_IP]);
+        }
     }
 }

@@ -131,6 +131,14 @@ impl Ovs {
         run(ovs_tool("ovs-vsctl"), &all, &self.envs())
     }
 
+    /// `ovs-appctl` to this ovs-vswitchd (its control socket is found in
+    /// the private run directory).
+    pub fn appctl(&self, args: &[&str]) -> String {
+        let mut all = vec!["-t", "ovs-vswitchd"];
+        all.extend_from_slice(args);
+        run(ovs_tool("ovs-appctl"), &all, &self.envs())
+    }
+
     /// `ovs-ofctl -O OpenFlow15` against a bridge's socket.
     pub fn ofctl(&self, bridge: &Bridge, command: &str, args: &[&str]) -> String {
         let target = format!("unix:{}", bridge.mgmt.display());

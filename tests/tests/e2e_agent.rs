@@ -70,6 +70,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
         s.pods_of("mirror-web-app") == ["default/web-1"]
             && s.field("mirror-web-app", "progress").as_deref() == Some("Realized")
     });
+    collector.resolve(&ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
     assert_eq!(web.ping(&client, 3).received, 3, "mirroring must not break the traffic");
     let mirrored = icmp_copies(&at_collector.stop(), UdpKind::Vxlan);
@@ -217,6 +218,7 @@ fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
         s.pods_of("mirror-all-to-remote") == ["default/client", "default/web-1", "prod/api", "prod/db"]
     });
     wait_condition(&cluster, &mut agent, "mirror-all-to-remote", "Realized", "True");
+    collector.resolve(&ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 6081");
     assert_eq!(web.ping(&client, 2).received, 2);
     assert_eq!(db.ping(&api, 1).received, 1);

@@ -53,6 +53,7 @@ impl Node {
 
     /// VXLAN copies of ICMP at the collector while web-1 pings client.
     fn mirrored_pings(&self, count: u32) -> usize {
+        self.collector.resolve(&self.ovs);
         let capture = Capture::inbound(&self.collector.netns, INTERFACE, "udp port 4789");
         self.web.ping(&self.client, count);
         capture

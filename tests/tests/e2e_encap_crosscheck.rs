@@ -44,13 +44,13 @@ async fn captured_copy(target: &str) -> Vec<u8> {
     let fixture = read_hex(&workspace_file("fixtures/packets/icmp.hex")).expect("fixture");
     let hex: String = fixture.iter().map(|b| format!("{b:02x}")).collect();
     let ofport = node.ovs.wait_for_ofport(&web.port);
+    collector.resolve(&node.ovs);
     let capture = Capture::inbound(&collector.netns, INTERFACE, "udp or proto gre");
     // The collector also sees what web-1's own stack sends (neighbour
     // discovery); the fixture's copy is the one carrying the fixture.
     let carries_fixture = |f: &Vec<u8>| encap::decode(f, UdpKind::Vxlan).is_ok_and(|e| e.inner == fixture);
-    // OVS drops a tunnelled packet while it resolves the collector's MAC
-    // (the neighbour cache the collector primed can still be filling):
-    // send again until one copy arrives.
+    // Sent again if a copy is lost on the way (it should not be once the
+    // collector is resolved; the comparison needs one copy).
     let packet_out = format!("in_port={ofport},packet={hex},actions=table");
     let arrived = (0..5).any(|_| {
         node.ovs.ofctl(&node.bridge, "packet-out", &[&packet_out]);

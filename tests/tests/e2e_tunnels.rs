@@ -27,6 +27,7 @@ async fn mirror_through(target: &str) -> (Vec<encap::Encapsulated>, Vec<Vec<u8>>
         "{:?}",
         report.ports.failures_by_traffic_control
     );
+    collector.resolve(&node.ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp or proto gre");
     let at_client = Capture::inbound(&client.netns, "eth0", "icmp");
     let at_web = Capture::inbound(&web.netns, "eth0", "icmp");
@@ -124,6 +125,7 @@ async fn a_linux_vxlan_device_at_the_collector_counts_one_copy_per_packet_when_b
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed/mirror-web-app.yaml"))
             .expect("seed");
     node.reconcile(&traffic_controls(&seed), &pods).await;
+    collector.resolve(&node.ovs);
     let rx_packets = || -> u64 {
         let stats = collector.netns.exec(&["cat", "/sys/class/net/vx0/statistics/rx_packets"]);
         stats.trim().parse().expect("counter")

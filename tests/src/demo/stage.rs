@@ -87,6 +87,9 @@ impl Stage {
             console
                 .say("   IPS: a Linux bridge forwards what arrives on tap0 out of tap1 (nftables counts it)");
         }
+        if let Target::Collector = self.target {
+            world.collector.resolve(world.ovs);
+        }
         let capture = match self.target {
             Target::Collector => Capture::inbound(&world.collector.netns, INTERFACE, "udp or proto gre"),
             Target::Local(port) => Capture::inbound(node, port, "icmp"),
