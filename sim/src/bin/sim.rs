@@ -60,6 +60,11 @@ fn main() -> ExitCode {
         }
         None => args.first..args.first + args.seeds,
     };
+    if let Some(seed) = args.seed {
+        for scenario in &scenarios {
+            eprintln!("{}", scenario::seed_line(*scenario, seed, &scenario.generate(seed)));
+        }
+    }
     let port_deletion =
         if args.deliberate_bug { PortDeletion::BeforeFlowsDeliberateBug } else { PortDeletion::AfterFlows };
     let tuning = Tuning { port_deletion, ..Tuning::default() };

@@ -115,6 +115,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.at.map_or_else(|| "the final convergence".to_owned(), |i| format!("step {}", i + 1));
+        writeln!(f, "{}", seed_line(self.scenario, self.seed, &self.script))?;
         writeln!(f, "scenario {} seed {} failed at {at}: {}", self.scenario.name(), self.seed, self.error)?;
         writeln!(f, "steps ({} nodes):", self.script.nodes)?;
         for (index, step) in self.script.steps.iter().enumerate() {
@@ -123,6 +124,18 @@ impl fmt::Display for Failure {
         }
         write!(f, "replay: {}", self.replay())
     }
+}
+
+/// The line a run starts with: the seed and every setting it implies.
+pub fn seed_line(scenario: Scenario, seed: u64, script: &Script) -> String {
+    let faults = script.steps.iter().filter(|s| matches!(s, Step::Fault(_))).count();
+    format!(
+        "SEED={seed} scenario={} nodes={} steps={} faults={faults} {}",
+        scenario.name(),
+        script.nodes,
+        script.steps.len(),
+        crate::world::cluster::FAULT_SETTINGS
+    )
 }
 
 /// Plays `scenario` with `seed`, then heals every fault and checks that

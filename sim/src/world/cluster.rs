@@ -24,6 +24,10 @@ use super::node_host::{self, NodeConfig, agent_state};
 use super::ovs_host::{self, SimOvs};
 use super::packet_check;
 
+/// What the world does to messages whatever the scenario, for the
+/// `SEED=` line a run starts with.
+pub const FAULT_SETTINGS: &str = "latency=0..100ms host-order=random";
+
 /// The API server's host name.
 pub const API_HOST: &str = "apiserver";
 /// The bridge on every node.
@@ -61,7 +65,7 @@ pub enum WorldError {
     #[error("simulation: {0}")]
     Simulation(String),
     /// The switches did not converge in time.
-    #[error("not converged after {after:?}:\n{report}")]
+    #[error("liveness: not converged after {after:?}, pending because:\n{report}")]
     NotConverged {
         /// How long it waited.
         after: Duration,
@@ -69,7 +73,7 @@ pub enum WorldError {
         report: String,
     },
     /// A safety rule was broken.
-    #[error("safety rule broken:\n{0}")]
+    #[error("safety: a rule was broken:\n{0}")]
     Violated(String),
     /// A manifest that does not parse.
     #[error("manifest: {0}")]
@@ -103,10 +107,10 @@ impl World {
     /// # Errors
     /// [`WorldError::Ovs`] when a switch cannot be set up.
     pub fn with_tuning(seed: u64, nodes: usize, tuning: Tuning) -> Result<World, WorldError> {
-        // Delays and reordering come from the seed: every message takes
-        // 0 to 100 ms (turmoil's exponential spread), and hosts run in a
-        // seeded random order each step. The epoch is fixed: turmoil's
-        // default would read the wall clock.
+        // Delays and reordering come from the seed (FAULT_SETTINGS): every
+        // message takes 0 to 100 ms (turmoil's exponential spread), and
+        // hosts run in a seeded random order each step. The epoch is fixed:
+        // turmoil's default would read the wall clock.
         let mut sim = turmoil::Builder::new()
             .rng_seed(seed)
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(apiserver_host::EPOCH.unsigned_abs()))
