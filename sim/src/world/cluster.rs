@@ -243,7 +243,8 @@ impl World {
                 let ports = node.ovs.switch_ports();
                 let plan = expected_plan(&node.name, &objects, &ports);
                 let flows = node.ovs.switch.read(|s| s.flows());
-                (node.name.clone(), divergence(&plan, &flows, &ports))
+                let no_flood = node.ovs.switch.read(no_flood_ofports);
+                (node.name.clone(), divergence(&plan, &flows, &ports, &no_flood))
             })
             .collect()
     }
@@ -254,6 +255,9 @@ impl World {
         for node in &self.nodes {
             key.push(node.ovs.switch.read(|s| s.flow_mods_applied()));
             key.push(node.ovs.generation());
+            // Port config (no-flood) moves neither counter.
+            key.extend(node.ovs.switch.read(no_flood_ofports).into_iter().map(u64::from));
+            key.push(u64::MAX);
         }
         key
     }
@@ -371,6 +375,16 @@ impl World {
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
     }
+}
+
+/// The ofports a switch keeps out of floods.
+fn no_flood_ofports(switch: &crate::ovs::openflow_switch::OpenFlowSwitch) -> std::collections::BTreeSet<u32> {
+    switch
+        .ports()
+        .iter()
+        .filter(|p| switch.port_config(p.port_no).is_some_and(|c| c.no_flood))
+        .map(|p| p.port_no)
+        .collect()
 }
 
 /// A Pod's port name, as the CNI names it (short and unique per node).

@@ -53,6 +53,8 @@ pub struct Divergence {
     pub missing_ports: Vec<String>,
     /// The agent's ports on the bridge that no TrafficControl plans.
     pub orphan_ports: Vec<String>,
+    /// Planned TrafficControl ports the switch still floods into.
+    pub flooding_ports: Vec<String>,
 }
 
 impl Divergence {
@@ -69,6 +71,7 @@ impl std::fmt::Display for Divergence {
             ("unexpected flow", &self.unexpected_flows),
             ("missing port", &self.missing_ports),
             ("orphan port", &self.orphan_ports),
+            ("TrafficControl port that floods", &self.flooding_ports),
         ] {
             for item in items {
                 writeln!(f, "{what}: {item}")?;
@@ -78,8 +81,14 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// Compares the switch (its flows and the bridge's ports) with `plan`.
-pub fn divergence(plan: &Plan, switch_flows: &[Flow], switch_ports: &[SwitchPort]) -> Divergence {
+/// Compares the switch (its flows, the bridge's ports, and which ofports
+/// it keeps out of floods) with `plan`.
+pub fn divergence(
+    plan: &Plan,
+    switch_flows: &[Flow],
+    switch_ports: &[SwitchPort],
+    no_flood: &BTreeSet<u32>,
+) -> Divergence {
     let planned: BTreeSet<String> = plan.flows.iter().map(ToString::to_string).collect();
     let held: BTreeSet<String> = switch_flows.iter().map(ToString::to_string).collect();
     Divergence {
@@ -98,6 +107,14 @@ pub fn divergence(plan: &Plan, switch_flows: &[Flow], switch_ports: &[SwitchPort
         orphan_ports: switch_ports
             .iter()
             .filter(|p| p.is_agents() && !plan.ports.contains_key(&p.name))
+            .map(|p| p.name.clone())
+            .collect(),
+        // A TrafficControl port that floods gets broadcasts of Pods nobody
+        // selected (ovs-vswitchd forgets no-flood when it restarts).
+        flooding_ports: switch_ports
+            .iter()
+            .filter(|p| plan.ports.contains_key(&p.name))
+            .filter(|p| p.usable_ofport().is_some_and(|ofport| !no_flood.contains(&ofport)))
             .map(|p| p.name.clone())
             .collect(),
     }
