@@ -3,18 +3,31 @@
 //! kept to their TrafficControl, and deletions limited to the agent's own
 //! ports.
 
-use actors::port_sync::{delete_ports, realize_ports};
+use std::collections::BTreeMap;
+
+use actors::agent::connector::OvsStream;
+use actors::port_sync::{PortReport, delete_ports, realize_ports};
 use datapath::ovsdb::bridge;
-use datapath::plan::{PlanInput, plan};
+use datapath::plan::{PlanInput, PlannedPort, plan};
 use datapath::ports::SwitchPort;
 use tests::node::TestNode;
 use tests::plans::{mirror_to, traffic_controls};
 use tests::pod::Pod;
 
-fn planned_ports(
-    yaml: &str,
-    switch_ports: &[SwitchPort],
-) -> std::collections::BTreeMap<String, datapath::plan::PlannedPort> {
+type AgentSwitch = actors::reconcile::Switch<OvsStream, OvsStream, OvsStream>;
+
+/// The port manager's realize step, as the agent runs it.
+async fn realize(
+    agent: &mut AgentSwitch,
+    bridge: &str,
+    planned: &BTreeMap<String, PlannedPort>,
+) -> PortReport {
+    realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, bridge, planned, &mut agent.flooding)
+        .await
+        .expect("ports")
+}
+
+fn planned_ports(yaml: &str, switch_ports: &[SwitchPort]) -> BTreeMap<String, PlannedPort> {
     let tcs = traffic_controls(yaml);
     plan(&PlanInput { node: "node-1", traffic_controls: &tcs, namespaces: &[], pods: &[], switch_ports })
         .ports
@@ -37,16 +50,7 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
     ]
     .concat();
     let planned = planned_ports(&yaml, &[]);
-    let report = realize_ports(
-        &mut agent.ovsdb,
-        &mut agent.of15,
-        &mut agent.of10,
-        &br.name,
-        &planned,
-        &mut agent.flooding,
-    )
-    .await
-    .expect("ports");
+    let report = realize(agent, &br.name, &planned).await;
     assert_eq!(report.changes.create.len(), 6);
     assert!(report.failures_by_traffic_control.is_empty(), "{:?}", report.failures_by_traffic_control);
     for (name, port) in &planned {
@@ -71,16 +75,7 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
     assert!(ovs.node().exec(&["ip", "link", "show", "tap0"]).contains(",UP"));
     assert!(ovs.is_no_flood(br, "tap0"));
     // A second sync changes nothing.
-    let again = realize_ports(
-        &mut agent.ovsdb,
-        &mut agent.of15,
-        &mut agent.of10,
-        &br.name,
-        &planned,
-        &mut agent.flooding,
-    )
-    .await
-    .expect("ports");
+    let again = realize(agent, &br.name, &planned).await;
     assert!(again.changes.is_empty());
 }
 
@@ -92,16 +87,7 @@ async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
         [mirror_to("needs-eno9", "device: {name: eno9}"), mirror_to("fine", "ovsInternal: {name: tap0}")]
             .concat();
     let planned = planned_ports(&yaml, &[]);
-    let report = realize_ports(
-        &mut agent.ovsdb,
-        &mut agent.of15,
-        &mut agent.of10,
-        &br.name,
-        &planned,
-        &mut agent.flooding,
-    )
-    .await
-    .expect("ports");
+    let report = realize(agent, &br.name, &planned).await;
     let failures: Vec<_> = report.failures_by_traffic_control.keys().collect();
     assert_eq!(failures, ["needs-eno9"]);
     assert!(
@@ -119,32 +105,14 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
     ovs.vsctl(&["add-port", &br.name, "foreign0", "--", "set", "interface", "foreign0", "type=internal"]);
     let pod = Pod::attach(ovs, br, "default", "web-1", 1);
     let planned = planned_ports(&mirror_to("t", "ovsInternal: {name: tap0}"), &[]);
-    realize_ports(
-        &mut agent.ovsdb,
-        &mut agent.of15,
-        &mut agent.of10,
-        &br.name,
-        &planned,
-        &mut agent.flooding,
-    )
-    .await
-    .expect("ports");
+    realize(agent, &br.name, &planned).await;
     let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
     let pod_port = view.iter().find(|p| p.name == pod.port).expect("the Pod's port is seen");
     assert_eq!(pod_port.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
     assert_eq!(pod_port.pod_mac().map(|m| m.to_string()), Some(pod.mac.clone()));
 
     let nothing = planned_ports("", &[]);
-    let report = realize_ports(
-        &mut agent.ovsdb,
-        &mut agent.of15,
-        &mut agent.of10,
-        &br.name,
-        &nothing,
-        &mut agent.flooding,
-    )
-    .await
-    .expect("ports");
+    let report = realize(agent, &br.name, &nothing).await;
     assert_eq!(report.changes.delete_after_flows, ["tap0"]);
     assert!(report.ports.iter().any(|p| p.name == "tap0"), "deletion waits for the flows");
     delete_ports(&mut agent.ovsdb, &br.name, &report.changes.delete_after_flows).await.expect("delete");
@@ -187,16 +155,7 @@ async fn an_adopted_device_floods_again_when_no_traffic_control_uses_it() {
     let planned = planned_ports(&mirror_to("ids", "device: {name: ids0}"), &view);
     assert!(planned["ids0"].adopted, "{planned:?}");
     for (planned, no_flood) in [(planned, true), (planned_ports("", &view), false)] {
-        let report = realize_ports(
-            &mut agent.ovsdb,
-            &mut agent.of15,
-            &mut agent.of10,
-            &br.name,
-            &planned,
-            &mut agent.flooding,
-        )
-        .await
-        .expect("ports");
+        let report = realize(agent, &br.name, &planned).await;
         assert!(report.changes.delete_after_flows.is_empty(), "an adopted device is never removed");
         assert_eq!(ovs.is_no_flood(br, "ids0"), no_flood, "no-flood exactly while a TrafficControl uses it");
     }
