@@ -91,8 +91,23 @@ impl Capture {
         read_pcap(&std::fs::read(&self.file).unwrap_or_default())
     }
 
-    /// Stops the capture and returns the frames, in order.
+    /// Stops the capture once nothing new has arrived for a moment, and
+    /// returns the frames, in order. A packet whose sender has already
+    /// seen the answer can still be crossing the userspace datapath (a
+    /// tunnel copy goes through a second bridge): stopping at once lost
+    /// such a copy under load.
     pub fn stop(mut self) -> Vec<Vec<u8>> {
+        const QUIET: std::time::Duration = std::time::Duration::from_millis(150);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut seen = self.frames_so_far().len();
+        loop {
+            std::thread::sleep(QUIET);
+            let now = self.frames_so_far().len();
+            if now == seen || std::time::Instant::now() >= deadline {
+                break;
+            }
+            seen = now;
+        }
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         let bytes = std::fs::read(&self.file).unwrap_or_default();
