@@ -48,18 +48,30 @@ fn get(address: &str, path: &str) -> Option<(u16, String)> {
     Some((code, response.split_once("\r\n\r\n")?.1.to_owned()))
 }
 
+/// The agent's process, killed when the test ends, also when it fails.
+struct AgentChild(std::process::Child);
+
+impl Drop for AgentChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn with_the_feature_gate_off_it_is_ready_realizes_nothing_and_says_so_once() {
     let config = temp_file("off", "featureGates:\n  TrafficControl: false\novsBridge: br-int\n");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tc-agent"))
-        .arg("--config")
-        .arg(&config)
-        .args(["--node-name", "node-1", "--listen", &listen])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = AgentChild(
+        Command::new(env!("CARGO_BIN_EXE_tc-agent"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--node-name", "node-1", "--listen", &listen])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let ready = loop {
         if let Some(answer) = get(&listen, "/readyz") {
@@ -81,10 +93,10 @@ fn with_the_feature_gate_off_it_is_ready_realizes_nothing_and_says_so_once() {
     let said = String::from_utf8_lossy(&tcctl.stdout);
     assert_eq!(tcctl.status.code(), Some(0), "nothing to differ from: {said}");
     assert!(said.contains("feature gate is off"), "{said}");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    let status = child.0.wait().unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("feature gate is off").count(), 1, "{stderr}");
     let _ = std::fs::remove_dir_all(config.parent().unwrap());
