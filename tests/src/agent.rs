@@ -196,6 +196,14 @@ impl AgentStatus {
     }
 }
 
+impl AgentProcess {
+    /// `tc_agent_flow_mods_total` from `/metrics`, when the agent answers.
+    pub fn flow_mods_total(&self) -> Option<u64> {
+        let (_, metrics) = self.get("/metrics")?;
+        metrics.lines().find_map(|l| l.strip_prefix("tc_agent_flow_mods_total "))?.trim().parse().ok()
+    }
+}
+
 impl Drop for AgentProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {

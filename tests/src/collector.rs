@@ -4,6 +4,12 @@
 //! namespace (10.0.10.2, the seed's address) over a veth. OVS routes and
 //! ARPs for the tunnel itself, as userspace tunnels do.
 
+use std::time::Duration;
+
+use datapath::encap::{self, Encapsulated, UdpKind};
+use datapath::flows::MacAddr;
+
+use crate::cmd::wait_until;
 use crate::netns::Netns;
 use crate::ovs::Ovs;
 
@@ -11,22 +17,36 @@ use crate::ovs::Ovs;
 pub const LOCAL_IP: &str = "10.0.10.1";
 /// The collector's address.
 pub const COLLECTOR_IP: &str = "10.0.10.2";
+/// How long OVS may take to learn the collector's MAC.
+const RESOLVE: Duration = Duration::from_secs(10);
+
 /// The collector's interface, where captures are taken.
 pub const INTERFACE: &str = "eth0";
 
 /// `br-phy`'s MAC: the simulation's (`sim::world::wire`), so a capture
 /// here and a simulated one agree on the outer Ethernet header.
 fn local_mac() -> String {
-    mac_text(sim::world::wire::LOCAL_MAC)
+    MacAddr(sim::world::wire::LOCAL_MAC).to_string()
 }
 
 /// The collector's MAC, likewise.
 fn collector_mac() -> String {
-    mac_text(sim::world::wire::COLLECTOR_MAC)
+    MacAddr(sim::world::wire::COLLECTOR_MAC).to_string()
 }
 
-fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+/// The ICMP packets inside the tunnel frames a collector captured (each
+/// tunnel kind is told apart by its port or GRE protocol).
+pub fn icmp_copies(frames: &[Vec<u8>]) -> Vec<Encapsulated> {
+    frames
+        .iter()
+        .filter_map(|frame| encap::decode(frame, UdpKind::Vxlan).ok())
+        .filter(|e| is_icmp(&e.inner))
+        .collect()
+}
+
+/// Whether an Ethernet frame carries IPv4 ICMP.
+fn is_icmp(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x00]) && frame.get(23) == Some(&1)
 }
 
 /// The collector and its path from the switch.
@@ -74,15 +94,11 @@ impl Collector {
     /// a tunnelled packet sent before: call this after the TrafficControl's
     /// tunnel port is up and before counting packets.
     pub fn resolve(&self, ovs: &Ovs) {
-        let learned = || ovs.appctl(&["tnl/neigh/show"]).contains(COLLECTOR_IP);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !learned() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "OVS never learned the collector's MAC:\n{}",
-                ovs.appctl(&["tnl/neigh/show"])
-            );
-            let _ = ovs.node().try_exec(&["ping", "-c", "1", "-W", "1", COLLECTOR_IP]);
-        }
+        wait_until("OVS to learn the collector's MAC (ovs-appctl tnl/neigh/show)", RESOLVE, || {
+            ovs.appctl(&["tnl/neigh/show"]).contains(COLLECTOR_IP) || {
+                let _ = ovs.node().try_exec(&["ping", "-c", "1", "-W", "1", COLLECTOR_IP]);
+                false
+            }
+        });
     }
 }

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use datapath::encap::{self, UdpKind};
 use tests::agent::{AgentProcess, AgentStatus};
 use tests::capture::Capture;
-use tests::collector::{Collector, INTERFACE};
+use tests::collector::{Collector, INTERFACE, icmp_copies};
 use tests::devcluster::{DevCluster, namespace_yaml};
 use tests::ovs::Ovs;
 use tests::pod::Pod;
@@ -32,15 +31,6 @@ fn wait_condition(cluster: &DevCluster, agent: &mut AgentProcess, tc: &str, kind
     agent.wait_for(&format!("tc/{tc} {kind}={status} in kubectl"), WAIT, |_| {
         condition(cluster, tc, kind, "status") == status
     });
-}
-
-/// The ICMP packets carried by the tunnel frames a collector captured.
-fn icmp_copies(frames: &[Vec<u8>], kind: UdpKind) -> usize {
-    frames
-        .iter()
-        .filter_map(|frame| encap::decode(frame, kind).ok())
-        .filter(|e| e.inner.len() > 34 && e.inner[12..14] == [0x08, 0x00] && e.inner[23] == 1)
-        .count()
 }
 
 fn uuids_of_interfaces(ovs: &Ovs) -> String {
@@ -73,7 +63,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     collector.resolve(&ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
     assert_eq!(web.ping(&client, 3).received, 3, "mirroring must not break the traffic");
-    let mirrored = icmp_copies(&at_collector.stop(), UdpKind::Vxlan);
+    let mirrored = icmp_copies(&at_collector.stop()).len();
     assert_eq!(mirrored, 6, "3 requests and 3 replies of web-1, each mirrored once");
 
     // What the user sees.
@@ -223,7 +213,7 @@ fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
     assert_eq!(web.ping(&client, 2).received, 2);
     assert_eq!(db.ping(&api, 1).received, 1);
     assert_eq!(
-        icmp_copies(&at_collector.stop(), UdpKind::Geneve),
+        icmp_copies(&at_collector.stop()).len(),
         6,
         "3 requests and 3 replies, each copied once although both ends are selected"
     );

@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use datapath::encap::{self, UdpKind};
 use tests::agent::AgentProcess;
 use tests::capture::Capture;
-use tests::collector::{Collector, INTERFACE};
+use tests::collector::{Collector, INTERFACE, icmp_copies};
 use tests::devcluster::{DevCluster, namespace_yaml};
 use tests::ovs::{Bridge, Ovs};
 use tests::pod::Pod;
@@ -56,22 +55,12 @@ impl Node {
         self.collector.resolve(&self.ovs);
         let capture = Capture::inbound(&self.collector.netns, INTERFACE, "udp port 4789");
         self.web.ping(&self.client, count);
-        capture
-            .stop()
-            .iter()
-            .filter_map(|frame| encap::decode(frame, UdpKind::Vxlan).ok())
-            .filter(|e| e.inner.len() > 34 && e.inner[12..14] == [0x08, 0x00] && e.inner[23] == 1)
-            .count()
+        icmp_copies(&capture.stop()).len()
     }
 
     /// `tc_agent_flow_mods_total`.
     fn flow_mods(&self) -> u64 {
-        let metrics = self.agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("tc_agent_flow_mods_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no flow_mods counter in\n{metrics}"))
+        self.agent.flow_mods_total().expect("the flow_mods counter")
     }
 }
 

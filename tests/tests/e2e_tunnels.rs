@@ -3,9 +3,9 @@
 //! directions, with the configured tunnel fields, and the inner frame is
 //! byte for byte the packet the Pods exchanged.
 
-use datapath::encap::{self, Tunnel, UdpKind};
+use datapath::encap::{self, Tunnel};
 use tests::capture::Capture;
-use tests::collector::{COLLECTOR_IP, Collector, INTERFACE};
+use tests::collector::{COLLECTOR_IP, Collector, INTERFACE, icmp_copies};
 use tests::node::TestNode;
 use tests::plans::traffic_controls;
 use tests::pod::Pod;
@@ -33,17 +33,7 @@ async fn mirror_through(target: &str) -> (Vec<encap::Encapsulated>, Vec<Vec<u8>>
     let at_web = Capture::inbound(&web.netns, "eth0", "icmp");
     let pings = web.ping(&client, 5);
     assert_eq!(pings.received, 5, "mirroring must not break the traffic");
-    let decoded: Vec<encap::Encapsulated> = at_collector
-        .stop()
-        .iter()
-        .filter_map(|frame| encap::decode(frame, UdpKind::Vxlan).ok())
-        .filter(|e| is_icmp(&e.inner))
-        .collect();
-    (decoded, at_client.stop(), at_web.stop())
-}
-
-fn is_icmp(frame: &[u8]) -> bool {
-    frame.get(12..14) == Some(&[0x08, 0x00]) && frame.get(23) == Some(&1)
+    (icmp_copies(&at_collector.stop()), at_client.stop(), at_web.stop())
 }
 
 fn check(target: &str, expected: Tunnel, udp_port: Option<u16>) {
@@ -134,12 +124,7 @@ async fn a_linux_vxlan_device_at_the_collector_counts_one_copy_per_packet_when_b
     let capture = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
     let pings = a.ping(&b, 10);
     assert_eq!(pings.received, 10, "the pings still succeed");
-    let icmp = capture
-        .stop()
-        .iter()
-        .filter_map(|f| encap::decode(f, UdpKind::Vxlan).ok())
-        .filter(|e| is_icmp(&e.inner))
-        .count();
+    let icmp = icmp_copies(&capture.stop()).len();
     let counted = rx_packets() - before;
     // Each request and each reply exactly once, not once per selected end.
     assert_eq!(icmp, 20);

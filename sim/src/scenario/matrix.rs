@@ -35,11 +35,7 @@ pub fn generate(seed: u64) -> Script {
             }
         }
     }
-    // Fisher-Yates with the scenario's generator.
-    for i in (1..combinations.len()).rev() {
-        let j = usize::try_from(rng.below(i as u64 + 1)).unwrap_or(0);
-        combinations.swap(i, j);
-    }
+    rng.shuffle(&mut combinations);
     for spec in &combinations {
         steps.push(manifests::traffic_control("matrix", spec));
         steps.push(Step::Converge);

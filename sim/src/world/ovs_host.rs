@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use datapath::cluster::PodRef;
+use datapath::flows::MacAddr;
 use datapath::ports::{SwitchPort, pod_keys};
 
 use crate::ovs::openflow_switch::{OpenFlowSwitch, SharedSwitch};
@@ -81,7 +82,7 @@ impl SimOvs {
         let external_ids = BTreeMap::from([
             (pod_keys::NAME.to_owned(), pod.name.clone()),
             (pod_keys::NAMESPACE.to_owned(), pod.namespace.clone()),
-            (pod_keys::MAC.to_owned(), format_mac(mac_of(port))),
+            (pod_keys::MAC.to_owned(), MacAddr(mac_of(port)).to_string()),
         ]);
         self.database().add_port(&self.bridge, port, "", &external_ids)?;
         lock(&self.cni_ports).insert(port.to_owned());
@@ -285,10 +286,6 @@ pub fn mac_of(name: &str) -> [u8; 6] {
         name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     let bytes = hash.to_be_bytes();
     [0x02, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]]
-}
-
-fn format_mac(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// The host's software: OVSDB and OpenFlow on their ports, and

@@ -4,12 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use datapath::encap::{self, UdpKind};
-
 use super::{Console, DemoError};
 use crate::agent::{AgentProcess, AgentStatus};
 use crate::capture::Capture;
-use crate::collector::{Collector, INTERFACE};
+use crate::collector::{Collector, INTERFACE, icmp_copies};
 use crate::devcluster::DevCluster;
 use crate::firewall::{forwarding_bridge, icmp_forwarded};
 use crate::ovs::{Bridge, Ovs};
@@ -67,11 +65,11 @@ impl Stage {
     ) -> Result<Vec<String>, DemoError> {
         console.say(&format!("\n== {}", self.title));
         let mut failures = Vec::new();
-        let flow_mods_before = flow_mods(agent);
+        let flow_mods_before = agent.flow_mods_total().unwrap_or(0);
         apply(console, world.cluster, &self.manifest);
         let realized = console.wait(&format!("{} realized", self.name), || {
             let status = agent.status();
-            flow_mods(agent) > flow_mods_before
+            agent.flow_mods_total().unwrap_or(0) > flow_mods_before
                 && status.in_sync()
                 && status.field(self.name, "progress").as_deref() == Some("Realized")
         })?;
@@ -95,7 +93,7 @@ impl Stage {
             Target::Local(port) => Capture::inbound(node, port, "icmp"),
         };
         let count = |capture: &Capture| match self.target {
-            Target::Collector => tunnelled_icmp(&capture.frames_so_far()),
+            Target::Collector => icmp_copies(&capture.frames_so_far()).len() as u64,
             Target::Local(_) => capture.frames_so_far().len() as u64,
         };
         let passed_back = || self.ips.then(|| icmp_forwarded(node, IPS_TABLE));
@@ -174,28 +172,16 @@ fn apply(console: &mut Console<'_>, cluster: &DevCluster, manifest: &str) {
         console.say(&format!("  {line}"));
     }
     console.say("EOF");
+    show(console, &output);
+}
+
+/// What kubectl printed, warnings included, indented.
+fn show(console: &mut Console<'_>, output: &std::process::Output) {
     for text in [&output.stdout, &output.stderr] {
         for line in String::from_utf8_lossy(text).lines() {
             console.say(&format!("  {line}"));
         }
     }
-}
-
-/// The agent's `tc_agent_flow_mods_total`.
-fn flow_mods(agent: &AgentProcess) -> u64 {
-    let metrics = agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("tc_agent_flow_mods_total "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Tunnel packets at the collector that carry ICMP.
-fn tunnelled_icmp(frames: &[Vec<u8>]) -> u64 {
-    let is_icmp = |inner: &[u8]| inner.get(12..14) == Some(&[0x08, 0x00]) && inner.get(23) == Some(&1);
-    frames.iter().filter_map(|f| encap::decode(f, UdpKind::Vxlan).ok()).filter(|e| is_icmp(&e.inner)).count()
-        as u64
 }
 
 /// All three examples at once, as `kubectl apply -f fixtures/seed/`: one
@@ -208,12 +194,7 @@ pub fn all_together(
 ) -> Result<Vec<String>, DemoError> {
     console.say("\n== all three examples at once: kubectl apply -f fixtures/seed/");
     let seed = format!("{}/../fixtures/seed/", env!("CARGO_MANIFEST_DIR"));
-    let output = world.cluster.try_kubectl(&["apply", "-f", &seed]);
-    for text in [&output.stdout, &output.stderr] {
-        for line in String::from_utf8_lossy(text).lines() {
-            console.say(&format!("  {line}"));
-        }
-    }
+    show(console, &world.cluster.try_kubectl(&["apply", "-f", &seed]));
     let names = ["mirror-all-to-remote", "mirror-web-app", "redirect-prod-to-local"];
     let mut failures = Vec::new();
     let all_seen = console.wait("the three TrafficControls realized", || {
