@@ -11,7 +11,7 @@ use datapath::api::{
     TrafficControl, TrafficControlSpec, UdpTunnel,
 };
 use datapath::cluster::{NamespaceInfo, PodInfo, PodRef};
-use datapath::plan::{PlanInput, plan};
+use datapath::plan::{Cluster, plan};
 use datapath::ports::{PortConfig, SwitchPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -167,14 +167,8 @@ fn bench_plan(c: &mut Criterion) {
     for count in [1_000, 10_000, 100_000] {
         let pods = pods(count);
         let switch = switch_ports(&pods, &traffic_controls);
-        let input = PlanInput {
-            node: NODE,
-            traffic_controls: &traffic_controls,
-            namespaces: &namespaces,
-            pods: &pods,
-            switch_ports: &switch,
-        };
-        let sample = plan(&input);
+        let cluster = Cluster::new(NODE, traffic_controls.clone(), namespaces.clone(), pods);
+        let sample = plan(&cluster, &switch);
         eprintln!(
             "pods={count}: {} effective, {} conflicts, {} ports, {} flows",
             sample.effective.len(),
@@ -183,8 +177,8 @@ fn bench_plan(c: &mut Criterion) {
             sample.flows.len()
         );
         group.sample_size(if count >= 100_000 { 10 } else { 20 });
-        group.bench_with_input(BenchmarkId::new("pods", count), &input, |b, input| {
-            b.iter(|| black_box(plan(black_box(input))))
+        group.bench_with_input(BenchmarkId::new("pods", count), &cluster, |b, cluster| {
+            b.iter(|| black_box(plan(black_box(cluster), black_box(&switch))))
         });
     }
     group.finish();

@@ -19,8 +19,11 @@
 //! - [`ports`]: the ports a TrafficControl needs, their OVS types and options,
 //!   and the switch's port view.
 //! - [`flows`]: the OpenFlow pipeline's typed model and its `ovs-ofctl` text.
-//! - [`plan`]: (TrafficControls, Namespaces, Pods, switch ports) → the ports,
-//!   the effective TrafficControl per Pod, conflicts and flows.
+//! - [`plan`]: the cluster (TrafficControls, Namespaces, Pods) and the
+//!   switch's ports → the ports, the effective TrafficControl per Pod,
+//!   conflicts and flows.
+//! - [`pass`]: one reconcile pass: (cluster, observed switch) → the plan
+//!   and every operation that realizes it, in DESIGN §2's order.
 //! - [`status`]: a node's status entry and Events per TrafficControl.
 //! - [`offline`]: manifests sorted by kind and a made-up switch, for
 //!   planning without a cluster (`tcctl plan`, snapshots).
@@ -44,6 +47,7 @@ pub mod naming;
 pub mod offline;
 pub mod openflow;
 pub mod ovsdb;
+pub mod pass;
 pub mod plan;
 pub mod port_diff;
 pub mod ports;

@@ -5,8 +5,8 @@
 //! get ofports 1, 2, ... in (Namespace, name) order, with MAC
 //! `02:00:` followed by the ofport's four bytes, and a port named like Antrea's
 //! (`<first 8 chars of the name>-<6 hex of SHA-1(namespace/name)>`); the
-//! TrafficControl ports the plan asks for get the next numbers, in name
-//! order.
+//! TrafficControl ports the pass creates ask for the next numbers, in name
+//! order, as they would on a real switch (see [`crate::pass`]).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,8 @@ use sha1::{Digest, Sha1};
 
 use crate::api;
 use crate::cluster::{NamespaceInfo, PodInfo};
-use crate::plan::{Plan, PlanInput, plan};
+use crate::pass::{SwitchState, pass};
+use crate::plan::{Cluster, Plan};
 use crate::ports::{SwitchPort, pod_keys};
 use crate::validate::{Report, Validator};
 
@@ -73,33 +74,19 @@ impl Objects {
     pub fn valid_traffic_controls(&self) -> Vec<api::TrafficControl> {
         self.traffic_controls.iter().filter_map(|r| r.traffic_control.clone()).collect()
     }
+
+    /// The planner's view of these objects from `node`.
+    pub fn cluster(&self, node: &str) -> Cluster {
+        Cluster::new(node, self.valid_traffic_controls(), self.namespaces.clone(), self.pods.clone())
+    }
 }
 
-/// Plans `objects` for `node` on a made-up switch (see the module doc).
+/// Plans `objects` for `node` on a made-up switch (see the module doc):
+/// the plan of the pass the agent would run there, whose new ports get
+/// the next ofports.
 pub fn plan_offline(node: &str, objects: &Objects) -> Plan {
-    let traffic_controls = objects.valid_traffic_controls();
-    let mut switch_ports = pod_ports(node, &objects.pods);
-    let first = plan(&PlanInput {
-        node,
-        traffic_controls: &traffic_controls,
-        namespaces: &objects.namespaces,
-        pods: &objects.pods,
-        switch_ports: &switch_ports,
-    });
-    let next = switch_ports.len() as u32 + 1;
-    switch_ports.extend(first.ports.keys().zip(next..).map(|(name, ofport)| SwitchPort {
-        name: name.clone(),
-        ofport: Some(ofport),
-        external_ids: crate::ports::PortConfig::external_ids(),
-        ..Default::default()
-    }));
-    plan(&PlanInput {
-        node,
-        traffic_controls: &traffic_controls,
-        namespaces: &objects.namespaces,
-        pods: &objects.pods,
-        switch_ports: &switch_ports,
-    })
+    let switch = SwitchState { ports: pod_ports(node, &objects.pods), ..SwitchState::default() };
+    pass(&objects.cluster(node), &switch).plan
 }
 
 /// Ports for this node's Pods, as a CNI would attach them.

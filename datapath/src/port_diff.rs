@@ -1,6 +1,5 @@
-//! The port manager's decision: the planned TrafficControl ports against
-//! the switch's ports, as what to create, reconfigure and delete, and what
-//! OVS refused.
+//! The planned TrafficControl ports against the switch's ports, as what to
+//! create, reconfigure and delete ([`crate::pass`] orders them).
 //!
 //! Only ports the agent created (marked in `external_ids`) are ever
 //! reconfigured or deleted; an adopted port (a device someone else
@@ -23,9 +22,6 @@ pub struct PortChanges {
     /// Ports of the agent the plan no longer needs; delete them only once
     /// the flows that use them are gone.
     pub delete_after_flows: Vec<String>,
-    /// Planned ports OVS could not set up, with OVS's reason
-    /// (`Interface.error`), by port name.
-    pub failures: BTreeMap<String, String>,
 }
 
 impl PortChanges {
@@ -46,9 +42,6 @@ pub fn diff(planned: &BTreeMap<String, PlannedPort>, observed: &[SwitchPort]) ->
             }
             continue;
         };
-        if let Some(error) = &existing.error {
-            changes.failures.insert(name.clone(), error.clone());
-        }
         let differs = existing.interface_type != port.config.interface_type.ovsdb_type()
             || existing.options != port.config.options;
         if existing.is_agents() && differs {
@@ -63,21 +56,6 @@ pub fn diff(planned: &BTreeMap<String, PlannedPort>, observed: &[SwitchPort]) ->
         .into_iter()
         .collect();
     changes
-}
-
-/// The failures of ports, said per TrafficControl that uses them (a
-/// device that does not exist fails its TrafficControls, and no other).
-pub fn failures_by_traffic_control(
-    planned: &BTreeMap<String, PlannedPort>,
-    failures: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut by_tc = BTreeMap::new();
-    for (name, error) in failures {
-        for user in planned.get(name).map(|p| &p.users).into_iter().flatten() {
-            by_tc.entry(user.clone()).or_insert_with(|| format!("port {name}: {error}"));
-        }
-    }
-    by_tc
 }
 
 #[cfg(test)]
@@ -96,6 +74,7 @@ mod tests {
                 roles: BTreeSet::from([PortRole::Target]),
                 users: users.iter().map(|u| u.to_string()).collect(),
                 ofport: None,
+                error: None,
                 adopted: false,
                 config,
             },
@@ -164,31 +143,5 @@ mod tests {
         attached.external_ids.clear();
         attached.options.insert("odd".into(), "1".into());
         assert!(diff(&plan, &[attached]).is_empty());
-    }
-
-    #[test]
-    fn a_port_ovs_refuses_fails_only_the_traffic_controls_that_use_it() {
-        let plan = BTreeMap::from([
-            planned(&Port::Device(NamedPort { name: "eno9".into() }), &["uses-eno9", "also-eno9"]),
-            planned(&internal("tap0"), &["fine"]),
-        ]);
-        let mut missing = ours(&PortConfig::of(&Port::Device(NamedPort { name: "eno9".into() })));
-        missing.ofport = None;
-        missing.error = Some("could not open network device eno9 (No such device)".into());
-        let changes = diff(&plan, &[missing, ours(&PortConfig::of(&internal("tap0")))]);
-        let by_tc = failures_by_traffic_control(&plan, &changes.failures);
-        assert_eq!(
-            by_tc.into_iter().collect::<Vec<_>>(),
-            [
-                (
-                    "also-eno9".to_owned(),
-                    "port eno9: could not open network device eno9 (No such device)".to_owned()
-                ),
-                (
-                    "uses-eno9".to_owned(),
-                    "port eno9: could not open network device eno9 (No such device)".to_owned()
-                ),
-            ]
-        );
     }
 }

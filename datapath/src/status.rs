@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::{Condition, NodeStatus};
-use crate::plan::{Plan, Progress, TrafficControlPlan};
+use crate::plan::{Plan, Progress};
 
 /// The `Realized` condition type.
 pub const REALIZED: &str = "Realized";
@@ -30,73 +30,27 @@ pub struct EventSpec {
     pub message: String,
 }
 
-/// Where one TrafficControl stands on this node: the planner's progress,
-/// unless the port manager failed its port (that says more). The status
-/// entry, `/status` and the metrics all read it from here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Standing<'a> {
-    /// Its flows are on the switch.
-    Realized,
-    /// It waits (for an ofport).
-    Pending(&'a str),
-    /// The planner cannot realize it here.
-    Failed(&'a str),
-    /// OVS could not set up its port.
-    PortFailed(&'a str),
-}
-
-impl<'a> Standing<'a> {
-    /// The standing of `tc`, given its port failure if any.
-    pub fn of(tc: &'a TrafficControlPlan, port_failure: Option<&'a String>) -> Self {
-        match (port_failure, &tc.progress) {
-            (Some(failure), _) => Standing::PortFailed(failure),
-            (None, Progress::Failed(reason)) => Standing::Failed(reason),
-            (None, Progress::Pending(reason)) => Standing::Pending(reason),
-            (None, Progress::Realized) => Standing::Realized,
-        }
-    }
-
-    /// `Realized`, `Pending` or `Failed` (a port failure is a failure).
-    pub fn state(self) -> &'static str {
-        match self {
-            Standing::Realized => "Realized",
-            Standing::Pending(_) => "Pending",
-            Standing::Failed(_) | Standing::PortFailed(_) => "Failed",
-        }
-    }
-
-    /// Why it is not realized (empty when it is).
-    pub fn reason(self) -> &'a str {
-        match self {
-            Standing::Realized => "",
-            Standing::Pending(why) | Standing::Failed(why) | Standing::PortFailed(why) => why,
-        }
-    }
-}
-
-/// This node's status entry for every TrafficControl of the plan.
-/// `port_failures` are the port manager's failures per TrafficControl;
+/// This node's status entry for every TrafficControl of the plan;
 /// `previous` keeps transition times of unchanged conditions.
 pub fn node_statuses(
     node: &str,
     plan: &Plan,
-    port_failures: &BTreeMap<String, String>,
     previous: &BTreeMap<String, NodeStatus>,
     now: &str,
 ) -> BTreeMap<String, NodeStatus> {
     plan.traffic_controls
         .iter()
         .map(|(name, tc)| {
-            let (status, reason, message) = match Standing::of(tc, port_failures.get(name)) {
-                Standing::PortFailed(failure) => ("False", "PortFailed", failure.to_owned()),
-                Standing::Failed(reason) => ("False", "Failed", reason.to_owned()),
-                Standing::Pending(reason) => ("False", "Pending", reason.to_owned()),
-                Standing::Realized if !tc.pods_without_port.is_empty() => (
+            let (status, reason, message) = match &tc.progress {
+                Progress::PortFailed(failure) => ("False", "PortFailed", failure.clone()),
+                Progress::Failed(reason) => ("False", "Failed", reason.clone()),
+                Progress::Pending(reason) => ("False", "Pending", reason.clone()),
+                Progress::Realized if !tc.pods_without_port.is_empty() => (
                     "True",
                     "Realized",
                     format!("{} Pods have no port on the switch yet", tc.pods_without_port.len()),
                 ),
-                Standing::Realized => ("True", "Realized", format!("{} Pods on {node}", tc.pods.len())),
+                Progress::Realized => ("True", "Realized", format!("{} Pods on {node}", tc.pods.len())),
             };
             let lost: Vec<String> = tc
                 .lost_pods

@@ -27,15 +27,25 @@ fn bridge_where(bridge: &str) -> Vec<Value> {
     vec![condition("name", "==", json!(bridge))]
 }
 
-/// Creates a port with one interface on `bridge`. The mutate's `count` is
-/// 0 when the bridge does not exist (see [`missing_bridge`]).
-pub fn add_port(bridge: &str, config: &PortConfig, external_ids: &BTreeMap<String, String>) -> Vec<Value> {
-    let interface = json!({
+/// Creates a port with one interface on `bridge`, asking OVS for
+/// `ofport` when given (`ofport_request`: OVS grants it when no other port
+/// holds it). The mutate's `count` is 0 when the bridge does not exist
+/// (see [`missing_bridge`]).
+pub fn add_port(
+    bridge: &str,
+    config: &PortConfig,
+    external_ids: &BTreeMap<String, String>,
+    ofport: Option<u32>,
+) -> Vec<Value> {
+    let mut interface = json!({
         "name": config.name,
         "type": config.interface_type.ovsdb_type(),
         "options": string_map(&config.options),
         "external_ids": string_map(external_ids),
     });
+    if let Some(ofport) = ofport {
+        interface["ofport_request"] = json!(ofport);
+    }
     let port = json!({"name": config.name, "interfaces": named_uuid("iface"), "external_ids": string_map(external_ids)});
     vec![
         ops::insert("Interface", interface, Some("iface")),
@@ -197,7 +207,8 @@ mod tests {
     #[test]
     fn adding_a_port_inserts_interface_and_port_and_links_them_by_name() {
         let config = PortConfig::of(&Port::OvsInternal(NamedPort { name: "tap0".into() }));
-        let ops = add_port("br-int", &config, &PortConfig::external_ids());
+        let ops = add_port("br-int", &config, &PortConfig::external_ids(), Some(7));
+        assert_eq!(ops[0]["row"]["ofport_request"], json!(7));
         assert_eq!(ops[1]["row"]["interfaces"], json!(["named-uuid", "iface"]));
         assert_eq!(ops[2]["mutations"], json!([["ports", "insert", ["set", [["named-uuid", "port"]]]]]));
         assert!(missing_bridge(&[json!({}), json!({}), json!({"count": 0})]));

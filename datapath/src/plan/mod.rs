@@ -22,6 +22,7 @@ mod selection;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -32,20 +33,37 @@ use crate::ports::{PortConfig, SwitchPort};
 
 pub use order::precedence;
 
-/// Everything the planner looks at.
-#[derive(Clone, Copy, Debug)]
-pub struct PlanInput<'a> {
+/// What the agent knows of Kubernetes: everything the planner reads
+/// besides the switch. Owned, and cheap to clone (the lists are shared),
+/// so the agent keeps one and hands it to every pass.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
     /// This node's name: only its Pods matter.
-    pub node: &'a str,
+    pub node: String,
     /// Valid TrafficControls (see [`crate::validate`]); any order.
-    pub traffic_controls: &'a [TrafficControl],
+    pub traffic_controls: Arc<[TrafficControl]>,
     /// Namespaces; Pods whose Namespace is missing get one with only the
     /// `kubernetes.io/metadata.name` label, as the API server would.
-    pub namespaces: &'a [NamespaceInfo],
+    pub namespaces: Arc<[NamespaceInfo]>,
     /// Pods; any node, any order.
-    pub pods: &'a [PodInfo],
-    /// The switch's ports, as OVSDB reports them.
-    pub switch_ports: &'a [SwitchPort],
+    pub pods: Arc<[PodInfo]>,
+}
+
+impl Cluster {
+    /// The cluster of `node` as these lists describe it.
+    pub fn new(
+        node: impl Into<String>,
+        traffic_controls: impl Into<Arc<[TrafficControl]>>,
+        namespaces: impl Into<Arc<[NamespaceInfo]>>,
+        pods: impl Into<Arc<[PodInfo]>>,
+    ) -> Self {
+        Cluster {
+            node: node.into(),
+            traffic_controls: traffic_controls.into(),
+            namespaces: namespaces.into(),
+            pods: pods.into(),
+        }
+    }
 }
 
 /// What should be.
@@ -113,8 +131,12 @@ pub struct PlannedPort {
     pub roles: BTreeSet<PortRole>,
     /// The TrafficControls that use it.
     pub users: BTreeSet<String>,
-    /// Its ofport, when the switch has it.
+    /// Its ofport, when the switch has it (or, in a pass, the one the pass
+    /// asks OVS for when it creates the port).
     pub ofport: Option<u32>,
+    /// Why OVS could not set it up (`Interface.error`), when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// The port exists but the agent did not create it (a device someone
     /// attached): the agent uses it and never modifies or deletes it.
     pub adopted: bool,
@@ -139,6 +161,28 @@ pub enum Progress {
     Pending(String),
     /// It cannot be realized on this node.
     Failed(String),
+    /// OVS could not set up one of its ports (the reason names the port).
+    PortFailed(String),
+}
+
+impl Progress {
+    /// `Realized`, `Pending` or `Failed` (a port failure is a failure):
+    /// what `/status` and the metrics count.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Progress::Realized => "Realized",
+            Progress::Pending(_) => "Pending",
+            Progress::Failed(_) | Progress::PortFailed(_) => "Failed",
+        }
+    }
+
+    /// Why it is not realized (empty when it is).
+    pub fn reason(&self) -> &str {
+        match self {
+            Progress::Realized => "",
+            Progress::Pending(why) | Progress::Failed(why) | Progress::PortFailed(why) => why,
+        }
+    }
 }
 
 /// The plan of one TrafficControl.
@@ -171,12 +215,21 @@ pub struct Conflict {
     pub losers: Vec<String>,
 }
 
-/// Plans everything; see the module documentation.
-pub fn plan(input: &PlanInput<'_>) -> Plan {
-    let ordered = order::precedence(input.traffic_controls);
-    let ports = port_plan::plan_ports(&ordered, input.switch_ports);
-    let selection = selection::select(input, &ordered, &ports.failed);
-    let pod_ports = pipeline::pod_ports(input.switch_ports);
+/// The TrafficControl ports `cluster` needs on a switch with
+/// `switch_ports`: the first step of [`plan`], alone, for a pass that must
+/// know which ports it will create before it plans the flows.
+pub fn planned_ports(cluster: &Cluster, switch_ports: &[SwitchPort]) -> BTreeMap<String, PlannedPort> {
+    let ordered = order::precedence(&cluster.traffic_controls);
+    port_plan::plan_ports(&ordered, switch_ports).ports
+}
+
+/// Plans everything for `cluster` on a switch with `switch_ports`; see
+/// the module documentation.
+pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
+    let ordered = order::precedence(&cluster.traffic_controls);
+    let ports = port_plan::plan_ports(&ordered, switch_ports);
+    let selection = selection::select(cluster, &ordered, &ports.failed);
+    let pod_ports = pipeline::pod_ports(switch_ports);
     let universe_ports: Vec<Option<&pipeline::PodPort>> =
         selection.universe.iter().map(|p| pod_ports.get(p)).collect();
 

@@ -195,6 +195,12 @@ pub(super) fn traffic_control_flows(
     pod_ports: &[Option<&PodPort>],
 ) -> Outcome {
     let nobody = || pods.none();
+    let failure = std::iter::once(&names.target)
+        .chain(&names.ret)
+        .find_map(|name| Some((name, ports.get(name)?.error.as_ref()?)));
+    if let Some((name, error)) = failure {
+        return Outcome::without_flows(Progress::PortFailed(format!("port {name}: {error}")), nobody());
+    }
     let ofport_of = |name: &str| ports.get(name).and_then(|p| p.ofport);
     let Some(target) = ofport_of(&names.target) else {
         return Outcome::pending(format!("waiting for port {} to get an ofport", names.target), nobody());

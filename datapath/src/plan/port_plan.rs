@@ -45,6 +45,7 @@ pub(super) fn plan_ports(ordered: &[&TrafficControl], switch_ports: &[SwitchPort
             let existing = on_switch.get(config.name.as_str());
             let port = plan.ports.entry(config.name.clone()).or_insert_with(|| PlannedPort {
                 ofport: existing.and_then(|p| p.usable_ofport()),
+                error: existing.and_then(|p| p.error.clone()),
                 adopted: existing.is_some_and(|p| !p.is_agents()),
                 external_ids: PortConfig::external_ids(),
                 config,

@@ -83,6 +83,7 @@ impl Plan {
                 Progress::Realized => "realized".to_owned(),
                 Progress::Pending(reason) => format!("pending: {reason}"),
                 Progress::Failed(reason) => format!("failed: {reason}"),
+                Progress::PortFailed(reason) => format!("port failed: {reason}"),
             };
             let _ = write!(out, "tc/{name}: {progress}; {} pods, target {}", tc.pods.len(), tc.target_port);
             if let Some(ret) = &tc.return_port {

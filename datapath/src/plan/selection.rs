@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::PlanInput;
+use super::Cluster;
 use crate::api::{LabelSelector, TrafficControl};
 use crate::cluster::{NamespaceInfo, PodInfo, PodRef, PodSet};
 use crate::selector::{Bitset, LabelIndex, Selector};
@@ -34,12 +34,12 @@ struct Universe<'a> {
 }
 
 pub(super) fn select(
-    input: &PlanInput<'_>,
+    cluster: &Cluster,
     ordered: &[&TrafficControl],
     failed: &BTreeMap<String, String>,
 ) -> Selection {
-    let synthesized = missing_namespaces(input);
-    let universe = Universe::new(input, &synthesized);
+    let synthesized = missing_namespaces(cluster);
+    let universe = Universe::new(cluster, &synthesized);
     let mut cache = SelectionCache::default();
 
     let count = universe.pods.len();
@@ -77,24 +77,24 @@ pub(super) fn select(
 }
 
 /// Namespaces of this node's Pods that the input does not describe.
-fn missing_namespaces(input: &PlanInput<'_>) -> Vec<NamespaceInfo> {
-    let known: BTreeSet<&str> = input.namespaces.iter().map(|n| n.name.as_str()).collect();
-    let wanted: BTreeSet<&str> = input.pods.iter().map(|p| p.pod.namespace.as_str()).collect();
+fn missing_namespaces(cluster: &Cluster) -> Vec<NamespaceInfo> {
+    let known: BTreeSet<&str> = cluster.namespaces.iter().map(|n| n.name.as_str()).collect();
+    let wanted: BTreeSet<&str> = cluster.pods.iter().map(|p| p.pod.namespace.as_str()).collect();
     wanted.difference(&known).map(|name| NamespaceInfo::named(name)).collect()
 }
 
 impl<'a> Universe<'a> {
-    fn new(input: &PlanInput<'a>, synthesized: &'a [NamespaceInfo]) -> Self {
-        let mut pods: Vec<&PodInfo> = input
+    fn new(cluster: &'a Cluster, synthesized: &'a [NamespaceInfo]) -> Self {
+        let mut pods: Vec<&PodInfo> = cluster
             .pods
             .iter()
-            .filter(|p| !p.host_network && p.node_name.as_deref() == Some(input.node))
+            .filter(|p| !p.host_network && p.node_name.as_deref() == Some(cluster.node.as_str()))
             .collect();
         pods.sort_by(|a, b| a.pod.cmp(&b.pod));
         pods.dedup_by(|a, b| a.pod == b.pod);
 
         let mut namespaces: BTreeMap<&str, &NamespaceInfo> = BTreeMap::new();
-        for namespace in input.namespaces.iter().chain(synthesized) {
+        for namespace in cluster.namespaces.iter().chain(synthesized) {
             namespaces.entry(namespace.name.as_str()).or_insert(namespace);
         }
         let namespace_pods = namespaces

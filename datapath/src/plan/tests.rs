@@ -5,7 +5,7 @@ use crate::api::{
     Action as TcAction, AppliedTo, Direction, LabelSelector, NamedPort, Port, ReturnPort, TrafficControlSpec,
     UdpTunnel,
 };
-use crate::flows::{Match, OUTPUT_PORT, Table};
+use crate::flows::{Cookie, Match, OUTPUT_PORT, Table};
 use crate::offline::pod_ports;
 use crate::ports::{PortConfig, pod_keys};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -93,13 +93,8 @@ impl World {
     }
 
     fn plan(&self) -> Plan {
-        plan(&PlanInput {
-            node: NODE,
-            traffic_controls: &self.tcs,
-            namespaces: &self.namespaces,
-            pods: &self.pods,
-            switch_ports: &self.switch,
-        })
+        let cluster = Cluster::new(NODE, self.tcs.clone(), self.namespaces.clone(), self.pods.clone());
+        plan(&cluster, &self.switch)
     }
 }
 
@@ -304,6 +299,38 @@ fn a_failed_ofport_is_no_ofport() {
         ..Default::default()
     });
     assert!(matches!(world.plan().traffic_controls["t"].progress, Progress::Pending(_)));
+}
+
+#[test]
+fn a_port_ovs_cannot_open_fails_only_the_traffic_controls_that_use_it() {
+    let tcs = vec![
+        tc("uses-eno9", selector(&[("app", "web")]), None, Port::Device(NamedPort { name: "eno9".into() })),
+        created(
+            tc(
+                "also-eno9",
+                selector(&[("app", "db")]),
+                None,
+                Port::Device(NamedPort { name: "eno9".into() }),
+            ),
+            1,
+        ),
+        created(tc("fine", selector(&[("app", "client")]), None, internal("tap0")), 2),
+    ];
+    let mut world = World::new(tcs, sample_pods()).with_tc_ports();
+    let eno9 = world.switch.iter_mut().find(|p| p.name == "eno9").unwrap();
+    eno9.ofport = None;
+    eno9.error = Some("could not open network device eno9 (No such device)".into());
+    let plan = world.plan();
+    let failure =
+        Progress::PortFailed("port eno9: could not open network device eno9 (No such device)".into());
+    assert_eq!(plan.traffic_controls["uses-eno9"].progress, failure);
+    assert_eq!(plan.traffic_controls["also-eno9"].progress, failure);
+    assert_eq!(plan.traffic_controls["fine"].progress, Progress::Realized);
+    assert_eq!(
+        plan.ports["eno9"].error.as_deref(),
+        Some("could not open network device eno9 (No such device)")
+    );
+    assert!(plan.flows.iter().all(|f| f.cookie != Cookie::traffic_control("uses-eno9")));
 }
 
 #[test]

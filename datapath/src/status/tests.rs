@@ -28,7 +28,7 @@ fn condition<'a>(status: &'a NodeStatus, kind: &str) -> &'a Condition {
 
 #[test]
 fn each_traffic_control_reports_its_pods_port_and_conditions() {
-    let statuses = node_statuses("node-1", &seed_plan(), &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let statuses = node_statuses("node-1", &seed_plan(), &BTreeMap::new(), "t0");
     let all = &statuses["mirror-all-to-remote"];
     assert_eq!(
         (all.selected_pods, all.target_port.as_deref(), all.ofport),
@@ -50,7 +50,7 @@ fn each_traffic_control_reports_its_pods_port_and_conditions() {
 #[test]
 fn events_come_on_changes_only_and_transition_times_are_kept() {
     let plan = seed_plan();
-    let first = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let first = node_statuses("node-1", &plan, &BTreeMap::new(), "t0");
     let initial = events(&BTreeMap::new(), &first);
     let summary: Vec<(&str, &str, &str)> =
         initial.iter().map(|e| (e.traffic_control.as_str(), e.kind, e.reason.as_str())).collect();
@@ -64,20 +64,20 @@ fn events_come_on_changes_only_and_transition_times_are_kept() {
             ("redirect-prod-to-local", "Warning", "PodsControlledElsewhere"),
         ]
     );
-    let second = node_statuses("node-1", &plan, &BTreeMap::new(), &first, "t1");
+    let second = node_statuses("node-1", &plan, &first, "t1");
     assert!(events(&first, &second).is_empty(), "a steady state records nothing");
     assert_eq!(condition(&second["mirror-web-app"], CONFLICTED).last_transition_time.as_deref(), Some("t0"));
 }
 
 #[test]
-fn a_port_failure_is_reported_for_its_traffic_control_only() {
+fn a_port_failure_is_reported_for_its_traffic_control_only_with_one_warning() {
     let plan = seed_plan();
-    let first = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
-    let failures = BTreeMap::from([(
-        "redirect-prod-to-local".to_owned(),
-        "port tap0: could not open network device tap0".to_owned(),
-    )]);
-    let second = node_statuses("node-1", &plan, &failures, &first, "t1");
+    let first = node_statuses("node-1", &plan, &BTreeMap::new(), "t0");
+    let mut failed = plan.clone();
+    if let Some(tc) = failed.traffic_controls.get_mut("redirect-prod-to-local") {
+        tc.progress = Progress::PortFailed("port tap0: could not open network device tap0".to_owned());
+    }
+    let second = node_statuses("node-1", &failed, &first, "t1");
     let failed = condition(&second["redirect-prod-to-local"], REALIZED);
     assert_eq!((failed.status.as_str(), failed.reason.as_str()), ("False", "PortFailed"));
     let news = events(&first, &second);
@@ -97,7 +97,7 @@ fn a_port_without_an_ofport_is_pending() {
     plan.traffic_controls
         .values_mut()
         .for_each(|tc| tc.progress = Progress::Pending("waiting for port tap0 to get an ofport".into()));
-    let statuses = node_statuses("node-1", &plan, &BTreeMap::new(), &BTreeMap::new(), "t0");
+    let statuses = node_statuses("node-1", &plan, &BTreeMap::new(), "t0");
     let pending = condition(&statuses["redirect-prod-to-local"], REALIZED);
     assert_eq!((pending.status.as_str(), pending.reason.as_str()), ("False", "Pending"));
     assert_eq!(statuses["redirect-prod-to-local"].ofport, None);
@@ -119,16 +119,4 @@ fn an_invalid_traffic_control_is_reported_not_realized_with_the_reason() {
     let later = invalid_statuses("node-1", &invalid, &first, "2026-11-25T10:05:00Z");
     assert_eq!(later, first);
     assert!(super::events(&first, &later).is_empty());
-}
-
-#[test]
-fn a_port_failure_outranks_the_planners_progress_in_the_standing() {
-    let plan = seed_plan();
-    let (name, tc) = plan.traffic_controls.iter().next().unwrap();
-    assert_eq!(Standing::of(tc, None), Standing::Realized, "{name}");
-    assert_eq!((Standing::Realized.state(), Standing::Realized.reason()), ("Realized", ""));
-    let failure = "could not open network device nosuchdev0".to_owned();
-    let standing = Standing::of(tc, Some(&failure));
-    assert_eq!(standing, Standing::PortFailed(&failure));
-    assert_eq!((standing.state(), standing.reason()), ("Failed", failure.as_str()));
 }

@@ -127,6 +127,7 @@ async fn the_agents_transactions_round_trip_through_its_client() {
         "br-int",
         &tunnel("tun0", "10.0.0.2"),
         &PortConfig::external_ids(),
+        None,
     ));
     let added = added.await.expect("committed");
     assert!(!missing_bridge(&added.results));
@@ -177,7 +178,7 @@ async fn the_agents_transactions_round_trip_through_its_client() {
 async fn adding_a_port_to_a_missing_bridge_counts_zero_and_leaves_nothing() {
     let server = shared();
     let (mut connection, _serving) = connect(&server).await;
-    let ops = bridge::add_port("br-missing", &tunnel("tun0", "10.0.0.2"), &PortConfig::external_ids());
+    let ops = bridge::add_port("br-missing", &tunnel("tun0", "10.0.0.2"), &PortConfig::external_ids(), None);
     let outcome = connection.transact(ops).await.expect("not an error");
     assert!(missing_bridge(&outcome.results));
     with(&server, |s| assert!(s.db.table("Port").is_empty() && s.db.table("Interface").is_empty()));
@@ -189,13 +190,13 @@ async fn a_second_client_sees_the_first_ones_changes() {
     let server = shared();
     let (mut first, _a) = connect(&server).await;
     first
-        .transact(bridge::add_port("br-int", &tunnel("tun0", "10.0.0.2"), &BTreeMap::new()))
+        .transact(bridge::add_port("br-int", &tunnel("tun0", "10.0.0.2"), &BTreeMap::new(), None))
         .await
         .expect("added");
     let (mut second, _b) = connect(&server).await;
     assert!(port(&second, "tun0").is_some(), "in the initial rows");
     first
-        .transact(bridge::add_port("br-int", &tunnel("tun1", "10.0.0.3"), &BTreeMap::new()))
+        .transact(bridge::add_port("br-int", &tunnel("tun1", "10.0.0.3"), &BTreeMap::new(), None))
         .await
         .expect("added");
     second.wait_for(|r| switch_ports(r, "br-int").len() == 2).await.expect("pushed to the idle client");
@@ -210,7 +211,7 @@ async fn a_second_client_sees_the_first_ones_changes() {
 async fn a_refused_transaction_changes_nothing_and_says_why() {
     let server = shared();
     let (mut connection, _serving) = connect(&server).await;
-    let ops = bridge::add_port("br-int", &tunnel("tun0", "10.0.0.2"), &BTreeMap::new());
+    let ops = bridge::add_port("br-int", &tunnel("tun0", "10.0.0.2"), &BTreeMap::new(), None);
     connection.transact(ops.clone()).await.expect("first");
     let generation = with(&server, |s| s.generation());
     let Err(OvsdbError::Refused(error)) = connection.transact(ops).await else {

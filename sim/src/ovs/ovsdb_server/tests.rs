@@ -114,7 +114,7 @@ fn a_transaction_sends_its_update2_before_its_reply() {
     let messages = transact(
         &mut server,
         id,
-        bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &PortConfig::external_ids()),
+        bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &PortConfig::external_ids(), None),
     );
     let [update, reply] = messages.as_slice() else { panic!("{messages:?}") };
     assert_eq!(reply["id"], "transact");
@@ -158,7 +158,7 @@ fn updates_keep_the_agents_replica_equal_to_the_server() {
     sync(&mut server, id, &mut replica, "a pod port");
     server.set_interface_state(&pod, Some(1), None).expect("ofport");
     sync(&mut server, id, &mut replica, "an ofport");
-    let tunnel = bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &PortConfig::external_ids());
+    let tunnel = bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &PortConfig::external_ids(), None);
     apply(&mut replica, &transact(&mut server, id, tunnel));
     sync(&mut server, id, &mut replica, "a second port: the ports set grows past one");
     let mut reconfigured = vxlan("tun0", "10.0.0.3");
@@ -184,7 +184,7 @@ fn updates_keep_the_agents_replica_equal_to_the_server() {
 #[test]
 fn a_map_diff_carries_added_changed_and_removed_pairs() {
     let (mut server, id, _) = monitored();
-    transact(&mut server, id, bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new()));
+    transact(&mut server, id, bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new(), None));
     let uuid = interface_uuid(&server, "tun0");
     let mut config = vxlan("tun0", "10.0.0.3");
     config.options.remove("key");
@@ -223,7 +223,7 @@ fn another_connection_gets_the_update_and_a_closed_one_nothing() {
     let (mut server, first, _) = monitored();
     let second = server.connect();
     call(&mut server, second, "monitor_cond", json!([DATABASE, ["id", 2], bridge::monitor_request()]));
-    transact(&mut server, first, bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new()));
+    transact(&mut server, first, bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new(), None));
     let seen = outgoing(&mut server, second);
     assert_eq!((seen.len(), &seen[0]["params"][0]), (1, &json!(["id", 2])));
     server.disconnect(second);
@@ -236,7 +236,7 @@ fn another_connection_gets_the_update_and_a_closed_one_nothing() {
 fn a_failed_transaction_commits_nothing_and_notifies_nobody() {
     let (mut server, id, _) = monitored();
     let generation = server.generation();
-    let mut ops = bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new());
+    let mut ops = bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new(), None);
     ops.push(json!({"op": "wait", "table": "Bridge", "where": [], "columns": ["name"], "until": "==", "rows": [], "timeout": 0}));
     let messages = transact(&mut server, id, ops);
     assert_eq!(messages.len(), 1, "the reply only: {messages:?}");
@@ -319,7 +319,7 @@ fn requests_with_bad_params_get_error_replies_and_the_connection_goes_on() {
 fn no_corruption_of_a_request_panics_the_server() {
     let config = vxlan("tun0", "10.0.0.2");
     let mut params = vec![json!(DATABASE)];
-    params.extend(bridge::add_port("br-int", &config, &PortConfig::external_ids()));
+    params.extend(bridge::add_port("br-int", &config, &PortConfig::external_ids(), None));
     let request = json!({"method": "transact", "params": params, "id": 1}).to_string().into_bytes();
     for at in 0..request.len() {
         for byte in [b'"', b'[', b'}', b'x', b'0'] {

@@ -1,0 +1,349 @@
+//! One reconcile pass, decided in one place: the cluster and the switch as
+//! last observed → the plan and every operation that realizes it, in
+//! DESIGN §2's order. The agent, the real-switch tests, `tcctl plan` and
+//! the simulation all go through [`pass`]; the shell only executes the
+//! operations and reports what it observed.
+//!
+//! The operations, in order:
+//! 1. create the ports the switch lacks and reconfigure the agent's ports
+//!    whose options changed. A new port asks OVS for an ofport the pass
+//!    chose (`ofport_request`: the lowest number no port holds and no held
+//!    flow names), so the flows below can already name it;
+//! 2. wait until OVS has answered for every planned port (an ofport, or an
+//!    error). If OVS did not do what the plan assumed ([`Pass::holds`] is
+//!    false: another number, an error), the rest is void: plan again;
+//! 3. no-flood on every TrafficControl port the switch has not been told
+//!    yet (ovs-vswitchd forgets it when it restarts), before any flow of
+//!    the pass reaches the switch;
+//! 4. the flow changes, in one bundle;
+//! 5. flooding back on adopted devices no TrafficControl uses any more,
+//!    only now that no flow sends to them;
+//! 6. deleting the agent's ports the plan dropped, only now that no flow
+//!    names them (OVS may give their ofports to the next port).
+//!
+//! What it does not do: talk to anything, or remember anything. What the
+//! switch holds (flows, port settings) is the caller's observation, and
+//! the caller records what the executed operations changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::flow_diff::{self, FlowChanges};
+use crate::flows::{Cookie, Flow};
+use crate::openflow::actions::table_from_id;
+use crate::openflow::flow_mod::{FlowDesc, known_fields};
+use crate::plan::{Cluster, Plan, planned_ports};
+use crate::port_diff;
+use crate::ports::{OFPORT_MAX, PortConfig, SwitchPort};
+
+/// The switch as the agent last observed it.
+#[derive(Clone, Debug, Default)]
+pub struct SwitchState {
+    /// The bridge's ports (OVSDB).
+    pub ports: Vec<SwitchPort>,
+    /// The agent's flows on the switch.
+    pub flows: HeldFlows,
+    /// The port settings the switch was given since ovs-vswitchd started.
+    pub flooding: Flooding,
+}
+
+/// The agent's flows a switch holds: as a dump showed them, or as the
+/// agent's last bundle left them (when nothing else changed them since).
+#[derive(Clone, Debug)]
+pub enum HeldFlows {
+    /// Read back from the switch.
+    Dumped(Vec<FlowDesc>),
+    /// What the last bundle installed.
+    Installed(Arc<[Flow]>),
+}
+
+impl Default for HeldFlows {
+    /// None at all: a switch the agent never wrote to.
+    fn default() -> Self {
+        HeldFlows::Installed(Arc::from([]))
+    }
+}
+
+impl HeldFlows {
+    /// The ofports the held flows name (a dumped flow this agent cannot
+    /// read names none it knows of).
+    fn ofports(&self) -> BTreeSet<u32> {
+        match self {
+            HeldFlows::Installed(flows) => flows.iter().flat_map(Flow::ofports).collect(),
+            HeldFlows::Dumped(descs) => descs
+                .iter()
+                .filter(|d| Cookie(d.cookie).is_agents())
+                .filter_map(|d| {
+                    let table = table_from_id(d.table_id)?;
+                    let matches = known_fields(d.fields.clone())?;
+                    let actions = d.actions.clone().ok()?;
+                    Some(Flow::new(Cookie(d.cookie), table, d.priority, matches, actions).ofports())
+                })
+                .flatten()
+                .collect(),
+        }
+    }
+
+    fn changes_to(&self, desired: &[Flow]) -> FlowChanges {
+        match self {
+            HeldFlows::Dumped(descs) => flow_diff::diff(desired, descs),
+            HeldFlows::Installed(flows) => flow_diff::diff_installed(desired, flows),
+        }
+    }
+}
+
+/// How a port takes part in floods (OpenFlow 1.0's no-flood bit: NORMAL
+/// never floods into a no-flood port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortFlooding {
+    /// The agent's own TrafficControl port: out of floods, and up.
+    OwnPort,
+    /// A device someone else attached, used by a TrafficControl: out of
+    /// floods; otherwise as its owner left it.
+    NoFlood,
+    /// An adopted device no TrafficControl uses any more: in floods again,
+    /// as before the agent adopted it.
+    Flood,
+}
+
+/// The port settings a switch holds, by port name, with the ofport they
+/// were given for. OpenFlow 1.5 cannot read the no-flood bit back, so
+/// this is what the agent sent since the switch started: empty after
+/// ovs-vswitchd restarts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Flooding(BTreeMap<String, (u32, PortFlooding)>);
+
+impl Flooding {
+    /// The setting `port` holds, if the agent gave it one.
+    pub fn get(&self, port: &str) -> Option<(u32, PortFlooding)> {
+        self.0.get(port).copied()
+    }
+
+    /// How many ports hold a setting.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no port does.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One port setting to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FloodSetting {
+    /// The port.
+    pub port: String,
+    /// Its ofport.
+    pub ofport: u32,
+    /// What it gets.
+    pub flooding: PortFlooding,
+}
+
+/// A port to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPort {
+    /// Name, type and options.
+    pub config: PortConfig,
+    /// The `external_ids` that mark it as the agent's.
+    pub external_ids: BTreeMap<String, String>,
+    /// The ofport the pass planned its flows with (`ofport_request`);
+    /// none when every number is taken (OVS then chooses, and the flows
+    /// wait for the next pass).
+    pub ofport: Option<u32>,
+}
+
+/// Who carries an operation out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executor {
+    /// The OVSDB connection (the port manager).
+    Ovsdb,
+    /// The OpenFlow connections (the flow manager).
+    OpenFlow,
+}
+
+/// One thing to do to the switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Add a port to the bridge.
+    CreatePort(NewPort),
+    /// Set one of the agent's ports' type and options.
+    ReconfigurePort(PortConfig),
+    /// Wait until OVS answered for each of these ports (an ofport or an
+    /// error); then [`Pass::holds`] says whether the rest still stands.
+    AwaitPorts(Vec<String>),
+    /// Give a port its flood setting.
+    SetFlooding(FloodSetting),
+    /// Send these flow changes in one bundle.
+    ApplyFlows(FlowChanges),
+    /// Remove these agent ports from the bridge.
+    DeletePorts(Vec<String>),
+}
+
+impl Operation {
+    /// Who carries it out.
+    pub fn executor(&self) -> Executor {
+        match self {
+            Operation::CreatePort(_)
+            | Operation::ReconfigurePort(_)
+            | Operation::AwaitPorts(_)
+            | Operation::DeletePorts(_) => Executor::Ovsdb,
+            Operation::SetFlooding(_) | Operation::ApplyFlows(_) => Executor::OpenFlow,
+        }
+    }
+}
+
+/// What an answered port looks like: its usable ofport and its error.
+type Answer = (Option<u32>, Option<String>);
+
+/// One pass: the plan, and the operations that make the switch hold it.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    /// What should be, as the switch will hold it once the operations are
+    /// done (new ports with the ofports the pass asks for).
+    pub plan: Plan,
+    /// What to do, in order.
+    pub operations: Vec<Operation>,
+    /// The flood settings the switch holds once the operations are done.
+    pub flooding: Flooding,
+    /// How the plan assumed OVS answers for each planned port.
+    assumed: BTreeMap<String, Answer>,
+}
+
+impl Pass {
+    /// Whether OVS answered for the planned ports as the plan assumed
+    /// (`ports`: the bridge's ports after an [`Operation::AwaitPorts`]).
+    /// When it did not (it gave a new port another ofport, or could not
+    /// open it), the operations after the wait are void: plan again.
+    pub fn holds(&self, ports: &[SwitchPort]) -> bool {
+        let answers: BTreeMap<&str, Answer> =
+            ports.iter().map(|p| (p.name.as_str(), (p.usable_ofport(), p.error.clone()))).collect();
+        self.assumed.iter().all(|(name, assumed)| answers.get(name.as_str()) == Some(assumed))
+    }
+
+    /// The flow changes the pass sends (none when the switch holds the plan).
+    pub fn flow_changes(&self) -> Option<&FlowChanges> {
+        self.operations.iter().find_map(|op| match op {
+            Operation::ApplyFlows(changes) => Some(changes),
+            _ => None,
+        })
+    }
+
+    /// The ports it creates.
+    pub fn created(&self) -> impl Iterator<Item = &NewPort> {
+        self.operations.iter().filter_map(|op| match op {
+            Operation::CreatePort(port) => Some(port),
+            _ => None,
+        })
+    }
+
+    /// The ports it deletes.
+    pub fn deleted(&self) -> impl Iterator<Item = &String> {
+        self.operations.iter().flat_map(|op| match op {
+            Operation::DeletePorts(names) => names.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// Decides one pass; see the module documentation.
+pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
+    let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
+    let needed = planned_ports(cluster, &switch.ports);
+    let requests = ofport_requests(&needed, switch);
+    let mut assumed_ports = switch.ports.clone();
+    for (name, ofport) in &requests {
+        let config = &needed[name].config;
+        assumed_ports.push(SwitchPort {
+            name: name.clone(),
+            ofport: Some(*ofport),
+            external_ids: PortConfig::external_ids(),
+            interface_type: config.interface_type.ovsdb_type().to_owned(),
+            options: config.options.clone(),
+            error: None,
+        });
+    }
+    let plan = crate::plan::plan(cluster, &assumed_ports);
+    let ports = port_diff::diff(&plan.ports, &switch.ports);
+
+    let mut operations = Vec::new();
+    for config in ports.create {
+        let ofport = requests.get(&config.name).copied();
+        operations.push(Operation::CreatePort(NewPort {
+            config,
+            external_ids: PortConfig::external_ids(),
+            ofport,
+        }));
+    }
+    operations.extend(ports.reconfigure.into_iter().map(Operation::ReconfigurePort));
+    let answered =
+        |name: &str| observed.get(name).is_some_and(|p| p.usable_ofport().is_some() || p.error.is_some());
+    if !operations.is_empty() || !plan.ports.keys().all(|name| answered(name)) {
+        operations.push(Operation::AwaitPorts(plan.ports.keys().cloned().collect()));
+    }
+    let (settings, released, flooding) = flood_settings(&plan, switch);
+    operations.extend(settings.into_iter().map(Operation::SetFlooding));
+    let changes = switch.flows.changes_to(&plan.flows);
+    if !changes.is_empty() {
+        operations.push(Operation::ApplyFlows(changes));
+    }
+    operations.extend(released.into_iter().map(Operation::SetFlooding));
+    if !ports.delete_after_flows.is_empty() {
+        operations.push(Operation::DeletePorts(ports.delete_after_flows));
+    }
+    let assumed =
+        plan.ports.iter().map(|(name, port)| (name.clone(), (port.ofport, port.error.clone()))).collect();
+    Pass { plan, operations, flooding, assumed }
+}
+
+/// The ofport each port to create asks for, in name order: the lowest
+/// numbers that no port on the bridge holds and no held flow names (a
+/// flow of a port that just went may still name its number until the
+/// bundle of this pass removes it).
+fn ofport_requests(
+    needed: &BTreeMap<String, crate::plan::PlannedPort>,
+    switch: &SwitchState,
+) -> BTreeMap<String, u32> {
+    let on_switch: BTreeSet<&str> = switch.ports.iter().map(|p| p.name.as_str()).collect();
+    let mut taken = switch.flows.ofports();
+    taken.extend(switch.ports.iter().filter_map(|p| p.ofport));
+    let mut free = (1..=OFPORT_MAX).filter(move |n| !taken.contains(n));
+    needed
+        .iter()
+        .filter(|(name, port)| !port.adopted && !on_switch.contains(name.as_str()))
+        .filter_map(|(name, _)| Some((name.clone(), free.next()?)))
+        .collect()
+}
+
+/// The settings to send before the flows, those to send after them, and
+/// what the switch holds once both are sent.
+fn flood_settings(plan: &Plan, switch: &SwitchState) -> (Vec<FloodSetting>, Vec<FloodSetting>, Flooding) {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut holds = BTreeMap::new();
+    for (name, port) in &plan.ports {
+        let Some(ofport) = port.ofport else { continue };
+        let flooding = if port.adopted { PortFlooding::NoFlood } else { PortFlooding::OwnPort };
+        if switch.flooding.get(name) != Some((ofport, flooding)) {
+            before.push(FloodSetting { port: name.clone(), ofport, flooding });
+        }
+        holds.insert(name.clone(), (ofport, flooding));
+    }
+    let present: BTreeMap<&str, u32> =
+        switch.ports.iter().filter_map(|p| Some((p.name.as_str(), p.usable_ofport()?))).collect();
+    for (name, (_, flooding)) in &switch.flooding.0 {
+        if *flooding != PortFlooding::NoFlood || plan.ports.contains_key(name) {
+            continue;
+        }
+        // A device given back floods again; one that left the bridge
+        // took its setting with it.
+        if let Some(&ofport) = present.get(name.as_str()) {
+            after.push(FloodSetting { port: name.clone(), ofport, flooding: PortFlooding::Flood });
+        }
+    }
+    (before, after, Flooding(holds))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,363 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::api::{
+    Action as TcAction, AppliedTo, Direction, LabelSelector, NamedPort, Port, ReturnPort, TrafficControl,
+    TrafficControlSpec,
+};
+use crate::cluster::{PodInfo, PodRef};
+use crate::flows::Action;
+use crate::offline::pod_ports;
+
+const NODE: &str = "node-1";
+
+fn pod(namespace: &str, name: &str, app: &str) -> PodInfo {
+    PodInfo {
+        pod: PodRef::new(namespace, name),
+        labels: BTreeMap::from([("app".to_owned(), app.to_owned())]),
+        node_name: Some(NODE.to_owned()),
+        host_network: false,
+    }
+}
+
+fn mirror(name: &str, app: &str, target: Port) -> TrafficControl {
+    let mut tc = TrafficControl::new(
+        name,
+        TrafficControlSpec {
+            applied_to: AppliedTo {
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([("app".to_owned(), app.to_owned())])),
+                    match_expressions: None,
+                }),
+                namespace_selector: None,
+            },
+            direction: Direction::Both,
+            action: TcAction::Mirror,
+            target_port: target,
+            return_port: None,
+        },
+    );
+    tc.metadata.creation_timestamp = None;
+    tc
+}
+
+fn internal(name: &str) -> Port {
+    Port::OvsInternal(NamedPort { name: name.into() })
+}
+
+fn device(name: &str) -> Port {
+    Port::Device(NamedPort { name: name.into() })
+}
+
+fn cluster(tcs: Vec<TrafficControl>) -> Cluster {
+    let pods = vec![pod("default", "web", "web"), pod("default", "client", "client")];
+    Cluster::new(NODE, tcs, Vec::new(), pods)
+}
+
+/// A switch with the Pods' ports (ofports 1 and 2) and nothing of ours.
+fn fresh_switch(cluster: &Cluster) -> SwitchState {
+    SwitchState { ports: pod_ports(NODE, &cluster.pods), ..SwitchState::default() }
+}
+
+/// What OVS does with a pass's port operations: each new port gets the
+/// ofport it asked for (or `grant` says otherwise), agent ports that go
+/// are gone.
+fn ovs_answers(switch: &SwitchState, pass: &Pass, grant: impl Fn(&NewPort) -> SwitchPort) -> Vec<SwitchPort> {
+    let mut ports = switch.ports.clone();
+    ports.extend(pass.created().map(grant));
+    let deleted: Vec<&String> = pass.deleted().collect();
+    ports.retain(|p| !deleted.contains(&&p.name));
+    ports
+}
+
+fn granted(port: &NewPort) -> SwitchPort {
+    SwitchPort {
+        name: port.config.name.clone(),
+        ofport: port.ofport,
+        external_ids: port.external_ids.clone(),
+        interface_type: port.config.interface_type.ovsdb_type().to_owned(),
+        options: port.config.options.clone(),
+        error: None,
+    }
+}
+
+/// The switch after every operation of `pass` was carried out as planned.
+fn after(switch: &SwitchState, pass: &Pass) -> SwitchState {
+    SwitchState {
+        ports: ovs_answers(switch, pass, granted),
+        flows: HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice())),
+        flooding: pass.flooding.clone(),
+    }
+}
+
+fn kinds(pass: &Pass) -> Vec<String> {
+    pass.operations
+        .iter()
+        .map(|op| match op {
+            Operation::CreatePort(port) => format!("create {} ofport={:?}", port.config.name, port.ofport),
+            Operation::ReconfigurePort(config) => format!("reconfigure {}", config.name),
+            Operation::AwaitPorts(names) => format!("await {}", names.join(",")),
+            Operation::SetFlooding(s) => format!("{:?} {}={}", s.flooding, s.port, s.ofport),
+            Operation::ApplyFlows(changes) => {
+                format!("flows +{} ~{} -{}", changes.added, changes.modified, changes.deleted)
+            }
+            Operation::DeletePorts(names) => format!("delete {}", names.join(",")),
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_traffic_control_creates_its_port_with_a_chosen_ofport_then_no_flood_then_flows() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let switch = fresh_switch(&cluster);
+    let pass = pass(&cluster, &switch);
+    assert_eq!(
+        kinds(&pass),
+        ["create tap0 ofport=Some(3)", "await tap0", "OwnPort tap0=3", "flows +16 ~0 -0"]
+    );
+    // The flows already name the port by the ofport it asked for.
+    assert!(
+        pass.plan.flows.iter().any(|f| f.actions.contains(&Action::SetField(crate::flows::TC_TARGET, 3)))
+    );
+    assert_eq!(pass.plan.traffic_controls["m"].progress, crate::plan::Progress::Realized);
+    assert!(pass.holds(&ovs_answers(&switch, &pass, granted)));
+}
+
+#[test]
+fn a_switch_that_holds_the_plan_gets_no_operation() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let first = pass(&cluster, &fresh_switch(&cluster));
+    let settled = after(&fresh_switch(&cluster), &first);
+    let again = pass(&cluster, &settled);
+    assert!(again.operations.is_empty(), "{:?}", kinds(&again));
+    assert_eq!(again.plan, first.plan);
+    // The same from a dump of those flows (an agent that just started).
+    let dumped = SwitchState { flows: HeldFlows::Dumped(dump(&first.plan.flows)), ..settled };
+    assert!(pass(&cluster, &dumped).operations.is_empty());
+}
+
+fn dump(flows: &[Flow]) -> Vec<FlowDesc> {
+    use crate::openflow::oxm::{self, Field};
+    use crate::openflow::wire::Writer;
+    flows
+        .iter()
+        .map(|flow| {
+            let mut w = Writer::new();
+            flow.matches.iter().for_each(|m| oxm::write_match_field(&mut w, m));
+            FlowDesc {
+                table_id: flow.table.id(),
+                priority: flow.priority,
+                cookie: flow.cookie.0,
+                fields: flow.matches.iter().cloned().map(Field::Known).collect(),
+                raw_match: w.finish(),
+                actions: Ok(flow.actions.clone()),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_switch_restart_no_flood_comes_before_any_flow() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let first = pass(&cluster, &fresh_switch(&cluster));
+    let settled = after(&fresh_switch(&cluster), &first);
+    // ovs-vswitchd restarted: OVSDB kept the ports, the flows and the
+    // port settings are gone.
+    let restarted =
+        SwitchState { flows: HeldFlows::Dumped(Vec::new()), flooding: Flooding::default(), ..settled };
+    let pass = pass(&cluster, &restarted);
+    assert_eq!(kinds(&pass), ["OwnPort tap0=3", "flows +16 ~0 -0"]);
+}
+
+#[test]
+fn new_ports_skip_ofports_that_held_flows_still_name() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let first = pass(&cluster, &fresh_switch(&cluster));
+    let mut settled = after(&fresh_switch(&cluster), &first);
+    // The CNI removed the client's port (ofport 1): until this pass's
+    // bundle, flows still send to 1; and tap0 holds 3.
+    settled.ports.retain(|p| p.pod().is_none_or(|pod| pod.name != "client"));
+    let more = cluster_with(&cluster, mirror("n", "web", internal("tap1")));
+    let pass = pass(&more, &settled);
+    assert_eq!(pass.created().map(|p| p.ofport).collect::<Vec<_>>(), [Some(4)]);
+    // With the stale flows gone, 1 is free again.
+    let clean = after(&settled, &pass);
+    let third = pass_with(&more, mirror("o", "web", internal("tap2")), &clean);
+    assert_eq!(third.created().map(|p| p.ofport).collect::<Vec<_>>(), [Some(1)]);
+}
+
+fn cluster_with(cluster: &Cluster, tc: TrafficControl) -> Cluster {
+    let mut tcs = cluster.traffic_controls.to_vec();
+    tcs.push(tc);
+    Cluster { traffic_controls: tcs.into(), ..cluster.clone() }
+}
+
+fn pass_with(cluster: &Cluster, tc: TrafficControl, switch: &SwitchState) -> Pass {
+    pass(&cluster_with(cluster, tc), switch)
+}
+
+#[test]
+fn a_port_ovs_numbers_otherwise_or_cannot_open_voids_the_rest_of_the_pass() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0")), mirror("d", "client", device("eno9"))]);
+    let switch = fresh_switch(&cluster);
+    let first = pass(&cluster, &switch);
+    assert!(first.holds(&ovs_answers(&switch, &first, granted)));
+    let renumbered = ovs_answers(&switch, &first, |p| SwitchPort { ofport: Some(40), ..granted(p) });
+    assert!(!first.holds(&renumbered));
+    let missing_device = ovs_answers(&switch, &first, |p| {
+        if p.config.name == "eno9" {
+            SwitchPort {
+                ofport: None,
+                error: Some("could not open network device eno9".into()),
+                ..granted(p)
+            }
+        } else {
+            granted(p)
+        }
+    });
+    assert!(!first.holds(&missing_device));
+    // Planned again with what OVS said: no flow for eno9, and d failed.
+    let replanned = pass(&cluster, &SwitchState { ports: missing_device, ..SwitchState::default() });
+    assert_eq!(
+        replanned.plan.traffic_controls["d"].progress,
+        crate::plan::Progress::PortFailed("port eno9: could not open network device eno9".into())
+    );
+    assert!(replanned.plan.flows.iter().all(|f| f.cookie != Cookie::traffic_control("d")));
+    assert!(!kinds(&replanned).iter().any(|k| k.contains("eno9=")), "{:?}", kinds(&replanned));
+}
+
+#[test]
+fn a_port_that_exists_without_an_answer_is_awaited_before_flows_name_it() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let mut switch = fresh_switch(&cluster);
+    // A previous pass created tap0 and failed before OVS answered.
+    switch.ports.push(SwitchPort {
+        name: "tap0".into(),
+        external_ids: PortConfig::external_ids(),
+        interface_type: "internal".into(),
+        ..SwitchPort::default()
+    });
+    let pass = pass(&cluster, &switch);
+    assert_eq!(kinds(&pass), ["await tap0", "flows +13 ~0 -0"]);
+    assert!(pass.plan.flows.iter().all(|f| f.cookie != Cookie::traffic_control("m")));
+    assert!(!pass.holds(&[SwitchPort { ofport: Some(9), ..switch.ports[2].clone() }]));
+}
+
+#[test]
+fn a_removed_traffic_control_loses_its_flows_before_its_port() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let settled = after(&fresh_switch(&cluster), &pass(&cluster, &fresh_switch(&cluster)));
+    let empty = Cluster { traffic_controls: Arc::from([]), ..cluster };
+    let pass = pass(&empty, &settled);
+    assert_eq!(kinds(&pass), ["flows +0 ~0 -3", "delete tap0"]);
+    assert!(pass.flooding.is_empty());
+}
+
+#[test]
+fn an_adopted_device_is_kept_out_of_floods_and_given_back_after_its_flows() {
+    let cluster = cluster(vec![mirror("m", "web", device("eno2"))]);
+    let mut switch = fresh_switch(&cluster);
+    // Someone attached eno2: the agent uses it, never creates or deletes it.
+    switch.ports.push(SwitchPort { name: "eno2".into(), ofport: Some(7), ..SwitchPort::default() });
+    let first = pass(&cluster, &switch);
+    assert_eq!(kinds(&first), ["NoFlood eno2=7", "flows +16 ~0 -0"]);
+    let settled = after(&switch, &first);
+    let empty = Cluster { traffic_controls: Arc::from([]), ..cluster };
+    let released = pass(&empty, &settled);
+    assert_eq!(kinds(&released), ["flows +0 ~0 -3", "Flood eno2=7"]);
+}
+
+#[test]
+fn a_redirect_creates_both_ports_in_name_order() {
+    let mut tc = mirror("r", "web", internal("tap1"));
+    tc.spec.action = TcAction::Redirect;
+    tc.spec.return_port = Some(ReturnPort::try_from(internal("tap0")).unwrap());
+    let cluster = cluster(vec![tc]);
+    let pass = pass(&cluster, &fresh_switch(&cluster));
+    assert_eq!(
+        kinds(&pass)[..5],
+        [
+            "create tap0 ofport=Some(3)",
+            "create tap1 ofport=Some(4)",
+            "await tap0,tap1",
+            "OwnPort tap0=3",
+            "OwnPort tap1=4"
+        ]
+    );
+}
+
+#[test]
+fn a_changed_tunnel_is_reconfigured_in_place() {
+    let vxlan = |vni| {
+        Port::Vxlan(crate::api::UdpTunnel {
+            remote_ip: "10.0.10.2".parse().unwrap(),
+            destination_port: None,
+            vni: Some(vni),
+        })
+    };
+    let cluster = cluster(vec![mirror("m", "web", vxlan(1))]);
+    let mut settled = after(&fresh_switch(&cluster), &pass(&cluster, &fresh_switch(&cluster)));
+    // Someone changed the port's options behind the agent's back.
+    let port = settled.ports.iter_mut().find(|p| p.interface_type == "vxlan").unwrap();
+    port.options.insert("key".into(), "99".into());
+    let name = port.name.clone();
+    let pass = pass(&cluster, &settled);
+    assert_eq!(kinds(&pass), [format!("reconfigure {name}"), format!("await {name}")]);
+}
+
+/// Every pass, whatever the switch holds, keeps DESIGN §2's order.
+#[test]
+fn operations_always_come_in_design_order() {
+    fn rank(op: &Operation) -> u8 {
+        match op {
+            Operation::CreatePort(_) | Operation::ReconfigurePort(_) => 0,
+            Operation::AwaitPorts(_) => 1,
+            Operation::SetFlooding(s) if s.flooding != PortFlooding::Flood => 2,
+            Operation::ApplyFlows(_) => 3,
+            Operation::SetFlooding(_) => 4,
+            Operation::DeletePorts(_) => 5,
+        }
+    }
+    let tcs = [
+        mirror("a", "web", internal("tap0")),
+        mirror("b", "client", device("eno2")),
+        mirror("c", "web", internal("tap1")),
+    ];
+    let base = cluster(Vec::new());
+    let mut switch = fresh_switch(&base);
+    switch.ports.push(SwitchPort { name: "eno2".into(), ofport: Some(9), ..SwitchPort::default() });
+    // Walk every sequence of subsets of the TrafficControls (2^3 states,
+    // each reached from each): every step's operations stay in order.
+    let subsets: Vec<Vec<TrafficControl>> = (0..8_u8)
+        .map(|bits| {
+            tcs.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, t)| t.clone()).collect()
+        })
+        .collect();
+    for from in &subsets {
+        for to in &subsets {
+            let start = Cluster { traffic_controls: from.clone().into(), ..base.clone() };
+            let there = after(&switch, &pass(&start, &switch));
+            let target = Cluster { traffic_controls: to.clone().into(), ..base.clone() };
+            let step = pass(&target, &there);
+            let ranks: Vec<u8> = step.operations.iter().map(rank).collect();
+            assert!(ranks.is_sorted(), "{:?} → {:?}: {:?}", from.len(), to.len(), kinds(&step));
+            // And the step lands where a fresh plan of `to` would.
+            let landed = after(&there, &step);
+            assert!(pass(&target, &landed).operations.is_empty(), "{:?}", kinds(&pass(&target, &landed)));
+        }
+    }
+}
+
+#[test]
+fn a_flow_that_outputs_to_a_port_names_only_ports_the_switch_will_have() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let switch = fresh_switch(&cluster);
+    let pass = pass(&cluster, &switch);
+    let ports = ovs_answers(&switch, &pass, granted);
+    let ofports: BTreeSet<u32> = ports.iter().filter_map(SwitchPort::usable_ofport).collect();
+    for flow in &pass.plan.flows {
+        for ofport in flow.ofports() {
+            assert!(ofports.contains(&ofport), "{flow}");
+        }
+    }
+}
