@@ -2,20 +2,24 @@
 //!
 //! - [`openflow_connection`]: the OpenFlow session over any async stream.
 //! - [`ovsdb_connection`]: the OVSDB session over any async stream.
-//! - [`port_sync`]: the port manager's I/O steps (realize, delete after flows).
-//! - [`flow_sync`]: dump, diff, one bundle: the flow manager's I/O step.
-//! - [`reconcile`]: one pass in DESIGN §2's order: ports, flows, deletions.
+//! - [`operations`]: the pass's operations carried out over those
+//!   connections (ports over OVSDB; port settings and flows over OpenFlow).
+//! - [`reconcile`]: one pass, run: observe, let `datapath::pass` decide,
+//!   hand each run of operations to its executor, plan again when OVS did
+//!   not do what the plan assumed; over the actors or plain connections.
+//! - [`agent`]: the actors (`PodWatcher`, `CrdWatcher`, `PortManager`,
+//!   `FlowManager`, `Reconciler`, `StatusWriter`), kube-rs watchers, the
+//!   endpoints and metrics: what `tc-agent` runs.
 //! - [`config`]: the agent's settings, in antrea-agent.conf's shape.
-//! - binaries: `tcctl` (`src/bin/tcctl.rs`): `crd`, `validate` and `plan`.
+//! - binaries: `tc-agent` (`src/bin/tc-agent.rs`) and `tcctl`
+//!   (`src/bin/tcctl.rs`: `crd`, `validate`, `plan`, `status`).
 //!
-//! The actors (`PodWatcher`, `CrdWatcher`, `PortManager`, `FlowManager`),
-//! the kube-rs watchers and the `tc-agent` binary come with the agent
-//! issue; every decision they make is a call into `datapath`.
+//! Every decision is a call into `datapath`; this crate holds state, does
+//! I/O and passes messages.
 
 pub mod agent;
 pub mod config;
-pub mod flow_sync;
 pub mod openflow_connection;
+pub mod operations;
 pub mod ovsdb_connection;
-pub mod port_sync;
 pub mod reconcile;

@@ -187,6 +187,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenFlowConnection<S> {
         self.answer(request).await.map(|_| ())
     }
 
+    /// Changes several ports' config bits at once: every port_mod is sent
+    /// before the first answer is awaited (one round trip, not one each).
+    ///
+    /// # Errors
+    /// [`ConnectionError::Refused`] when the switch refuses one (those
+    /// before it are applied).
+    pub async fn port_mods(&mut self, port_mods: &[PortMod10]) -> Result<(), ConnectionError> {
+        let requests: Vec<RequestId> = port_mods.iter().map(|m| self.session.port_mod(m.clone())).collect();
+        for request in requests {
+            self.answer(request).await?;
+        }
+        Ok(())
+    }
+
     /// Waits, as long as it takes, for the next port status message: what
     /// a liveness watcher does. Echo requests are answered on the way, and
     /// the switch closing the connection (ovs-vswitchd stopped) ends it.

@@ -1,102 +1,365 @@
-//! One reconcile pass over the switch, in the order DESIGN §2 requires:
+//! One reconcile pass, run: observe the switch, let [`datapath::pass`]
+//! decide, then hand each run of operations to whoever carries it out
+//! (OVSDB, then OpenFlow, then OVSDB again), and plan again when OVS did
+//! not do what the plan assumed. The agent's reconciler runs it through
+//! its actors; the real-switch tests run it over plain connections
+//! ([`Connections`]). Both are a [`SwitchAccess`].
 //!
-//! 1. plan with the switch's current ports and realize the planned ports;
-//! 2. plan again with the ports' ofports (a flow names a port only once it
-//!    has one) and sync the flows in one bundle;
-//! 3. only then delete the ports the plan dropped (no flow refers to them
-//!    any more, so OVS may hand their ofports to the next port safely).
-//!
-//! The actors that call it on every change come with the agent issue;
-//! here it is one async function so the order is visible in one place and
-//! testable against a real switch.
+//! Switch restarts: each OpenFlow connection belongs to an [`Epoch`]. A
+//! run of OpenFlow operations planned in one epoch is never sent on a
+//! connection of another (the executor answers [`Applied::NewEpoch`]
+//! instead), so the port settings a restarted ovs-vswitchd forgot are
+//! always part of the plan that reaches it, before any of its flows.
 
-use datapath::api::TrafficControl;
-use datapath::cluster::{NamespaceInfo, PodInfo};
-use datapath::ovsdb::bridge;
-use datapath::plan::{Plan, PlanInput, plan};
+use std::sync::Arc;
+use std::time::Duration;
+
+use datapath::flow_diff::FlowChanges;
+use datapath::openflow::flow_mod::FlowDesc;
+use datapath::pass::{Executor, HeldFlows, Operation, SwitchState, pass};
+use datapath::plan::{Cluster, Plan};
+use datapath::ports::SwitchPort;
 use tokio::io::{AsyncRead, AsyncWrite};
+// tokio's clock: the simulation runs passes on virtual time.
+use tokio::time::Instant;
 
-use crate::flow_sync::{FlowSyncReport, sync_flows};
 use crate::openflow_connection::OpenFlowConnection;
+use crate::operations::{FlowError, PortError, execute_openflow, execute_ovsdb, read_ports};
 use crate::ovsdb_connection::OvsdbConnection;
-use crate::port_sync::{FloodingConfigured, PortReport, PortSyncError, delete_ports, realize_ports};
 
-/// The cluster as the agent sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct ClusterView<'a> {
-    /// This node.
-    pub node: &'a str,
-    /// Valid TrafficControls.
-    pub traffic_controls: &'a [TrafficControl],
-    /// Namespaces.
-    pub namespaces: &'a [NamespaceInfo],
-    /// Pods.
-    pub pods: &'a [PodInfo],
+/// The generation of the agent's OpenFlow connections to a switch: it
+/// changes whenever they had to be opened again, which is what a
+/// restarted ovs-vswitchd looks like (all its connections drop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Epoch(pub u64);
+
+/// What an executor did with a run of OpenFlow operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Carried out.
+    Done,
+    /// Not sent: the connections are of this newer epoch (the switch may
+    /// have restarted and forgotten what the plan assumed it holds).
+    NewEpoch(Epoch),
 }
 
-/// The switch connections of one bridge.
-pub struct Switch<D, A, B> {
+/// The switch as one pass reaches it.
+// The shell runs on current-thread runtimes (actix, turmoil hosts), so no
+// caller ever needs these futures to be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait SwitchAccess {
+    /// Why an operation failed.
+    type Error;
+
+    /// The bridge's ports now, with every OVSDB update sent so far applied.
+    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, Self::Error>;
+
+    /// The agent's flows on the switch, and the epoch of the connection
+    /// that read them.
+    async fn dump_flows(&mut self) -> Result<(Epoch, Vec<FlowDesc>), Self::Error>;
+
+    /// Carries out a run of OVSDB operations; the bridge's ports after.
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, Self::Error>;
+
+    /// Carries out a run of OpenFlow operations planned in `epoch`.
+    async fn openflow(&mut self, epoch: Epoch, operations: Vec<Operation>) -> Result<Applied, Self::Error>;
+}
+
+/// What the agent knows of its switch between passes.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Ports, flows and port settings, as last seen or left.
+    pub switch: SwitchState,
+    /// The epoch `switch.flows` and `switch.flooding` belong to; none
+    /// when they are not known (read the flows back first).
+    pub epoch: Option<Epoch>,
+}
+
+impl Observed {
+    /// Forgets the flows and port settings: the switch may have restarted.
+    pub fn forget_switch(&mut self) {
+        self.epoch = None;
+    }
+}
+
+/// When a pass deletes ports, relative to installing the flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PortDeletion {
+    /// Once the bundle without their flows is installed (DESIGN §2): no
+    /// flow ever outputs to a port that is gone, or to whatever port
+    /// takes its ofport next.
+    #[default]
+    AfterFlows,
+    /// Before installing the flows: breaks DESIGN §2 on purpose, so the
+    /// simulation can show that its invariants catch an ordering bug.
+    /// `tc-agent` has no way to select it.
+    BeforeFlowsDeliberateBug,
+}
+
+/// What a pass did.
+#[derive(Clone, Debug)]
+pub struct PassReport {
+    /// The plan the switch now holds.
+    pub plan: Arc<Plan>,
+    /// The flow changes it sent (none when the switch held the plan).
+    pub flows: FlowCounts,
+    /// Ports it created.
+    pub created: Vec<String>,
+    /// Ports it deleted (after their flows).
+    pub deleted: Vec<String>,
+    /// The bridge's ports afterwards.
+    pub ports: Vec<SwitchPort>,
+    /// How many times it planned (more than once when OVS numbered a new
+    /// port otherwise, or the switch restarted during the pass).
+    pub plans: u32,
+    /// How long planning took, all plans together.
+    pub plan_time: Duration,
+}
+
+/// How many flows a pass changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCounts {
+    /// Planned flows the switch lacked.
+    pub added: usize,
+    /// Flows whose actions or cookie differed.
+    pub modified: usize,
+    /// Agent flows no longer planned.
+    pub deleted: usize,
+}
+
+impl FlowCounts {
+    /// flow_mods sent (0 when the switch already held the plan).
+    pub fn flow_mods(&self) -> usize {
+        self.added + self.modified + self.deleted
+    }
+}
+
+impl From<&FlowChanges> for FlowCounts {
+    fn from(changes: &FlowChanges) -> Self {
+        FlowCounts { added: changes.added, modified: changes.modified, deleted: changes.deleted }
+    }
+}
+
+/// Why a pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError<E> {
+    /// An operation (or an observation) failed.
+    #[error(transparent)]
+    Switch(E),
+    /// OVS kept answering otherwise than planned, pass after pass.
+    #[error("the switch did not settle after {plans} plans (ports kept changing under the pass)")]
+    Unsettled {
+        /// How many times the pass planned.
+        plans: u32,
+    },
+}
+
+/// A pass plans at most this often before it gives up (to be retried).
+/// Twice is the norm when OVS numbers a new port otherwise.
+const MAX_PLANS: u32 = 4;
+
+/// Runs one pass for `cluster` on `switch`, starting from (and updating)
+/// what `observed` knows; see the module documentation.
+///
+/// # Errors
+/// [`ReconcileError`]; `observed` then holds what is known to be on the
+/// switch (what may have changed is forgotten).
+pub async fn reconcile<S: SwitchAccess>(
+    switch: &mut S,
+    cluster: &Cluster,
+    observed: &mut Observed,
+    deletion: PortDeletion,
+) -> Result<PassReport, ReconcileError<S::Error>> {
+    observed.switch.ports = switch.read_ports().await.map_err(ReconcileError::Switch)?;
+    let mut created = Vec::new();
+    let mut deleted = Vec::new();
+    let mut flows = FlowCounts::default();
+    let mut plan_time = Duration::ZERO;
+    for plans in 1..=MAX_PLANS {
+        let epoch = match observed.epoch {
+            Some(epoch) => epoch,
+            None => {
+                let (epoch, dumped) = switch.dump_flows().await.map_err(ReconcileError::Switch)?;
+                observed.switch.flows = HeldFlows::Dumped(dumped);
+                observed.switch.flooding = Default::default();
+                observed.epoch = Some(epoch);
+                epoch
+            }
+        };
+        let planning = Instant::now();
+        let pass = pass(cluster, &observed.switch);
+        plan_time += planning.elapsed();
+        let mut settled = true;
+        for (executor, run) in runs(ordered(pass.operations.clone(), deletion)) {
+            for operation in &run {
+                match operation {
+                    Operation::CreatePort(port) => created.push(port.config.name.clone()),
+                    Operation::DeletePorts(names) => deleted.extend(names.iter().cloned()),
+                    _ => {}
+                }
+            }
+            match executor {
+                Executor::Ovsdb => {
+                    let awaited = run.iter().any(|op| matches!(op, Operation::AwaitPorts(_)));
+                    let ports = switch.ovsdb(run).await;
+                    observed.switch.ports = ports.map_err(ReconcileError::Switch)?;
+                    if awaited && !pass.holds(&observed.switch.ports) {
+                        settled = false;
+                        break;
+                    }
+                }
+                Executor::OpenFlow => {
+                    let sent = run.iter().find_map(|op| match op {
+                        Operation::ApplyFlows(changes) => Some(FlowCounts::from(changes)),
+                        _ => None,
+                    });
+                    let applied = switch.openflow(epoch, run).await;
+                    // Until the switch says otherwise, what it holds is
+                    // unknown (a bundle may or may not have committed).
+                    observed.forget_switch();
+                    match applied.map_err(ReconcileError::Switch)? {
+                        Applied::Done => {
+                            flows = sent.unwrap_or(flows);
+                            observed.switch.flows =
+                                HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
+                            observed.switch.flooding = pass.flooding.clone();
+                            observed.epoch = Some(epoch);
+                        }
+                        Applied::NewEpoch(_) => {
+                            settled = false;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if settled {
+            // A pass without OpenFlow operations found the switch holding
+            // the plan already.
+            observed.switch.flows = HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
+            observed.switch.flooding = pass.flooding;
+            let ports = observed.switch.ports.clone();
+            let plan = Arc::new(pass.plan);
+            return Ok(PassReport { plan, flows, created, deleted, ports, plans, plan_time });
+        }
+    }
+    Err(ReconcileError::Unsettled { plans: MAX_PLANS })
+}
+
+/// The operations in the order they are carried out: the pass's, unless
+/// the simulation asked for the deliberate bug.
+fn ordered(mut operations: Vec<Operation>, deletion: PortDeletion) -> Vec<Operation> {
+    if deletion == PortDeletion::BeforeFlowsDeliberateBug {
+        let (deletes, rest): (Vec<_>, Vec<_>) =
+            operations.drain(..).partition(|op| matches!(op, Operation::DeletePorts(_)));
+        let first_openflow =
+            rest.iter().position(|op| op.executor() == Executor::OpenFlow).unwrap_or(rest.len());
+        operations = rest;
+        operations.splice(first_openflow..first_openflow, deletes);
+    }
+    operations
+}
+
+/// Consecutive operations of one executor, in order.
+fn runs(operations: Vec<Operation>) -> Vec<(Executor, Vec<Operation>)> {
+    let mut runs: Vec<(Executor, Vec<Operation>)> = Vec::new();
+    for operation in operations {
+        match runs.last_mut() {
+            Some((executor, run)) if *executor == operation.executor() => run.push(operation),
+            _ => runs.push((operation.executor(), vec![operation])),
+        }
+    }
+    runs
+}
+
+/// The agent's three connections to a bridge, used directly: how the
+/// real-switch tests run passes without the actors.
+pub struct Connections<D, A, B> {
     /// The bridge's name.
     pub bridge: String,
     /// OVSDB, monitoring the bridge's ports.
     pub ovsdb: OvsdbConnection<D>,
     /// OpenFlow 1.5, the pipeline's.
     pub of15: OpenFlowConnection<A>,
-    /// OpenFlow 1.0, for no-flood.
+    /// OpenFlow 1.0, for port settings.
     pub of10: OpenFlowConnection<B>,
-    /// The no-flood config this switch already has.
-    pub flooding: FloodingConfigured,
+    /// Their epoch: a caller that reconnects makes a new value.
+    pub epoch: Epoch,
 }
 
-/// What one pass did.
-#[derive(Clone, Debug)]
-pub struct ReconcileReport {
-    /// The plan the switch now holds.
-    pub plan: Plan,
-    /// The port step.
-    pub ports: PortReport,
-    /// The flow step.
-    pub flows: FlowSyncReport,
-    /// Ports deleted after the flows.
-    pub deleted_ports: Vec<String>,
+/// Why an operation over [`Connections`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionsError {
+    /// An OVSDB operation.
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    /// An OpenFlow operation.
+    #[error(transparent)]
+    Flows(#[from] FlowError),
 }
 
-/// Runs one pass; see the module documentation for the order.
-///
-/// # Errors
-/// [`PortSyncError`] when a connection fails or OVS refuses; a failed flow
-/// step leaves the dropped ports in place (their flows may still be there).
-pub async fn reconcile<D, A, B>(
-    switch: &mut Switch<D, A, B>,
-    cluster: ClusterView<'_>,
-) -> Result<ReconcileReport, PortSyncError>
+impl<D, A, B> SwitchAccess for Connections<D, A, B>
 where
     D: AsyncRead + AsyncWrite + Unpin,
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let planned = |switch_ports: &[datapath::ports::SwitchPort]| {
-        plan(&PlanInput {
-            node: cluster.node,
-            traffic_controls: cluster.traffic_controls,
-            namespaces: cluster.namespaces,
-            pods: cluster.pods,
-            switch_ports,
-        })
-    };
-    let before = planned(&bridge::switch_ports(switch.ovsdb.replica(), &switch.bridge));
-    let ports = realize_ports(
-        &mut switch.ovsdb,
-        &mut switch.of15,
-        &mut switch.of10,
-        &switch.bridge,
-        &before.ports,
-        &mut switch.flooding,
-    )
-    .await?;
-    let plan = planned(&ports.ports);
-    let flows = sync_flows(&mut switch.of15, &plan.flows).await?;
-    let deleted_ports = ports.changes.delete_after_flows.clone();
-    delete_ports(&mut switch.ovsdb, &switch.bridge, &deleted_ports).await?;
-    Ok(ReconcileReport { plan, ports, flows, deleted_ports })
+    type Error = ConnectionsError;
+
+    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, Self::Error> {
+        Ok(read_ports(&mut self.ovsdb, &self.bridge).await?)
+    }
+
+    async fn dump_flows(&mut self) -> Result<(Epoch, Vec<FlowDesc>), Self::Error> {
+        let flows = crate::operations::dump_agent_flows(&mut self.of15).await?;
+        Ok((self.epoch, flows))
+    }
+
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, Self::Error> {
+        Ok(execute_ovsdb(&mut self.ovsdb, &self.bridge, &operations).await?)
+    }
+
+    async fn openflow(&mut self, epoch: Epoch, operations: Vec<Operation>) -> Result<Applied, Self::Error> {
+        if epoch != self.epoch {
+            return Ok(Applied::NewEpoch(self.epoch));
+        }
+        execute_openflow(&mut self.of15, &mut self.of10, &operations).await?;
+        Ok(Applied::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datapath::pass::{FloodSetting, PortFlooding};
+
+    use super::*;
+
+    fn setting(port: &str) -> Operation {
+        Operation::SetFlooding(FloodSetting { port: port.into(), ofport: 1, flooding: PortFlooding::OwnPort })
+    }
+
+    #[test]
+    fn runs_group_consecutive_operations_of_one_executor() {
+        let ops = vec![
+            Operation::AwaitPorts(vec!["a".into()]),
+            setting("a"),
+            Operation::ApplyFlows(FlowChanges::default()),
+            Operation::DeletePorts(vec!["b".into()]),
+        ];
+        let grouped: Vec<(Executor, usize)> = runs(ops).into_iter().map(|(e, run)| (e, run.len())).collect();
+        assert_eq!(grouped, [(Executor::Ovsdb, 1), (Executor::OpenFlow, 2), (Executor::Ovsdb, 1)]);
+    }
+
+    #[test]
+    fn the_deliberate_bug_deletes_ports_before_the_first_openflow_operation() {
+        let ops = vec![
+            Operation::AwaitPorts(vec!["a".into()]),
+            setting("a"),
+            Operation::ApplyFlows(FlowChanges::default()),
+            Operation::DeletePorts(vec!["b".into()]),
+        ];
+        let buggy = ordered(ops.clone(), PortDeletion::BeforeFlowsDeliberateBug);
+        assert!(matches!(buggy[1], Operation::DeletePorts(_)), "{buggy:?}");
+        assert_eq!(ordered(ops.clone(), PortDeletion::AfterFlows), ops);
+    }
 }

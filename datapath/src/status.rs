@@ -4,6 +4,12 @@
 //! a steady state writes nothing.
 //!
 //! Time is a parameter (`now`, RFC 3339): this module reads no clock.
+//!
+//! The agent's `/status` document is [`AgentStatus`] ([`document`]).
+
+mod document;
+
+pub use document::{AgentStatus, FeatureGate, FlowStatus, SwitchFlows, TrafficControlStatus};
 
 use std::collections::BTreeMap;
 

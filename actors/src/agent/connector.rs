@@ -42,7 +42,10 @@ pub async fn connect_ovsdb<C: Connector>(connector: &C) -> Result<OvsdbConnectio
         .await
         .map_err(|source| ManagerError::Connect { target: connector.describe_ovsdb(), source })?;
     let mut connection = OvsdbConnection::new(stream, ovsdb_connection::DEFAULT_DEADLINE);
-    connection.monitor(bridge::monitor_request()).await?;
+    connection
+        .monitor(bridge::monitor_request())
+        .await
+        .map_err(|source| ManagerError::Monitor { target: connector.describe_ovsdb(), source })?;
     Ok(connection)
 }
 
@@ -58,7 +61,9 @@ pub async fn connect_openflow<C: Connector>(
         .openflow()
         .await
         .map_err(|source| ManagerError::Connect { target: connector.describe_openflow(), source })?;
-    Ok(OpenFlowConnection::handshake(stream, version, openflow_connection::DEFAULT_DEADLINE).await?)
+    OpenFlowConnection::handshake(stream, version, openflow_connection::DEFAULT_DEADLINE)
+        .await
+        .map_err(|source| ManagerError::Handshake { target: connector.describe_openflow(), source })
 }
 
 /// The sockets of the agent's configuration.

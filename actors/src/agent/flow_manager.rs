@@ -1,71 +1,85 @@
-//! `FlowManager`: owns the OpenFlow 1.5 connection of the pipeline and
-//! makes the switch's agent flows equal to the plan, one bundle per plan.
-//! A new connection's first sync dumps the switch's flows (zero flow_mods
-//! after an agent restart when nothing changed); later syncs diff against
-//! what the last bundle installed, which saves a dump of every agent flow
-//! per pass. Any failure drops the connection and with it that memory.
-//! A second connection only watches the switch's liveness: when
-//! ovs-vswitchd restarts it closes, and its return is reported so the
-//! flows are reinstalled.
+//! `FlowManager`: owns the OpenFlow side of the bridge. It carries out
+//! the OpenFlow operations of a pass (port settings over OpenFlow 1.0,
+//! where the no-flood bit lives; flow bundles over OpenFlow 1.5) and
+//! dumps the agent's flows.
+//!
+//! Its command connections belong to an [`Epoch`]: they are opened
+//! together, dropped together on any failure, and each opening starts a
+//! new epoch. A run planned in an older epoch is not sent
+//! ([`Applied::NewEpoch`]): the switch behind a new connection may have
+//! restarted and forgotten the port settings the plan assumed, so the
+//! reconciler reads the flows back and plans again. A second connection
+//! only watches the switch's liveness: when ovs-vswitchd restarts it
+//! closes, the command connections are dropped, and the reconciler is
+//! told.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use datapath::flows::{Cookie, Flow};
-use datapath::openflow::flow_mod::FlowDesc;
-use datapath::openflow::message::VERSION_1_5;
+use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
 use futures::Stream;
 
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_openflow};
-use super::messages::{DumpAgentFlows, InstallFlows, ManagerError, SwitchConnected};
-use crate::flow_sync::{FlowSyncReport, sync_flows, sync_flows_since};
+use super::messages::{AgentFlows, ApplyOpenFlowOperations, DumpAgentFlows, ManagerError, SwitchConnected};
 use crate::openflow_connection::OpenFlowConnection;
+use crate::operations::{dump_agent_flows, execute_openflow};
+use crate::reconcile::{Applied, Epoch};
 
 /// The flow manager.
 pub struct FlowManager<C: Connector> {
     connector: C,
-    connection: Option<FlowConnection<C::Stream>>,
+    connections: Option<FlowConnections<C::Stream>>,
+    /// The epoch of the last connections opened.
+    epoch: Epoch,
+    /// Connections of this epoch or older led to a switch that went away:
+    /// a command that held them while the watch saw it does not keep them.
+    retired: Epoch,
     observer: Recipient<SwitchConnected>,
 }
 
-/// The pipeline's connection, and the flows its last bundle left on the
-/// switch (none before the first sync).
-struct FlowConnection<S> {
-    openflow: OpenFlowConnection<S>,
-    installed: Option<Arc<[Flow]>>,
+/// The command connections of one epoch.
+struct FlowConnections<S> {
+    of15: OpenFlowConnection<S>,
+    of10: OpenFlowConnection<S>,
+    epoch: Epoch,
 }
 
 impl<C: Connector> FlowManager<C> {
     /// A manager that tells `observer` when the switch (re)appears.
     pub fn new(connector: C, observer: Recipient<SwitchConnected>) -> Self {
-        FlowManager { connector, connection: None, observer }
+        FlowManager { connector, connections: None, epoch: Epoch(0), retired: Epoch(0), observer }
     }
 
-    /// Runs `step` on the connection (connecting first when needed); a
-    /// connection that failed is dropped, the next command reconnects.
-    fn with_connection<T: 'static>(
+    /// Runs `step` on the command connections (opening them, in a new
+    /// epoch, when needed); connections that failed are dropped, and the
+    /// next command opens new ones.
+    fn with_connections<T: 'static>(
         &mut self,
-        step: impl AsyncFnOnce(&mut FlowConnection<C::Stream>) -> Result<T, ManagerError> + 'static,
+        step: impl AsyncFnOnce(&mut FlowConnections<C::Stream>) -> Result<T, ManagerError> + 'static,
     ) -> AtomicResponse<Self, Result<T, ManagerError>> {
-        let connection = self.connection.take();
+        let connections = self.connections.take();
         let connector = self.connector.clone();
+        let next = Epoch(self.epoch.0 + 1);
         let work = async move {
-            let mut connection = match connection {
-                Some(connection) => connection,
-                None => FlowConnection {
-                    openflow: connect_openflow(&connector, VERSION_1_5).await?,
-                    installed: None,
+            let mut connections = match connections {
+                Some(connections) => connections,
+                None => FlowConnections {
+                    of15: connect_openflow(&connector, VERSION_1_5).await?,
+                    of10: connect_openflow(&connector, VERSION_1_0).await?,
+                    epoch: next,
                 },
             };
-            let value = step(&mut connection).await?;
-            Ok((connection, value))
+            let value = step(&mut connections).await?;
+            Ok((connections, value))
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |outcome: Result<_, ManagerError>, actor, _| {
-                outcome.map(|(connection, value)| {
-                    actor.connection = Some(connection);
+                outcome.map(|(connections, value)| {
+                    actor.epoch = actor.epoch.max(connections.epoch);
+                    if connections.epoch > actor.retired {
+                        actor.connections = Some(connections);
+                    }
                     value
                 })
             },
@@ -84,8 +98,9 @@ impl<C: Connector> Actor for FlowManager<C> {
 impl<C: Connector> StreamHandler<SwitchConnected> for FlowManager<C> {
     fn handle(&mut self, connected: SwitchConnected, _: &mut Self::Context) {
         if connected.reconnected {
-            // The command connection went with the old switch.
-            self.connection = None;
+            // The command connections went with the old switch.
+            self.connections = None;
+            self.retired = self.epoch;
         }
         self.observer.do_send(connected);
     }
@@ -93,26 +108,28 @@ impl<C: Connector> StreamHandler<SwitchConnected> for FlowManager<C> {
     fn finished(&mut self, _: &mut Self::Context) {}
 }
 
-impl<C: Connector> Handler<InstallFlows> for FlowManager<C> {
-    type Result = AtomicResponse<Self, Result<FlowSyncReport, ManagerError>>;
+impl<C: Connector> Handler<ApplyOpenFlowOperations> for FlowManager<C> {
+    type Result = AtomicResponse<Self, Result<Applied, ManagerError>>;
 
-    fn handle(&mut self, InstallFlows(flows): InstallFlows, _: &mut Self::Context) -> Self::Result {
-        self.with_connection(async move |c| {
-            let report = match &c.installed {
-                Some(installed) => sync_flows_since(&mut c.openflow, &flows, installed).await?,
-                None => sync_flows(&mut c.openflow, &flows).await?,
-            };
-            c.installed = Some(flows);
-            Ok(report)
+    fn handle(&mut self, command: ApplyOpenFlowOperations, _: &mut Self::Context) -> Self::Result {
+        let ApplyOpenFlowOperations { epoch, operations } = command;
+        self.with_connections(async move |c| {
+            if c.epoch != epoch {
+                return Ok(Applied::NewEpoch(c.epoch));
+            }
+            execute_openflow(&mut c.of15, &mut c.of10, &operations).await?;
+            Ok(Applied::Done)
         })
     }
 }
 
 impl<C: Connector> Handler<DumpAgentFlows> for FlowManager<C> {
-    type Result = AtomicResponse<Self, Result<Vec<FlowDesc>, ManagerError>>;
+    type Result = AtomicResponse<Self, Result<AgentFlows, ManagerError>>;
 
     fn handle(&mut self, _: DumpAgentFlows, _: &mut Self::Context) -> Self::Result {
-        self.with_connection(async |c| Ok(c.openflow.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await?))
+        self.with_connections(async |c| {
+            Ok(AgentFlows { epoch: c.epoch, flows: dump_agent_flows(&mut c.of15).await? })
+        })
     }
 }
 

@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use actix::Recipient;
 use datapath::flow_diff;
-use datapath::status::Standing;
+use datapath::status::{AgentStatus, FlowStatus, SwitchFlows};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::messages::DumpAgentFlows;
@@ -69,8 +68,11 @@ async fn respond<B>(
             state.metrics.render(),
         ),
         "/status" => {
-            let body = status(&state, flows).await;
-            reply(StatusCode::OK, "application/json", format!("{body:#}\n"))
+            let document = status(&state, flows).await;
+            match serde_json::to_string_pretty(&document) {
+                Ok(body) => reply(StatusCode::OK, "application/json", body + "\n"),
+                Err(error) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{error}\n")),
+            }
         }
         _ => {
             reply(StatusCode::NOT_FOUND, TEXT, "not found: try /healthz, /readyz, /metrics, /status\n".into())
@@ -79,54 +81,25 @@ async fn respond<B>(
 }
 
 /// The `/status` document.
-async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) -> Value {
+async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) -> AgentStatus {
     if state.is_idle() {
-        return json!({"node": state.node, "ready": true, "featureGate": "off", "trafficControls": []});
+        return AgentStatus::gate_off(&state.node);
     }
     let Some(realized) = state.realized() else {
-        return json!({"node": state.node, "ready": false});
+        return AgentStatus::starting(&state.node);
     };
     let plan = &realized.plan;
-    let traffic_controls: Vec<Value> = plan
-        .precedence
-        .iter()
-        .filter_map(|name| plan.traffic_controls.get(name).map(|tc| (name, tc)))
-        .map(|(name, tc)| {
-            let standing = Standing::of(tc, realized.port_failures.get(name));
-            json!({
-                "name": name,
-                "progress": standing.state(),
-                "reason": standing.reason(),
-                "targetPort": tc.target_port,
-                "ofport": plan.ports.get(&tc.target_port).and_then(|p| p.ofport),
-                "returnPort": tc.return_port,
-                "pods": tc.pods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                "lostPods": tc.lost_pods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let unreadable = |error: &dyn std::fmt::Display| SwitchFlows::Unreadable { error: error.to_string() };
     let switch = match flows {
-        None => json!({"error": "no switch connection"}),
+        None => unreadable(&"no switch connection"),
         Some(flows) => match flows.send(DumpAgentFlows).await {
             Ok(Ok(observed)) => {
-                let drift = flow_diff::drift(&plan.flows, &observed);
-                json!({
-                    "planned": plan.flows.len(),
-                    "onSwitch": observed.len(),
-                    "inSync": drift.is_empty(),
-                    "missing": drift.missing,
-                    "unexpected": drift.unexpected,
-                })
+                let drift = flow_diff::drift(&plan.flows, &observed.flows);
+                SwitchFlows::Read(FlowStatus::new(plan.flows.len(), observed.flows.len(), drift))
             }
-            Ok(Err(error)) => json!({"error": error.to_string()}),
-            Err(error) => json!({"error": error.to_string()}),
+            Ok(Err(error)) => unreadable(&error),
+            Err(error) => unreadable(&error),
         },
     };
-    json!({
-        "node": state.node,
-        "ready": state.is_ready(),
-        "trafficControls": traffic_controls,
-        "invalid": *realized.traffic_controls.invalid,
-        "flows": switch,
-    })
+    AgentStatus::realized(&state.node, plan, &realized.traffic_controls.invalid, switch)
 }

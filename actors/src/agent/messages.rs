@@ -2,7 +2,8 @@
 //! (something was observed) or command (something must be done).
 //!
 //! Facts flow into the [`Reconciler`](super::reconciler::Reconciler);
-//! commands flow out of it to the managers, in DESIGN §2's order.
+//! commands (runs of a pass's operations) flow out of it to the managers,
+//! in the order the pass gives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,16 +11,15 @@ use std::sync::Arc;
 use actix::Message;
 use datapath::api::TrafficControl;
 use datapath::cluster::{NamespaceInfo, PodInfo};
-use datapath::flows::Flow;
 use datapath::openflow::flow_mod::FlowDesc;
-use datapath::plan::PlannedPort;
+use datapath::pass::Operation;
 use datapath::ports::SwitchPort;
 
 use super::state::Realized;
-use crate::flow_sync::FlowSyncReport;
 use crate::openflow_connection::ConnectionError;
+use crate::operations::{FlowError, PortError};
 use crate::ovsdb_connection::OvsdbError;
-use crate::port_sync::{PortReport, PortSyncError};
+use crate::reconcile::{Applied, Epoch};
 
 /// Fact: this node's Pods, all of them, after a change that matters to
 /// selection (labels, node, host network, existence).
@@ -51,7 +51,8 @@ pub struct TrafficControlsObserved {
 pub struct SwitchPortsObserved(pub Arc<[SwitchPort]>);
 
 /// Fact: the OpenFlow switch (re)appeared; after a restart it holds no
-/// flows and forgot its port config.
+/// flows and forgot its port settings, so the reconciler forgets what it
+/// knew of them.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct SwitchConnected {
@@ -64,7 +65,7 @@ pub struct SwitchConnected {
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
     /// Connecting failed.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}")]
     Connect {
         /// The socket.
         target: String,
@@ -72,60 +73,86 @@ pub enum ManagerError {
         #[source]
         source: std::io::Error,
     },
-    /// A port step failed.
+    /// The OVSDB monitor of a new connection could not start.
+    #[error("cannot monitor the bridges at {target}")]
+    Monitor {
+        /// The socket.
+        target: String,
+        /// The cause.
+        #[source]
+        source: OvsdbError,
+    },
+    /// The OpenFlow handshake of a new connection failed.
+    #[error("OpenFlow handshake with {target} failed")]
+    Handshake {
+        /// The socket.
+        target: String,
+        /// The cause.
+        #[source]
+        source: ConnectionError,
+    },
+    /// An OVSDB operation failed.
     #[error(transparent)]
-    Ports(#[from] PortSyncError),
-    /// OVSDB failed.
+    Ports(#[from] PortError),
+    /// An OpenFlow operation failed.
     #[error(transparent)]
-    Ovsdb(#[from] OvsdbError),
-    /// OpenFlow failed.
-    #[error(transparent)]
-    OpenFlow(#[from] ConnectionError),
+    Flows(#[from] FlowError),
 }
 
 impl ManagerError {
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            ManagerError::Connect { .. } => "connect",
-            ManagerError::Ports(PortSyncError::NoBridge(_)) => "no_bridge",
-            ManagerError::Ports(PortSyncError::OpenFlow(ConnectionError::Refused { .. }))
-            | ManagerError::OpenFlow(ConnectionError::Refused { .. }) => "switch_refused",
-            ManagerError::Ports(PortSyncError::Ovsdb(OvsdbError::Refused(_)))
-            | ManagerError::Ovsdb(OvsdbError::Refused(_)) => "ovsdb_refused",
-            ManagerError::Ports(_) | ManagerError::Ovsdb(_) => "ovsdb",
-            ManagerError::OpenFlow(_) => "openflow",
+            ManagerError::Connect { .. } | ManagerError::Monitor { .. } | ManagerError::Handshake { .. } => {
+                "connect"
+            }
+            ManagerError::Ports(PortError::NoBridge { .. }) => "no_bridge",
+            ManagerError::Ports(error) => match error.ovsdb() {
+                Some(OvsdbError::Refused(_)) => "ovsdb_refused",
+                _ => "ovsdb",
+            },
+            ManagerError::Flows(error) => match error.connection() {
+                Some(ConnectionError::Refused { .. }) => "switch_refused",
+                _ => "openflow",
+            },
         }
     }
 }
 
-/// Command to the port manager: the bridge's ports as OVSDB has them.
+/// Command to the port manager: the bridge's ports as OVSDB has them now.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "Result<Vec<SwitchPort>, ManagerError>")]
 pub struct ReadSwitchPorts;
 
-/// Command to the port manager: create and reconfigure these ports, wait
-/// for their ofports, configure flooding. Deletions wait for
-/// [`DeletePorts`].
+/// Command to the port manager: carry out these OVSDB operations, in
+/// order; answers with the bridge's ports afterwards.
 #[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<PortReport, ManagerError>")]
-pub struct RealizePorts(pub BTreeMap<String, PlannedPort>);
+#[rtype(result = "Result<Vec<SwitchPort>, ManagerError>")]
+pub struct ApplyPortOperations(pub Vec<Operation>);
 
-/// Command to the port manager: remove these agent ports (their flows are
-/// gone).
+/// Command to the flow manager: carry out these OpenFlow operations, in
+/// order, if its connections are still of `epoch`.
 #[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<(), ManagerError>")]
-pub struct DeletePorts(pub Vec<String>);
+#[rtype(result = "Result<Applied, ManagerError>")]
+pub struct ApplyOpenFlowOperations {
+    /// The epoch the pass planned in.
+    pub epoch: Epoch,
+    /// The operations.
+    pub operations: Vec<Operation>,
+}
 
-/// Command to the flow manager: make the switch's agent flows exactly
-/// these, in one bundle.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<FlowSyncReport, ManagerError>")]
-pub struct InstallFlows(pub Arc<[Flow]>);
+/// The agent's flows on the switch.
+#[derive(Clone, Debug)]
+pub struct AgentFlows {
+    /// The epoch of the connection that read them.
+    pub epoch: Epoch,
+    /// The flows.
+    pub flows: Vec<FlowDesc>,
+}
 
 /// Command to the flow manager: the agent's flows as the switch has them.
 #[derive(Message, Clone, Copy, Debug)]
-#[rtype(result = "Result<Vec<FlowDesc>, ManagerError>")]
+#[rtype(result = "Result<AgentFlows, ManagerError>")]
 pub struct DumpAgentFlows;
 
 /// Command to the status writer: what this node realized.

@@ -1,16 +1,15 @@
 //! `Reconciler`: holds the latest facts (TrafficControls, Namespaces, this
-//! node's Pods, the bridge's ports), and whenever they change runs one
-//! pass in DESIGN §2's order: plan, ports, plan again with the ofports,
-//! flows in one bundle, then deletions. Every decision is `datapath`'s
-//! planner; this actor only sequences the managers.
+//! node's Pods, what it knows of the switch), and whenever they change
+//! runs one pass ([`crate::reconcile`]): the core decides every operation
+//! ([`datapath::pass`]), the managers carry them out, run by run. This
+//! actor only keeps the facts and sequences the runs.
 //!
 //! Coalescing: facts only mark the state dirty. A pass starts once the
 //! actor has taken the messages already queued (plus `Tuning::debounce`,
 //! zero by default: waiting for more events costs every change its
 //! latency), and changes during a pass give exactly one more pass after
-//! it. No
-//! pass runs before every watch has listed once: planning with a partial
-//! view would remove flows of Pods not yet seen.
+//! it. No pass runs before every watch has listed once: planning with a
+//! partial view would remove flows of Pods not yet seen.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,34 +20,33 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use actix::prelude::*;
-use datapath::cluster::{NamespaceInfo, PodInfo};
-use datapath::plan::{Plan, PlanInput, plan};
+use datapath::openflow::flow_mod::FlowDesc;
+use datapath::pass::Operation;
+use datapath::plan::{Cluster, Plan, Progress};
 use datapath::ports::SwitchPort;
-use datapath::status::Standing;
 
 use super::backoff::Backoff;
 use super::messages::{
-    DeletePorts, InstallFlows, ManagerError, NamespacesObserved, PodsObserved, PublishStatus,
-    ReadSwitchPorts, RealizePorts, SwitchConnected, SwitchPortsObserved, TrafficControlsObserved,
+    ApplyOpenFlowOperations, ApplyPortOperations, DumpAgentFlows, ManagerError, NamespacesObserved,
+    PodsObserved, PublishStatus, ReadSwitchPorts, SwitchConnected, SwitchPortsObserved,
+    TrafficControlsObserved,
 };
 use super::metrics::gauge;
 use super::state::{AgentState, Realized};
-use crate::flow_sync::FlowSyncReport;
-use crate::port_sync::PortReport;
+pub use crate::reconcile::PortDeletion;
+use crate::reconcile::{Applied, Epoch, Observed, PassReport, ReconcileError, SwitchAccess, reconcile};
 
 /// Where the reconciler sends its commands.
 #[derive(Clone)]
 pub struct Managers {
     /// The port manager: current ports.
     pub read_ports: Recipient<ReadSwitchPorts>,
-    /// The port manager: realize.
-    pub realize_ports: Recipient<RealizePorts>,
-    /// The port manager: delete after flows.
-    pub delete_ports: Recipient<DeletePorts>,
-    /// The port manager: the switch came back and forgot its port config.
-    pub port_manager_switch: Recipient<SwitchConnected>,
-    /// The flow manager.
-    pub install_flows: Recipient<InstallFlows>,
+    /// The port manager: OVSDB operations.
+    pub port_operations: Recipient<ApplyPortOperations>,
+    /// The flow manager: the agent's flows on the switch.
+    pub dump_flows: Recipient<DumpAgentFlows>,
+    /// The flow manager: OpenFlow operations.
+    pub openflow_operations: Recipient<ApplyOpenFlowOperations>,
     /// The status writer, when there is an API server to write to.
     pub publish_status: Option<Recipient<PublishStatus>>,
 }
@@ -64,20 +62,6 @@ pub struct Tuning {
     pub retry_max: Duration,
     /// When a pass deletes the ports it no longer needs.
     pub port_deletion: PortDeletion,
-}
-
-/// When a pass deletes ports, relative to installing the flows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PortDeletion {
-    /// Once the bundle without their flows is installed (DESIGN §2): no
-    /// flow ever outputs to a port that is gone, or to whatever port
-    /// takes its ofport next.
-    #[default]
-    AfterFlows,
-    /// Before installing the flows: breaks DESIGN §2 on purpose, so the
-    /// simulation can show that its invariants catch an ordering bug.
-    /// `tc-agent` has no way to select it.
-    BeforeFlowsDeliberateBug,
 }
 
 impl Default for Tuning {
@@ -99,33 +83,12 @@ struct Synced {
     traffic_controls: bool,
 }
 
-/// The facts a pass plans with.
-#[derive(Clone)]
-struct Facts {
-    node: String,
-    traffic_controls: TrafficControlsObserved,
-    namespaces: Arc<[NamespaceInfo]>,
-    pods: Arc<[PodInfo]>,
-}
-
-impl Facts {
-    fn plan(&self, switch_ports: &[SwitchPort]) -> Plan {
-        plan(&PlanInput {
-            node: &self.node,
-            traffic_controls: &self.traffic_controls.valid,
-            namespaces: &self.namespaces,
-            pods: &self.pods,
-            switch_ports,
-        })
-    }
-}
-
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
 enum PassError {
     #[error(transparent)]
     Manager(#[from] ManagerError),
-    #[error("a manager stopped: {0}")]
+    #[error("a manager stopped")]
     Mailbox(#[from] MailboxError),
 }
 
@@ -138,26 +101,60 @@ impl PassError {
     }
 }
 
-/// What a pass did.
+/// The switch as the managers reach it, each call timed.
+struct Managed {
+    managers: Managers,
+    steps: StepTimes,
+}
+
+impl SwitchAccess for Managed {
+    type Error = PassError;
+
+    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, PassError> {
+        let read = self.managers.read_ports.send(ReadSwitchPorts);
+        Ok(self.steps.time("read_ports", read).await??)
+    }
+
+    async fn dump_flows(&mut self) -> Result<(Epoch, Vec<FlowDesc>), PassError> {
+        let dumped = self.steps.time("dump_flows", self.managers.dump_flows.send(DumpAgentFlows)).await??;
+        Ok((dumped.epoch, dumped.flows))
+    }
+
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, PassError> {
+        let applied = self.managers.port_operations.send(ApplyPortOperations(operations));
+        Ok(self.steps.time("port_operations", applied).await??)
+    }
+
+    async fn openflow(&mut self, epoch: Epoch, operations: Vec<Operation>) -> Result<Applied, PassError> {
+        let applied = self.managers.openflow_operations.send(ApplyOpenFlowOperations { epoch, operations });
+        Ok(self.steps.time("openflow_operations", applied).await??)
+    }
+}
+
+/// What a pass gives back to the actor.
 struct PassOutcome {
-    plan: Arc<Plan>,
-    ports: PortReport,
-    flows: FlowSyncReport,
-    /// The bridge's ports once the deletions are done.
-    ports_after: Vec<SwitchPort>,
+    observed: Observed,
+    result: Result<PassReport, ReconcileError<PassError>>,
     steps: StepTimes,
 }
 
 /// The reconciler.
 pub struct Reconciler {
-    facts: Facts,
+    cluster: Cluster,
+    traffic_controls: TrafficControlsObserved,
     synced: Synced,
     managers: Managers,
     state: Arc<AgentState>,
     tuning: Tuning,
     retry: Backoff,
-    /// The bridge's ports as the last pass left them.
-    expected_ports: Option<Vec<SwitchPort>>,
+    /// What the agent knows of its switch; taken by a running pass.
+    observed: Option<Observed>,
+    /// The switch came back while a pass ran: forget it after the pass.
+    switch_returned: bool,
+    /// The plan of the last completed pass.
+    last_plan: Option<Arc<Plan>>,
+    /// The bridge's ports as the port manager's watch last reported them.
+    reported_ports: Option<Arc<[SwitchPort]>>,
     dirty: bool,
     running: bool,
     scheduled: Option<SpawnHandle>,
@@ -167,22 +164,21 @@ impl Reconciler {
     /// A reconciler for `state.node`.
     pub fn new(managers: Managers, state: Arc<AgentState>, tuning: Tuning) -> Self {
         Reconciler {
-            facts: Facts {
-                node: state.node.clone(),
-                traffic_controls: TrafficControlsObserved {
-                    valid: Arc::from([]),
-                    invalid: Arc::default(),
-                    uids: Arc::default(),
-                },
-                namespaces: Arc::from([]),
-                pods: Arc::from([]),
+            cluster: Cluster { node: state.node.clone(), ..Cluster::default() },
+            traffic_controls: TrafficControlsObserved {
+                valid: Arc::from([]),
+                invalid: Arc::default(),
+                uids: Arc::default(),
             },
             synced: Synced::default(),
             managers,
             state,
             retry: Backoff::new(tuning.retry_first, tuning.retry_max),
             tuning,
-            expected_ports: None,
+            observed: Some(Observed::default()),
+            switch_returned: false,
+            last_plan: None,
+            reported_ports: None,
             dirty: false,
             running: false,
             scheduled: None,
@@ -210,21 +206,35 @@ impl Reconciler {
         if self.running || !self.dirty || !synced {
             return;
         }
+        let Some(observed) = self.observed.take() else { return };
         self.dirty = false;
         self.running = true;
-        let facts = self.facts.clone();
-        let managers = self.managers.clone();
+        let cluster = self.cluster.clone();
+        let traffic_controls = self.traffic_controls.clone();
+        let managed = Managed { managers: self.managers.clone(), steps: StepTimes::default() };
+        let deletion = self.tuning.port_deletion;
         let started = Instant::now();
-        let order = self.tuning.port_deletion;
-        ctx.spawn(run_pass(managers, facts.clone(), order).into_actor(self).map(
+        ctx.spawn(run_pass(managed, cluster, observed, deletion).into_actor(self).map(
             move |outcome, actor, ctx| {
                 actor.running = false;
-                match outcome {
-                    Ok(outcome) => actor.finish_pass(outcome, &facts, started.elapsed(), ctx),
+                let PassOutcome { mut observed, result, steps } = outcome;
+                if std::mem::take(&mut actor.switch_returned) {
+                    observed.forget_switch();
+                }
+                if actor.reported_ports.as_deref().is_some_and(|ports| ports != observed.switch.ports) {
+                    actor.dirty = true; // someone else changed the bridge during the pass
+                }
+                actor.observed = Some(observed);
+                match result {
+                    Ok(report) => actor.finish_pass(report, steps, traffic_controls, started.elapsed(), ctx),
                     Err(error) => {
-                        actor.state.metrics.error(error.kind());
+                        let kind = match &error {
+                            ReconcileError::Switch(error) => error.kind(),
+                            ReconcileError::Unsettled { .. } => "unsettled",
+                        };
+                        actor.state.metrics.error(kind);
                         let delay = actor.retry.next_delay();
-                        tracing::warn!(%error, retry_in = ?delay, "reconcile pass failed");
+                        tracing::warn!(error = %DisplayChain(&error), retry_in = ?delay, "reconcile pass failed");
                         actor.dirty = true;
                         actor.schedule(ctx, delay);
                     }
@@ -233,47 +243,51 @@ impl Reconciler {
         ));
     }
 
-    fn finish_pass(&mut self, outcome: PassOutcome, facts: &Facts, took: Duration, ctx: &mut Context<Self>) {
+    fn finish_pass(
+        &mut self,
+        report: PassReport,
+        steps: StepTimes,
+        traffic_controls: TrafficControlsObserved,
+        took: Duration,
+        ctx: &mut Context<Self>,
+    ) {
         self.retry.reset();
         let metrics = &self.state.metrics;
         metrics.reconcile_duration.observe(took.as_secs_f64());
-        for (step, step_took) in &outcome.steps.0 {
+        for (step, step_took) in &steps.0 {
             metrics.pass_step(step, *step_took);
         }
-        metrics.flow_mods.inc_by(u64::try_from(outcome.flows.flow_mods()).unwrap_or(u64::MAX));
-        metrics.flows.set(gauge(outcome.plan.flows.len()));
-        metrics.ports.set(gauge(outcome.plan.ports.len()));
-        metrics.selected_pods.set(gauge(outcome.plan.effective.len()));
+        metrics.pass_step("plan", report.plan_time);
+        metrics.flow_mods.inc_by(u64::try_from(report.flows.flow_mods()).unwrap_or(u64::MAX));
+        metrics.flows.set(gauge(report.plan.flows.len()));
+        metrics.ports.set(gauge(report.plan.ports.len()));
+        metrics.selected_pods.set(gauge(report.plan.effective.len()));
         let mut by_state: BTreeMap<&str, usize> =
             [("Realized", 0), ("Failed", 0), ("Pending", 0)].into_iter().collect();
-        for (name, tc) in &outcome.plan.traffic_controls {
-            let failure = outcome.ports.failures_by_traffic_control.get(name);
-            *by_state.entry(Standing::of(tc, failure).state()).or_default() += 1;
+        for tc in report.plan.traffic_controls.values() {
+            *by_state.entry(tc.progress.state()).or_default() += 1;
         }
         for (state, count) in by_state {
             metrics.set_traffic_controls(&state.to_lowercase(), count);
         }
-        metrics.set_traffic_controls("invalid", facts.traffic_controls.invalid.len());
+        metrics.set_traffic_controls("invalid", traffic_controls.invalid.len());
+        log_refusals(self.last_plan.as_deref(), &report.plan);
         tracing::info!(
             took_ms = took.as_secs_f64() * 1e3,
-            plan_ms = outcome.steps.millis("plan"),
-            ports_ms = outcome.steps.millis("realize_ports"),
-            flows_ms = outcome.steps.millis("install_flows"),
-            delete_ms = outcome.steps.millis("delete_ports"),
-            flows = outcome.plan.flows.len(),
-            added = outcome.flows.added,
-            modified = outcome.flows.modified,
-            deleted = outcome.flows.deleted,
-            ports_created = outcome.ports.changes.create.len(),
-            ports_deleted = outcome.ports.changes.delete_after_flows.len(),
+            plan_ms = report.plan_time.as_secs_f64() * 1e3,
+            ports_ms = steps.millis("port_operations"),
+            openflow_ms = steps.millis("openflow_operations"),
+            plans = report.plans,
+            flows = report.plan.flows.len(),
+            added = report.flows.added,
+            modified = report.flows.modified,
+            deleted = report.flows.deleted,
+            ports_created = report.created.len(),
+            ports_deleted = report.deleted.len(),
             "reconciled"
         );
-        self.expected_ports = Some(outcome.ports_after);
-        let realized = Realized {
-            plan: outcome.plan,
-            port_failures: Arc::new(outcome.ports.failures_by_traffic_control),
-            traffic_controls: facts.traffic_controls.clone(),
-        };
+        self.last_plan = Some(report.plan.clone());
+        let realized = Realized { plan: report.plan, traffic_controls };
         self.state.set_realized(realized.clone());
         if let Some(status) = &self.managers.publish_status {
             status.do_send(PublishStatus(realized));
@@ -281,6 +295,40 @@ impl Reconciler {
         if self.dirty {
             self.schedule(ctx, self.tuning.debounce);
         }
+    }
+
+    /// Whether `ports` are what the last pass left on the bridge (a
+    /// running pass expects nothing: its end compares).
+    fn expects(&self, ports: &[SwitchPort]) -> bool {
+        self.observed.as_ref().is_some_and(|o| o.switch.ports == ports)
+    }
+}
+
+/// One info line per TrafficControl this node newly refuses (the status
+/// writer reports it too; this is the node's own log of it).
+fn log_refusals(before: Option<&Plan>, after: &Plan) {
+    for (name, tc) in &after.traffic_controls {
+        let was = before.and_then(|p| p.traffic_controls.get(name)).map(|t| &t.progress);
+        if let Progress::Failed(why) | Progress::PortFailed(why) = &tc.progress
+            && was != Some(&tc.progress)
+        {
+            tracing::info!(traffic_control = %name, reason = %why, "TrafficControl refused on this node");
+        }
+    }
+}
+
+/// An error with its causes, `: `-separated (as anyhow's `{:#}` prints).
+struct DisplayChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }
 
@@ -302,38 +350,16 @@ impl StepTimes {
     }
 }
 
-/// One pass, in order; see the module documentation.
-async fn run_pass(managers: Managers, facts: Facts, order: PortDeletion) -> Result<PassOutcome, PassError> {
-    let mut steps = StepTimes::default();
-    let current = steps.time("read_ports", managers.read_ports.send(ReadSwitchPorts)).await??;
-    let first = steps.time("plan", async { facts.plan(&current) }).await;
-    let realize = RealizePorts(first.ports.clone());
-    let ports = steps.time("realize_ports", managers.realize_ports.send(realize)).await??;
-    // Again with the ofports the new ports got: a flow names a port only
-    // once it has one. The same ports give the same plan.
-    let plan = if ports.ports == current {
-        Arc::new(first)
-    } else {
-        Arc::new(steps.time("plan", async { facts.plan(&ports.ports) }).await)
-    };
-    let dropped = ports.changes.delete_after_flows.clone();
-    let delete_ports = async {
-        if !dropped.is_empty() {
-            managers.delete_ports.send(DeletePorts(dropped.clone())).await??;
-        }
-        Ok::<_, PassError>(())
-    };
-    let install = InstallFlows(Arc::from(plan.flows.as_slice()));
-    let flows = if order == PortDeletion::BeforeFlowsDeliberateBug {
-        steps.time("delete_ports", delete_ports).await?;
-        steps.time("install_flows", managers.install_flows.send(install)).await??
-    } else {
-        let flows = steps.time("install_flows", managers.install_flows.send(install)).await??;
-        steps.time("delete_ports", delete_ports).await?;
-        flows
-    };
-    let ports_after = ports.ports.iter().filter(|p| !dropped.contains(&p.name)).cloned().collect();
-    Ok(PassOutcome { plan, ports, flows, ports_after, steps })
+/// One pass through the managers.
+#[tracing::instrument(name = "pass", skip_all)]
+async fn run_pass(
+    mut managed: Managed,
+    cluster: Cluster,
+    mut observed: Observed,
+    deletion: PortDeletion,
+) -> PassOutcome {
+    let result = reconcile(&mut managed, &cluster, &mut observed, deletion).await;
+    PassOutcome { observed, result, steps: managed.steps }
 }
 
 impl Actor for Reconciler {
@@ -344,7 +370,7 @@ impl Handler<PodsObserved> for Reconciler {
     type Result = ();
 
     fn handle(&mut self, PodsObserved(pods): PodsObserved, ctx: &mut Self::Context) {
-        self.facts.pods = pods;
+        self.cluster.pods = pods;
         self.synced.pods = true;
         self.request_pass(ctx);
     }
@@ -354,7 +380,7 @@ impl Handler<NamespacesObserved> for Reconciler {
     type Result = ();
 
     fn handle(&mut self, NamespacesObserved(namespaces): NamespacesObserved, ctx: &mut Self::Context) {
-        self.facts.namespaces = namespaces;
+        self.cluster.namespaces = namespaces;
         self.synced.namespaces = true;
         self.request_pass(ctx);
     }
@@ -364,7 +390,8 @@ impl Handler<TrafficControlsObserved> for Reconciler {
     type Result = ();
 
     fn handle(&mut self, observed: TrafficControlsObserved, ctx: &mut Self::Context) {
-        self.facts.traffic_controls = observed;
+        self.cluster.traffic_controls = observed.valid.clone();
+        self.traffic_controls = observed;
         self.synced.traffic_controls = true;
         self.request_pass(ctx);
     }
@@ -376,9 +403,12 @@ impl Handler<SwitchPortsObserved> for Reconciler {
     fn handle(&mut self, SwitchPortsObserved(ports): SwitchPortsObserved, ctx: &mut Self::Context) {
         // The agent's own changes come back here too; only a difference
         // from what the last pass left (a Pod port, an ofport after a
-        // restart, a port someone removed) needs a pass.
-        if self.expected_ports.as_deref() != Some(&ports[..]) {
-            tracing::debug!(ports = ports.len(), "bridge ports changed");
+        // restart, a port someone removed) needs a pass. During a pass,
+        // the pass's end compares with the latest report.
+        let changed = !self.expects(&ports);
+        self.reported_ports = Some(ports);
+        if !self.running && changed {
+            tracing::debug!("bridge ports changed");
             self.request_pass(ctx);
         }
     }
@@ -389,10 +419,11 @@ impl Handler<SwitchConnected> for Reconciler {
 
     fn handle(&mut self, connected: SwitchConnected, ctx: &mut Self::Context) {
         if connected.reconnected {
-            tracing::info!("the switch is back: reinstalling flows and port config");
-            // Before the pass below: its port commands must not trust
-            // connections or config memory of the old switch.
-            self.managers.port_manager_switch.do_send(connected);
+            tracing::info!("the switch is back: reading its flows and port settings again");
+            match self.observed.as_mut() {
+                Some(observed) => observed.forget_switch(),
+                None => self.switch_returned = true,
+            }
         }
         self.request_pass(ctx);
     }

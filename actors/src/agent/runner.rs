@@ -45,10 +45,9 @@ pub fn start<C: Connector>(
         dump_flows = Some(flows.clone().recipient());
         let managers = Managers {
             read_ports: ports.clone().recipient(),
-            realize_ports: ports.clone().recipient(),
-            delete_ports: ports.clone().recipient(),
-            port_manager_switch: ports.recipient(),
-            install_flows: flows.recipient(),
+            port_operations: ports.recipient(),
+            dump_flows: flows.clone().recipient(),
+            openflow_operations: flows.recipient(),
             publish_status: status_writer.map(Addr::recipient),
         };
         Reconciler::new(managers, state.clone(), tuning)

@@ -2,7 +2,6 @@
 //! `/status`): written by the reconciler after each pass, read by the
 //! HTTP endpoints.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,8 +16,6 @@ use super::metrics::Metrics;
 pub struct Realized {
     /// The plan the switch holds.
     pub plan: Arc<Plan>,
-    /// Port failures per TrafficControl.
-    pub port_failures: Arc<BTreeMap<String, String>>,
     /// The TrafficControls it was planned from: the valid ones, the
     /// refused ones with why, and their uids.
     pub traffic_controls: TrafficControlsObserved,

@@ -67,8 +67,7 @@ impl StatusWriter {
         let Some(publish) = self.pending.take() else { return };
         let PublishStatus(realized) = &publish;
         let now = (self.state.clock)().to_string();
-        let mut current =
-            status::node_statuses(&self.node, &realized.plan, &realized.port_failures, &self.written, &now);
+        let mut current = status::node_statuses(&self.node, &realized.plan, &self.written, &now);
         let invalid = &realized.traffic_controls.invalid;
         current.extend(status::invalid_statuses(&self.node, invalid, &self.written, &now));
         let events = status::events(&self.written, &current);

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use datapath::manifest::parse_documents;
 use datapath::offline::{Objects, plan_offline};
+use datapath::status::AgentStatus;
 use datapath::validate::Validator;
 
 #[derive(Parser)]
@@ -201,91 +202,13 @@ fn only_node(objects: &Objects) -> Result<String> {
 /// `tcctl status`: the agent's `/status`, for a person.
 fn status(agent: &str, format: Format) -> Result<Outcome> {
     let body = http_get(agent, "/status")?;
-    let document: serde_json::Value =
-        serde_json::from_str(&body).with_context(|| format!("{agent}/status did not answer JSON"))?;
-    let in_sync = document.pointer("/flows/inSync").and_then(serde_json::Value::as_bool);
-    // With the feature gate off there is no plan to differ from.
-    let gate_off = document.get("featureGate").and_then(serde_json::Value::as_str) == Some("off");
+    let document: AgentStatus = serde_json::from_str(&body)
+        .with_context(|| format!("{agent}/status did not answer an agent status document"))?;
     match format {
-        Format::Json => print(&format!("{document:#}\n"))?,
-        Format::Text => print(&status_text(&document))?,
+        Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&document)?))?,
+        Format::Text => print(&document.render())?,
     }
-    Ok(if in_sync == Some(true) || gate_off { Outcome::Ok } else { Outcome::Invalid })
-}
-
-fn status_text(document: &serde_json::Value) -> String {
-    use std::fmt::Write as _;
-    let text = |v: &serde_json::Value, key: &str| {
-        v.get(key).and_then(serde_json::Value::as_str).unwrap_or("").to_owned()
-    };
-    let mut out = String::new();
-    let ready = document.get("ready").and_then(serde_json::Value::as_bool).unwrap_or(false);
-    let _ = writeln!(out, "node {}: {}", text(document, "node"), if ready { "ready" } else { "not ready" });
-    if text(document, "featureGate") == "off" {
-        let _ = writeln!(
-            out,
-            "the TrafficControl feature gate is off (featureGates.TrafficControl): this agent realizes nothing"
-        );
-        return out;
-    }
-    let Some(flows) = document.get("flows").cloned() else {
-        let _ = writeln!(out, "flows: not known until the agent's first full sync");
-        return out;
-    };
-    let empty = Vec::new();
-    let tcs = document.get("trafficControls").and_then(serde_json::Value::as_array).unwrap_or(&empty);
-    if !tcs.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{:<28} {:<9} {:<16} {:>6} {:>5}  REASON",
-            "TRAFFICCONTROL", "STATE", "TARGET", "OFPORT", "PODS"
-        );
-    }
-    for tc in tcs {
-        let ofport =
-            tc.get("ofport").and_then(serde_json::Value::as_u64).map_or("-".to_owned(), |p| p.to_string());
-        let pods = tc.get("pods").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
-        let _ = writeln!(
-            out,
-            "{:<28} {:<9} {:<16} {:>6} {:>5}  {}",
-            text(tc, "name"),
-            text(tc, "progress"),
-            text(tc, "targetPort"),
-            ofport,
-            pods,
-            text(tc, "reason")
-        );
-        for lost in tc.get("lostPods").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
-            let _ = writeln!(
-                out,
-                "  conflict: {} is controlled by an older TrafficControl",
-                lost.as_str().unwrap_or("")
-            );
-        }
-    }
-    if let Some(invalid) = document.get("invalid").and_then(serde_json::Value::as_object) {
-        for (name, why) in invalid {
-            let _ = writeln!(out, "{name:<28} Invalid   {}", why.as_str().unwrap_or(""));
-        }
-    }
-    if let Some(error) = flows.get("error").and_then(serde_json::Value::as_str) {
-        let _ = writeln!(out, "\nflows: cannot read the switch: {error}");
-    } else if flows.get("inSync").and_then(serde_json::Value::as_bool) == Some(true) {
-        let _ = writeln!(out, "\nflows: {} planned, the switch holds exactly the plan", flows["planned"]);
-    } else {
-        let _ = writeln!(
-            out,
-            "\nflows: the switch differs from the plan ({} planned, {} on the switch):",
-            flows["planned"], flows["onSwitch"]
-        );
-        for line in flows.get("missing").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
-            let _ = writeln!(out, "+ {}", line.as_str().unwrap_or(""));
-        }
-        for line in flows.get("unexpected").and_then(serde_json::Value::as_array).unwrap_or(&empty) {
-            let _ = writeln!(out, "- {}", line.as_str().unwrap_or(""));
-        }
-    }
-    out
+    Ok(if document.is_healthy() { Outcome::Ok } else { Outcome::Invalid })
 }
 
 /// A plain HTTP/1.0 GET: the agent's endpoint is local and unencrypted,

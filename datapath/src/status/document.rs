@@ -1,0 +1,326 @@
+//! The agent's `/status` document: one typed contract for the endpoint
+//! that writes it, `tcctl status` that prints it, and the tests and the
+//! demo that read it. JSON keys are camelCase.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow_diff::FlowDrift;
+use crate::plan::Plan;
+
+/// What a node's agent realized, and whether its switch holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStatus {
+    /// The node.
+    pub node: String,
+    /// The first full sync is done (or the feature gate is off).
+    pub ready: bool,
+    /// The TrafficControl feature gate (`featureGates.TrafficControl`).
+    #[serde(default)]
+    pub feature_gate: FeatureGate,
+    /// Each TrafficControl of the plan, oldest first.
+    #[serde(default)]
+    pub traffic_controls: Vec<TrafficControlStatus>,
+    /// TrafficControls the validator refused: name → why.
+    #[serde(default)]
+    pub invalid: BTreeMap<String, String>,
+    /// The switch's flows against the plan; none before the first full
+    /// sync (there is no plan to compare with yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<SwitchFlows>,
+}
+
+/// The state of the agent's feature gate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureGate {
+    /// The agent realizes TrafficControls.
+    #[default]
+    On,
+    /// The agent realizes nothing, on purpose.
+    Off,
+}
+
+/// One TrafficControl on this node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficControlStatus {
+    /// Its name.
+    pub name: String,
+    /// `Realized`, `Pending` or `Failed`.
+    pub progress: String,
+    /// Why it is not realized (empty when it is).
+    #[serde(default)]
+    pub reason: String,
+    /// The target port's name.
+    pub target_port: String,
+    /// The target port's ofport, once it has one.
+    #[serde(default)]
+    pub ofport: Option<u32>,
+    /// The return port's name.
+    #[serde(default)]
+    pub return_port: Option<String>,
+    /// The Pods it controls here, `namespace/name`.
+    #[serde(default)]
+    pub pods: Vec<String>,
+    /// Pods it selects that an older TrafficControl controls.
+    #[serde(default)]
+    pub lost_pods: Vec<String>,
+}
+
+/// The switch's agent flows against the plan, or why they could not be
+/// read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SwitchFlows {
+    /// Read from the switch.
+    Read(FlowStatus),
+    /// Not read.
+    Unreadable {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The switch's agent flows against the plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowStatus {
+    /// Flows in the plan.
+    pub planned: usize,
+    /// Agent flows on the switch.
+    pub on_switch: usize,
+    /// The switch holds exactly the plan.
+    pub in_sync: bool,
+    /// Planned, not on the switch as planned (dump text).
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// On the switch, not planned as is.
+    #[serde(default)]
+    pub unexpected: Vec<String>,
+}
+
+impl FlowStatus {
+    /// The status of `planned` flows against the switch's `on_switch`
+    /// agent flows, which differ by `drift`.
+    pub fn new(planned: usize, on_switch: usize, drift: FlowDrift) -> Self {
+        FlowStatus {
+            planned,
+            on_switch,
+            in_sync: drift.is_empty(),
+            missing: drift.missing,
+            unexpected: drift.unexpected,
+        }
+    }
+}
+
+impl AgentStatus {
+    /// A node whose agent has not finished its first full sync.
+    pub fn starting(node: &str) -> Self {
+        AgentStatus { node: node.to_owned(), ..AgentStatus::default() }
+    }
+
+    /// A node whose agent realizes nothing: the feature gate is off.
+    pub fn gate_off(node: &str) -> Self {
+        AgentStatus {
+            node: node.to_owned(),
+            ready: true,
+            feature_gate: FeatureGate::Off,
+            ..Default::default()
+        }
+    }
+
+    /// What `plan` realizes on `node`, with the refused TrafficControls
+    /// and the switch's flows.
+    pub fn realized(node: &str, plan: &Plan, invalid: &BTreeMap<String, String>, flows: SwitchFlows) -> Self {
+        let traffic_controls = plan
+            .precedence
+            .iter()
+            .filter_map(|name| Some((name, plan.traffic_controls.get(name)?)))
+            .map(|(name, tc)| TrafficControlStatus {
+                name: name.clone(),
+                progress: tc.progress.state().to_owned(),
+                reason: tc.progress.reason().to_owned(),
+                target_port: tc.target_port.clone(),
+                ofport: plan.ports.get(&tc.target_port).and_then(|p| p.ofport),
+                return_port: tc.return_port.clone(),
+                pods: tc.pods.iter().map(ToString::to_string).collect(),
+                lost_pods: tc.lost_pods.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        AgentStatus {
+            node: node.to_owned(),
+            ready: true,
+            feature_gate: FeatureGate::On,
+            traffic_controls,
+            invalid: invalid.clone(),
+            flows: Some(flows),
+        }
+    }
+
+    /// The entry of TrafficControl `name`.
+    pub fn traffic_control(&self, name: &str) -> Option<&TrafficControlStatus> {
+        self.traffic_controls.iter().find(|tc| tc.name == name)
+    }
+
+    /// Whether the switch's flows are known to equal the plan.
+    pub fn in_sync(&self) -> bool {
+        matches!(&self.flows, Some(SwitchFlows::Read(flows)) if flows.in_sync)
+    }
+
+    /// Whether all is as it should be: the switch holds the plan, or the
+    /// feature gate says there is nothing to hold (`tcctl status`'s exit
+    /// code).
+    pub fn is_healthy(&self) -> bool {
+        self.in_sync() || self.feature_gate == FeatureGate::Off
+    }
+
+    /// The document for a person, as `tcctl status` prints it.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let ready = if self.ready { "ready" } else { "not ready" };
+        let _ = writeln!(out, "node {}: {ready}", self.node);
+        if self.feature_gate == FeatureGate::Off {
+            let _ = writeln!(
+                out,
+                "the TrafficControl feature gate is off (featureGates.TrafficControl): this agent realizes nothing"
+            );
+            return out;
+        }
+        let Some(flows) = &self.flows else {
+            let _ = writeln!(out, "flows: not known until the agent's first full sync");
+            return out;
+        };
+        if !self.traffic_controls.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<28} {:<9} {:<16} {:>6} {:>5}  REASON",
+                "TRAFFICCONTROL", "STATE", "TARGET", "OFPORT", "PODS"
+            );
+        }
+        for tc in &self.traffic_controls {
+            let ofport = tc.ofport.map_or("-".to_owned(), |p| p.to_string());
+            let _ = writeln!(
+                out,
+                "{:<28} {:<9} {:<16} {:>6} {:>5}  {}",
+                tc.name,
+                tc.progress,
+                tc.target_port,
+                ofport,
+                tc.pods.len(),
+                tc.reason
+            );
+            for lost in &tc.lost_pods {
+                let _ = writeln!(out, "  conflict: {lost} is controlled by an older TrafficControl");
+            }
+        }
+        for (name, why) in &self.invalid {
+            let _ = writeln!(out, "{name:<28} Invalid   {why}");
+        }
+        match flows {
+            SwitchFlows::Unreadable { error } => {
+                let _ = writeln!(out, "\nflows: cannot read the switch: {error}");
+            }
+            SwitchFlows::Read(flows) if flows.in_sync => {
+                let _ =
+                    writeln!(out, "\nflows: {} planned, the switch holds exactly the plan", flows.planned);
+            }
+            SwitchFlows::Read(flows) => {
+                let _ = writeln!(
+                    out,
+                    "\nflows: the switch differs from the plan ({} planned, {} on the switch):",
+                    flows.planned, flows.on_switch
+                );
+                for line in &flows.missing {
+                    let _ = writeln!(out, "+ {line}");
+                }
+                for line in &flows.unexpected {
+                    let _ = writeln!(out, "- {line}");
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AgentStatus {
+        AgentStatus {
+            node: "node-1".into(),
+            ready: true,
+            feature_gate: FeatureGate::On,
+            traffic_controls: vec![TrafficControlStatus {
+                name: "mirror-web-app".into(),
+                progress: "Realized".into(),
+                reason: String::new(),
+                target_port: "tap0".into(),
+                ofport: Some(7),
+                return_port: None,
+                pods: vec!["default/web-1".into()],
+                lost_pods: vec!["default/web-2".into()],
+            }],
+            invalid: BTreeMap::from([("bad".into(), "tc/bad: spec.direction: required".into())]),
+            flows: Some(SwitchFlows::Read(FlowStatus {
+                planned: 2,
+                on_switch: 1,
+                in_sync: false,
+                missing: vec!["table=1, priority=200 actions=drop".into()],
+                unexpected: vec![],
+            })),
+        }
+    }
+
+    #[test]
+    fn the_document_reads_back_as_written_with_camel_case_keys() {
+        let status = sample();
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["featureGate"], "on");
+        assert_eq!(json["trafficControls"][0]["lostPods"][0], "default/web-2");
+        assert_eq!(json["flows"]["onSwitch"], 1);
+        assert_eq!(serde_json::from_value::<AgentStatus>(json).unwrap(), status);
+        let unreadable =
+            AgentStatus { flows: Some(SwitchFlows::Unreadable { error: "gone".into() }), ..sample() };
+        let json = serde_json::to_string(&unreadable).unwrap();
+        assert!(json.contains(r#""flows":{"error":"gone"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<AgentStatus>(&json).unwrap(), unreadable);
+    }
+
+    #[test]
+    fn before_the_first_sync_there_are_no_flows_to_compare() {
+        let starting = AgentStatus::starting("node-1");
+        let json = serde_json::to_value(&starting).unwrap();
+        assert!(json.get("flows").is_none());
+        assert!(!starting.is_healthy());
+        assert!(starting.render().contains("not known until the agent's first full sync"));
+    }
+
+    #[test]
+    fn a_gate_that_is_off_is_healthy_and_says_so() {
+        let off = AgentStatus::gate_off("node-1");
+        assert!(off.is_healthy() && !off.in_sync());
+        assert_eq!(serde_json::to_value(&off).unwrap()["featureGate"], "off");
+        assert!(off.render().contains("feature gate is off"));
+    }
+
+    #[test]
+    fn the_text_shows_each_traffic_control_conflicts_refusals_and_the_drift() {
+        let text = sample().render();
+        assert!(text.starts_with("node node-1: ready\n"), "{text}");
+        assert!(
+            text.contains("mirror-web-app               Realized  tap0                  7     1"),
+            "{text}"
+        );
+        assert!(text.contains("  conflict: default/web-2 is controlled by an older TrafficControl"));
+        assert!(text.contains("bad                          Invalid   tc/bad: spec.direction: required"));
+        assert!(
+            text.contains("(2 planned, 1 on the switch):\n+ table=1, priority=200 actions=drop\n"),
+            "{text}"
+        );
+    }
+}
