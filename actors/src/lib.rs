@@ -11,6 +11,7 @@
 //!   `FlowManager`, `Reconciler`, `StatusWriter`), kube-rs watchers, the
 //!   endpoints and metrics: what `tc-agent` runs.
 //! - [`config`]: the agent's settings, in antrea-agent.conf's shape.
+//! - [`errors`]: an error and its causes on one line, for logs.
 //! - binaries: `tc-agent` (`src/bin/tc-agent.rs`) and `tcctl`
 //!   (`src/bin/tcctl.rs`: `crd`, `validate`, `plan`, `status`).
 //!
@@ -19,6 +20,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod errors;
 pub mod openflow_connection;
 pub mod operations;
 pub mod ovsdb_connection;

@@ -34,7 +34,7 @@ pub enum ConnectionError {
         source: std::io::Error,
     },
     /// Reading or writing the stream failed.
-    #[error("OpenFlow connection failed: {0}")]
+    #[error("OpenFlow connection failed")]
     Io(#[from] std::io::Error),
     /// The switch closed the connection.
     #[error("the switch closed the OpenFlow connection")]

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::openflow_connection::{ConnectionError, OpenFlowConnection};
 use crate::ovsdb_connection::{OvsdbConnection, OvsdbError};
+use crate::reconcile::FlowCounts;
 
 /// Why an OVSDB operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -272,6 +273,23 @@ pub async fn dump_agent_flows<S: AsyncRead + AsyncWrite + Unpin>(
     of15: &mut OpenFlowConnection<S>,
 ) -> Result<Vec<FlowDesc>, FlowError> {
     of15.dump_flows(Cookie::AGENT, Cookie::AGENT_MASK).await.map_err(FlowError::FlowDump)
+}
+
+/// Makes the switch's agent flows exactly `desired` in one bundle (dump,
+/// [`datapath::flow_diff`], apply): a flow set on its own, outside a
+/// pass, for the flow benchmark and the tests of the bundle step.
+///
+/// # Errors
+/// [`FlowError`] when the dump or the bundle fails; a refused bundle
+/// changes nothing.
+pub async fn sync_flows<S: AsyncRead + AsyncWrite + Unpin>(
+    of15: &mut OpenFlowConnection<S>,
+    desired: &[datapath::flows::Flow],
+) -> Result<FlowCounts, FlowError> {
+    let held = dump_agent_flows(of15).await?;
+    let changes = datapath::flow_diff::diff(desired, &held);
+    of15.apply(&changes.flow_mods).await.map_err(FlowError::Bundle)?;
+    Ok(FlowCounts::from(&changes))
 }
 
 /// Sends port settings, all at once, and waits until the switch has

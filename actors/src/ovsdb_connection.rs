@@ -19,7 +19,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum OvsdbError {
     /// Reading or writing the stream failed.
-    #[error("OVSDB connection failed: {0}")]
+    #[error("OVSDB connection failed")]
     Io(#[from] std::io::Error),
     /// The server closed the connection.
     #[error("the OVSDB server closed the connection")]
@@ -31,7 +31,7 @@ pub enum OvsdbError {
     #[error("no answer from OVSDB within {0:?}")]
     Timeout(Duration),
     /// The server refused a transaction.
-    #[error("OVSDB refused the transaction: {0}")]
+    #[error("OVSDB refused the transaction")]
     Refused(#[from] TransactionError),
 }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use datapath::status::AgentStatus;
+
 use crate::cmd::unique;
 use crate::ovs::{Bridge, Ovs};
 
@@ -127,11 +129,10 @@ impl AgentProcess {
         }
     }
 
-    /// Its `/status`, parsed (empty while it does not answer).
+    /// Its `/status`, read (the default, not ready, while it does not
+    /// answer).
     pub fn status(&self) -> AgentStatus {
-        AgentStatus(
-            self.get("/status").and_then(|(_, body)| serde_json::from_str(&body).ok()).unwrap_or_default(),
-        )
+        self.get("/status").and_then(|(_, body)| serde_json::from_str(&body).ok()).unwrap_or_default()
     }
 
     /// Waits until `/status` satisfies `check` with the switch's flows
@@ -164,35 +165,6 @@ impl AgentProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// What the agent's `/status` says.
-#[derive(Clone, Debug, Default)]
-pub struct AgentStatus(pub serde_json::Value);
-
-impl AgentStatus {
-    /// The entry of TrafficControl `tc`.
-    pub fn entry(&self, tc: &str) -> Option<&serde_json::Value> {
-        self.0["trafficControls"].as_array()?.iter().find(|t| t["name"] == tc)
-    }
-
-    /// The Pods `tc` controls on this node, `namespace/name`, sorted.
-    pub fn pods_of(&self, tc: &str) -> Vec<String> {
-        self.entry(tc)
-            .and_then(|t| t["pods"].as_array())
-            .map(|p| p.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-
-    /// A string field of `tc`'s entry (`progress`, `targetPort`, ...).
-    pub fn field(&self, tc: &str, field: &str) -> Option<String> {
-        self.entry(tc).and_then(|t| t[field].as_str()).map(str::to_owned)
-    }
-
-    /// Whether the switch's flows equal the plan.
-    pub fn in_sync(&self) -> bool {
-        self.0["flows"]["inSync"] == true
     }
 }
 

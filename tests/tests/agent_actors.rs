@@ -60,7 +60,7 @@ async fn converged(agent: &Agent, what: &str, check: impl Fn(&datapath::plan::Pl
         if let Some(realized) = agent.state.realized()
             && check(&realized.plan)
             && let Ok(Ok(observed)) = agent.dump_flows.send(DumpAgentFlows).await
-            && flow_diff::drift(&realized.plan.flows, &observed).is_empty()
+            && flow_diff::drift(&realized.plan.flows, &observed.flows).is_empty()
         {
             return;
         }

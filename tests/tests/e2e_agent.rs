@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use tests::agent::{AgentProcess, AgentStatus};
+use datapath::status::AgentStatus;
+use tests::agent::AgentProcess;
 use tests::capture::Capture;
 use tests::collector::{Collector, INTERFACE, icmp_copies};
 use tests::devcluster::{DevCluster, namespace_yaml};
@@ -58,7 +59,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     assert!(applied.contains("trafficcontrol.crd.antrea.io/mirror-web-app created"), "{applied}");
     wait_status(&mut agent, "mirror-web-app realized for web-1", |s| {
         s.pods_of("mirror-web-app") == ["default/web-1"]
-            && s.field("mirror-web-app", "progress").as_deref() == Some("Realized")
+            && s.traffic_control("mirror-web-app").is_some_and(|t| t.progress == "Realized")
     });
     collector.resolve(&ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp port 4789");
@@ -93,7 +94,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
         "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: mirror-audited}\nspec:\n  appliedTo: {namespaceSelector: {matchLabels: {audit: \"on\"}}}\n  direction: Ingress\n  action: Mirror\n  targetPort: {ovsInternal: {name: tap0}}\n",
     );
     wait_status(&mut agent, "mirror-audited realized with no Pods", |s| {
-        s.entry("mirror-audited").is_some() && s.pods_of("mirror-audited").is_empty()
+        s.traffic_control("mirror-audited").is_some() && s.pods_of("mirror-audited").is_empty()
     });
     cluster.kubectl(&["label", "namespace", "prod", "audit=on"]);
     wait_status(&mut agent, "prod's db selected after the Namespace label", |s| {
@@ -115,9 +116,13 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
 
     // Deleting a TrafficControl removes its flows and its port; the shared
     // switch stays as the other one needs it.
-    let vxlan_port = agent.status().field("mirror-web-app", "targetPort").expect("a target port");
+    let vxlan_port = agent
+        .status()
+        .traffic_control("mirror-web-app")
+        .map(|t| t.target_port.clone())
+        .expect("a target port");
     cluster.kubectl(&["delete", "tc", "mirror-web-app"]);
-    wait_status(&mut agent, "mirror-web-app gone", |s| s.entry("mirror-web-app").is_none());
+    wait_status(&mut agent, "mirror-web-app gone", |s| s.traffic_control("mirror-web-app").is_none());
     agent.wait_for("the VXLAN port deleted", WAIT, |_| {
         !ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == vxlan_port)
     });
@@ -154,8 +159,8 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
         s.pods_of("zz-first") == ["default/web-1"] && s.pods_of("aa-second").is_empty()
     });
     let now = agent.status();
-    assert_eq!(now.entry("aa-second").map(|e| &e["lostPods"][0]), Some(&"default/web-1".into()));
-    assert_eq!(now.field("no-device", "progress").as_deref(), Some("Failed"));
+    assert_eq!(now.traffic_control("aa-second").map(|e| e.lost_pods[0].as_str()), Some("default/web-1"));
+    assert_eq!(now.traffic_control("no-device").map(|t| t.progress.as_str()), Some("Failed"));
 
     wait_condition(&cluster, &mut agent, "aa-second", "Conflicted", "True");
     let message = condition(&cluster, "aa-second", "Conflicted", "message");
@@ -217,7 +222,11 @@ fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
         6,
         "3 requests and 3 replies, each copied once although both ends are selected"
     );
-    let geneve_port = agent.status().field("mirror-all-to-remote", "targetPort").expect("a target port");
+    let geneve_port = agent
+        .status()
+        .traffic_control("mirror-all-to-remote")
+        .map(|t| t.target_port.clone())
+        .expect("a target port");
     cluster.kubectl(&["delete", "-f", &fixture("seed/mirror-all-to-remote.yaml")]);
     agent.wait_for("the GENEVE port deleted", WAIT, |_| {
         !ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == geneve_port)
@@ -232,7 +241,7 @@ fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
     assert!(warning.contains("spec.returnPort") && warning.contains("only used by Redirect"), "{warning}");
     wait_status(&mut agent, "redirect-prod-to-local controls prod's Pods", |s| {
         s.pods_of("redirect-prod-to-local") == ["prod/api", "prod/db"]
-            && s.entry("mirror-all-to-remote").is_none()
+            && s.traffic_control("mirror-all-to-remote").is_none()
     });
     let ports = ovs.vsctl(&["list-ports", &bridge.name]);
     assert!(ports.lines().any(|p| p == "tap0") && ports.lines().any(|p| p == "tap1"), "{ports}");

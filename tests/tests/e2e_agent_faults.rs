@@ -92,7 +92,11 @@ fn after_kill_9_of_ovs_vswitchd_the_agent_restores_the_same_flows_and_mirroring_
 }
 
 fn vxlan_port(node: &Node) -> String {
-    node.agent.status().field("mirror-web-app", "targetPort").expect("mirror-web-app's target port")
+    node.agent
+        .status()
+        .traffic_control("mirror-web-app")
+        .map(|t| t.target_port.clone())
+        .expect("mirror-web-app's target port")
 }
 
 #[test]
@@ -139,7 +143,7 @@ fn after_ovsdb_server_restarts_the_agent_reconnects_and_creates_ports_again() {
     );
     node.agent.wait_status("client-to-tap realized after the restart", WAIT, |s| {
         s.pods_of("client-to-tap") == ["default/client"]
-            && s.field("client-to-tap", "progress").as_deref() == Some("Realized")
+            && s.traffic_control("client-to-tap").is_some_and(|t| t.progress == "Realized")
     });
     let capture = Capture::inbound(node.ovs.node(), "tap0", "icmp");
     // db's requests: web's packets all belong to mirror-web-app.

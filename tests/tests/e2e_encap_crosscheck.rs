@@ -9,6 +9,7 @@
 //! A mismatch is a bug in the simulation: fix the simulation, never the
 //! snapshot.
 
+use datapath::plan::Progress;
 use std::time::Duration;
 
 use datapath::encap::{self, UdpKind};
@@ -40,7 +41,11 @@ async fn captured_copy(target: &str) -> Vec<u8> {
         "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {{name: encap}}\nspec:\n  appliedTo: {{podSelector: {{matchLabels: {{app: web}}}}}}\n  direction: Both\n  action: Mirror\n  targetPort: {{{target}}}\n"
     );
     let report = node.reconcile(&traffic_controls(&tc), &[web.info(&[("app", "web")])]).await;
-    assert!(report.ports.failures_by_traffic_control.is_empty(), "{report:?}");
+    assert!(
+        report.plan.traffic_controls.values().all(|tc| tc.progress == Progress::Realized),
+        "{:?}",
+        report.plan.traffic_controls
+    );
     let fixture = read_hex(&workspace_file("fixtures/packets/icmp.hex")).expect("fixture");
     let hex: String = fixture.iter().map(|b| format!("{b:02x}")).collect();
     let ofport = node.ovs.wait_for_ofport(&web.port);

@@ -30,12 +30,12 @@ async fn a_shared_port_stays_until_its_last_user_goes_and_flows_go_before_ports(
 
     let only_b = traffic_controls(&selecting("b", "db"));
     let report = node.reconcile(&only_b, &pods).await;
-    assert!(report.deleted_ports.is_empty(), "tap0 is still used by b");
+    assert!(report.deleted.is_empty(), "tap0 is still used by b");
     assert!(!has_flows_of(&node, "a") && has_flows_of(&node, "b"));
     assert!(node.ovs.vsctl(&["list-ports", &node.bridge.name]).lines().any(|p| p == "tap0"));
 
     let report = node.reconcile(&[], &pods).await;
-    assert_eq!(report.deleted_ports, ["tap0"]);
+    assert_eq!(report.deleted, ["tap0"]);
     assert!(report.flows.deleted > 0, "the flows went in the same pass, before the port");
     assert!(!node.ovs.vsctl(&["list-ports", &node.bridge.name]).lines().any(|p| p == "tap0"));
     let port_flows = format!("cookie={:#x},", Cookie::port().0);
@@ -60,7 +60,8 @@ async fn after_ovs_vswitchd_restarts_one_pass_restores_flows_and_mirroring() {
     node.reconnect().await;
     let after = node.reconcile(&tcs, &pods).await;
     assert_eq!(after.flows.added, first.plan.flows.len());
-    assert!(after.ports.changes.create.is_empty(), "OVSDB kept the ports");
+    assert!(after.created.is_empty(), "OVSDB kept the ports");
+    assert!(node.ovs.is_no_flood(&node.bridge, "tap0"), "no-flood is back with the flows");
 
     let capture = Capture::inbound(node.ovs.node(), "tap0", "icmp");
     assert_eq!(web.ping(&client, 3).received, 3);

@@ -3,6 +3,7 @@
 //! traffic arrives unchanged and once; what the firewall drops never
 //! arrives, so nothing bypasses it.
 
+use datapath::plan::Progress;
 use tests::capture::Capture;
 use tests::firewall::{Firewall, RETURN, TARGET};
 use tests::node::TestNode;
@@ -44,14 +45,11 @@ async fn redirected_traffic_passes_the_firewall_once_and_what_it_drops_never_arr
     let pods = [web.info(&[("app", "web")]), client.info(&[("app", "client")])];
     let report = node.reconcile(&traffic_controls(REDIRECT), &pods).await;
     assert!(
-        report.ports.failures_by_traffic_control.is_empty(),
+        report.plan.traffic_controls.values().all(|tc| tc.progress == Progress::Realized),
         "{:?}",
-        report.ports.failures_by_traffic_control
+        report.plan.traffic_controls
     );
-    assert!(
-        report.ports.ports.iter().any(|p| p.name == TARGET)
-            && report.ports.ports.iter().any(|p| p.name == RETURN)
-    );
+    assert!(report.ports.iter().any(|p| p.name == TARGET) && report.ports.iter().any(|p| p.name == RETURN));
 
     // Allowed: each request reaches the client exactly once, through the firewall.
     let at_client = Capture::inbound(&client.netns, "eth0", "icmp");

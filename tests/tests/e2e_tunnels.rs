@@ -4,6 +4,7 @@
 //! byte for byte the packet the Pods exchanged.
 
 use datapath::encap::{self, Tunnel};
+use datapath::plan::Progress;
 use tests::capture::Capture;
 use tests::collector::{COLLECTOR_IP, Collector, INTERFACE, icmp_copies};
 use tests::node::TestNode;
@@ -23,9 +24,9 @@ async fn mirror_through(target: &str) -> (Vec<encap::Encapsulated>, Vec<Vec<u8>>
     );
     let report = node.reconcile(&traffic_controls(&tc), &pods).await;
     assert!(
-        report.ports.failures_by_traffic_control.is_empty(),
+        report.plan.traffic_controls.values().all(|tc| tc.progress == Progress::Realized),
         "{:?}",
-        report.ports.failures_by_traffic_control
+        report.plan.traffic_controls
     );
     collector.resolve(&node.ovs);
     let at_collector = Capture::inbound(&collector.netns, INTERFACE, "udp or proto gre");

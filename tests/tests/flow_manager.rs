@@ -1,8 +1,8 @@
 //! The flow manager's I/O step against a real ovs-vswitchd: what it
 //! installs, what it leaves alone, and what it sends when nothing changed.
 
-use actors::flow_sync::sync_flows;
 use actors::openflow_connection::{ConnectionError, connect_unix};
+use actors::operations::sync_flows;
 use datapath::flows::{Action, Cookie, Flow, RegField, Table};
 use datapath::openflow::flow_mod::FlowMod;
 use tests::ovs::Ovs;

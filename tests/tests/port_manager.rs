@@ -1,42 +1,17 @@
-//! The port manager's I/O steps against a real switch: ports of every
-//! kind created with their options and marked as the agent's, failures
-//! kept to their TrafficControl, and deletions limited to the agent's own
-//! ports.
+//! The pass's port operations against a real switch: ports of every kind
+//! created with their options, marked as the agent's and numbered as the
+//! pass asked; failures kept to their TrafficControl; deletions limited to
+//! the agent's own ports; adopted devices out of floods while used.
 
-use std::collections::BTreeMap;
-
-use actors::agent::connector::OvsStream;
-use actors::port_sync::{PortReport, delete_ports, realize_ports};
 use datapath::ovsdb::bridge;
-use datapath::plan::{PlanInput, PlannedPort, plan};
-use datapath::ports::SwitchPort;
+use datapath::plan::Progress;
 use tests::node::TestNode;
 use tests::plans::{mirror_to, traffic_controls};
 use tests::pod::Pod;
 
-type AgentSwitch = actors::reconcile::Switch<OvsStream, OvsStream, OvsStream>;
-
-/// The port manager's realize step, as the agent runs it.
-async fn realize(
-    agent: &mut AgentSwitch,
-    bridge: &str,
-    planned: &BTreeMap<String, PlannedPort>,
-) -> PortReport {
-    realize_ports(&mut agent.ovsdb, &mut agent.of15, &mut agent.of10, bridge, planned, &mut agent.flooding)
-        .await
-        .expect("ports")
-}
-
-fn planned_ports(yaml: &str, switch_ports: &[SwitchPort]) -> BTreeMap<String, PlannedPort> {
-    let tcs = traffic_controls(yaml);
-    plan(&PlanInput { node: "node-1", traffic_controls: &tcs, namespaces: &[], pods: &[], switch_ports })
-        .ports
-}
-
 #[tokio::test(flavor = "current_thread")]
-async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_ofport() {
+async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_the_ofport_it_asked_for() {
     let mut node = TestNode::start().await;
-    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
     let yaml = [
         mirror_to("internal", "ovsInternal: {name: tap0}"),
         mirror_to("geneve", "geneve: {remoteIP: 10.0.10.2, vni: 1}"),
@@ -49,13 +24,17 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
         ),
     ]
     .concat();
-    let planned = planned_ports(&yaml, &[]);
-    let report = realize(agent, &br.name, &planned).await;
-    assert_eq!(report.changes.create.len(), 6);
-    assert!(report.failures_by_traffic_control.is_empty(), "{:?}", report.failures_by_traffic_control);
-    for (name, port) in &planned {
+    let tcs = traffic_controls(&yaml);
+    let report = node.reconcile(&tcs, &[]).await;
+    assert_eq!(report.created.len(), 6);
+    assert_eq!(report.plans, 1, "OVS granted every ofport the pass asked for");
+    for (name, tc) in &report.plan.traffic_controls {
+        assert_eq!(tc.progress, Progress::Realized, "{name}");
+    }
+    let (ovs, br) = (&node.ovs, &node.bridge);
+    for (name, port) in &report.plan.ports {
         let seen = report.ports.iter().find(|p| &p.name == name).expect("port on the bridge");
-        assert!(seen.usable_ofport().is_some(), "{name} has no ofport: {seen:?}");
+        assert_eq!(seen.usable_ofport(), port.ofport, "{name}: {seen:?}");
         assert!(seen.is_agents());
         // What OVS stores is what the plan says, read back with ovs-vsctl.
         let options = ovs.vsctl(&["get", "interface", name, "options"]);
@@ -70,54 +49,54 @@ async fn every_port_kind_is_created_with_its_options_marked_as_ours_and_gets_an_
             ovs.vsctl(&["get", "interface", name, "type"]).trim().trim_matches('"'),
             port.config.interface_type.ovsdb_type()
         );
+        let requested = ovs.vsctl(&["get", "interface", name, "ofport_request"]);
+        assert_eq!(requested.trim().parse::<u32>().ok(), port.ofport, "{name}");
     }
     // The internal port is up (in the node namespace) and no-flood.
     assert!(ovs.node().exec(&["ip", "link", "show", "tap0"]).contains(",UP"));
     assert!(ovs.is_no_flood(br, "tap0"));
-    // A second sync changes nothing.
-    let again = realize(agent, &br.name, &planned).await;
-    assert!(again.changes.is_empty());
+    // A second pass changes nothing.
+    let again = node.reconcile(&tcs, &[]).await;
+    assert!(again.created.is_empty() && again.deleted.is_empty());
+    assert_eq!(again.flows.flow_mods(), 0);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_device_that_does_not_exist_fails_only_its_traffic_control() {
     let mut node = TestNode::start().await;
-    let (br, agent) = (&node.bridge, &mut node.switch);
     let yaml =
         [mirror_to("needs-eno9", "device: {name: eno9}"), mirror_to("fine", "ovsInternal: {name: tap0}")]
             .concat();
-    let planned = planned_ports(&yaml, &[]);
-    let report = realize(agent, &br.name, &planned).await;
-    let failures: Vec<_> = report.failures_by_traffic_control.keys().collect();
-    assert_eq!(failures, ["needs-eno9"]);
-    assert!(
-        report.failures_by_traffic_control["needs-eno9"].contains("eno9"),
-        "{:?}",
-        report.failures_by_traffic_control
-    );
+    let report = node.reconcile(&traffic_controls(&yaml), &[]).await;
+    let Progress::PortFailed(why) = &report.plan.traffic_controls["needs-eno9"].progress else {
+        panic!("{:?}", report.plan.traffic_controls)
+    };
+    assert!(why.contains("eno9"), "{why}");
+    assert_eq!(report.plan.traffic_controls["fine"].progress, Progress::Realized);
+    assert_eq!(report.plans, 2, "the pass planned again once OVS said eno9 cannot be opened");
     assert!(report.ports.iter().any(|p| p.name == "tap0" && p.usable_ofport().is_some()));
+    // No flow sends to the port OVS could not open.
+    let eno9 = report.plan.ports["eno9"].ofport;
+    assert_eq!(eno9, None);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_in_the_view() {
     let mut node = TestNode::start().await;
-    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
+    let (ovs, br) = (&node.ovs, &node.bridge);
     ovs.vsctl(&["add-port", &br.name, "foreign0", "--", "set", "interface", "foreign0", "type=internal"]);
     let pod = Pod::attach(ovs, br, "default", "web-1", 1);
-    let planned = planned_ports(&mirror_to("t", "ovsInternal: {name: tap0}"), &[]);
-    realize(agent, &br.name, &planned).await;
-    let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
+    let tcs = traffic_controls(&mirror_to("t", "ovsInternal: {name: tap0}"));
+    node.reconcile(&tcs, &[]).await;
+    let bridge_name = node.bridge.name.clone();
+    let view = bridge::switch_ports(node.switch.ovsdb.replica(), &bridge_name);
     let pod_port = view.iter().find(|p| p.name == pod.port).expect("the Pod's port is seen");
     assert_eq!(pod_port.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
     assert_eq!(pod_port.pod_mac().map(|m| m.to_string()), Some(pod.mac.clone()));
 
-    let nothing = planned_ports("", &[]);
-    let report = realize(agent, &br.name, &nothing).await;
-    assert_eq!(report.changes.delete_after_flows, ["tap0"]);
-    assert!(report.ports.iter().any(|p| p.name == "tap0"), "deletion waits for the flows");
-    delete_ports(&mut agent.ovsdb, &br.name, &report.changes.delete_after_flows).await.expect("delete");
-    let names: Vec<String> =
-        bridge::switch_ports(agent.ovsdb.replica(), &br.name).into_iter().map(|p| p.name).collect();
+    let report = node.reconcile(&[], &[]).await;
+    assert_eq!(report.deleted, ["tap0"]);
+    let names: Vec<String> = report.ports.into_iter().map(|p| p.name).collect();
     assert!(
         names.contains(&"foreign0".to_owned())
             && names.contains(&pod.port)
@@ -125,11 +104,11 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
         "{names:?}"
     );
 
-    ovs.vsctl(&["del-port", &br.name, &pod.port]);
+    node.ovs.vsctl(&["del-port", &bridge_name, &pod.port]);
     let gone = pod.port.clone();
-    agent
+    node.switch
         .ovsdb
-        .wait_for(|replica| bridge::switch_ports(replica, &br.name).iter().all(|p| p.name != gone))
+        .wait_for(|replica| bridge::switch_ports(replica, &bridge_name).iter().all(|p| p.name != gone))
         .await
         .expect("the Pod's port goes from the view");
 }
@@ -140,24 +119,30 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
 #[tokio::test(flavor = "current_thread")]
 async fn an_adopted_device_floods_again_when_no_traffic_control_uses_it() {
     let mut node = TestNode::start().await;
-    let (ovs, br, agent) = (&node.ovs, &node.bridge, &mut node.switch);
+    let (ovs, br) = (&node.ovs, &node.bridge);
     ovs.node().exec(&["ip", "link", "add", "ids0", "type", "veth", "peer", "name", "ids1"]);
     ovs.node().exec(&["ip", "link", "set", "ids0", "up"]);
     ovs.vsctl(&["add-port", &br.name, "ids0"]);
-    agent
+    let bridge_name = br.name.clone();
+    node.switch
         .ovsdb
         .wait_for(|r| {
-            bridge::switch_ports(r, &br.name).iter().any(|p| p.name == "ids0" && p.ofport.is_some())
+            bridge::switch_ports(r, &bridge_name).iter().any(|p| p.name == "ids0" && p.ofport.is_some())
         })
         .await
         .expect("the agent sees the device");
-    let view = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
-    let planned = planned_ports(&mirror_to("ids", "device: {name: ids0}"), &view);
-    assert!(planned["ids0"].adopted, "{planned:?}");
-    for (planned, no_flood) in [(planned, true), (planned_ports("", &view), false)] {
-        let report = realize(agent, &br.name, &planned).await;
-        assert!(report.changes.delete_after_flows.is_empty(), "an adopted device is never removed");
-        assert_eq!(ovs.is_no_flood(br, "ids0"), no_flood, "no-flood exactly while a TrafficControl uses it");
+    let tcs = traffic_controls(&mirror_to("ids", "device: {name: ids0}"));
+    for (tcs, no_flood) in [(tcs.as_slice(), true), (&[], false)] {
+        let report = node.reconcile(tcs, &[]).await;
+        assert!(report.created.is_empty() && report.deleted.is_empty(), "an adopted device is never touched");
+        if no_flood {
+            assert!(report.plan.ports["ids0"].adopted, "{:?}", report.plan.ports);
+        }
+        assert_eq!(
+            node.ovs.is_no_flood(&node.bridge, "ids0"),
+            no_flood,
+            "no-flood exactly while a TrafficControl uses it"
+        );
     }
 }
 

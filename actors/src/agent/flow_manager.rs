@@ -22,6 +22,7 @@ use futures::Stream;
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_openflow};
 use super::messages::{AgentFlows, ApplyOpenFlowOperations, DumpAgentFlows, ManagerError, SwitchConnected};
+use crate::errors::Chain;
 use crate::openflow_connection::OpenFlowConnection;
 use crate::operations::{dump_agent_flows, execute_openflow};
 use crate::reconcile::{Applied, Epoch};
@@ -145,7 +146,7 @@ fn watch_switch<C: Connector>(connector: C) -> impl Stream<Item = SwitchConnecte
                     // Port status is not used here (OVSDB says more); the
                     // wait ends when the switch closes the connection.
                     if let Err(error) = connection.next_port_status().await {
-                        tracing::warn!(%error, "the OpenFlow switch went away; reconnecting");
+                        tracing::warn!(error = %Chain(&error), "the OpenFlow switch went away; reconnecting");
                         watching = None;
                     }
                     continue;
@@ -159,9 +160,9 @@ fn watch_switch<C: Connector>(connector: C) -> impl Stream<Item = SwitchConnecte
                     }
                     Err(error) => {
                         if connections > 0 {
-                            tracing::debug!(%error, "the OpenFlow switch is not back yet");
+                            tracing::debug!(error = %Chain(&error), "the OpenFlow switch is not back yet");
                         } else {
-                            tracing::warn!(%error, "the OpenFlow switch is unavailable; retrying");
+                            tracing::warn!(error = %Chain(&error), "the OpenFlow switch is unavailable; retrying");
                         }
                         tokio::time::sleep(backoff.next_delay()).await;
                     }

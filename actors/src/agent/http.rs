@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use super::messages::DumpAgentFlows;
 use super::state::AgentState;
+use crate::errors::Chain;
 
 /// Serves the endpoints on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, state: Arc<AgentState>, flows: Option<Recipient<DumpAgentFlows>>) {
@@ -89,9 +90,10 @@ async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) ->
         return AgentStatus::starting(&state.node);
     };
     let plan = &realized.plan;
-    let unreadable = |error: &dyn std::fmt::Display| SwitchFlows::Unreadable { error: error.to_string() };
+    let unreadable =
+        |error: &dyn std::error::Error| SwitchFlows::Unreadable { error: Chain(error).to_string() };
     let switch = match flows {
-        None => unreadable(&"no switch connection"),
+        None => SwitchFlows::Unreadable { error: "no switch connection".to_owned() },
         Some(flows) => match flows.send(DumpAgentFlows).await {
             Ok(Ok(observed)) => {
                 let drift = flow_diff::drift(&plan.flows, &observed.flows);

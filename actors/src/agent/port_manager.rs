@@ -18,6 +18,7 @@ use futures::Stream;
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_ovsdb};
 use super::messages::{ApplyPortOperations, ManagerError, ReadSwitchPorts, SwitchPortsObserved};
+use crate::errors::Chain;
 use crate::operations::{execute_ovsdb, read_ports};
 use crate::ovsdb_connection::OvsdbConnection;
 
@@ -135,7 +136,7 @@ fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<I
                             watch.backoff.reset();
                         }
                         Err(error) => {
-                            tracing::warn!(%error, "port watch: OVSDB unavailable; retrying");
+                            tracing::warn!(error = %Chain(&error), "port watch: OVSDB unavailable; retrying");
                             tokio::time::sleep(watch.backoff.next_delay()).await;
                         }
                     }
@@ -144,7 +145,7 @@ fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<I
                 if !std::mem::take(&mut watch.fresh)
                     && let Err(error) = connection.next_update().await
                 {
-                    tracing::warn!(%error, "port watch: OVSDB connection lost; reconnecting");
+                    tracing::warn!(error = %Chain(&error), "port watch: OVSDB connection lost; reconnecting");
                     watch.connection = None;
                     continue;
                 }

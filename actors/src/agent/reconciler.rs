@@ -33,6 +33,7 @@ use super::messages::{
 };
 use super::metrics::gauge;
 use super::state::{AgentState, Realized};
+use crate::errors::Chain;
 pub use crate::reconcile::PortDeletion;
 use crate::reconcile::{Applied, Epoch, Observed, PassReport, ReconcileError, SwitchAccess, reconcile};
 
@@ -234,7 +235,7 @@ impl Reconciler {
                         };
                         actor.state.metrics.error(kind);
                         let delay = actor.retry.next_delay();
-                        tracing::warn!(error = %DisplayChain(&error), retry_in = ?delay, "reconcile pass failed");
+                        tracing::warn!(error = %Chain(&error), retry_in = ?delay, "reconcile pass failed");
                         actor.dirty = true;
                         actor.schedule(ctx, delay);
                     }
@@ -314,21 +315,6 @@ fn log_refusals(before: Option<&Plan>, after: &Plan) {
         {
             tracing::info!(traffic_control = %name, reason = %why, "TrafficControl refused on this node");
         }
-    }
-}
-
-/// An error with its causes, `: `-separated (as anyhow's `{:#}` prints).
-struct DisplayChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }
 

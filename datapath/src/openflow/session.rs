@@ -75,7 +75,7 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// The switch sent bytes that are not OpenFlow.
-    #[error("the switch sent a malformed message: {0}")]
+    #[error("the switch sent a malformed message")]
     Decode(#[from] DecodeError),
     /// The switch does not speak our version.
     #[error("the switch speaks OpenFlow versions {theirs:#b} (bitmap), not version {ours}")]

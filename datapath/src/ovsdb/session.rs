@@ -72,7 +72,7 @@ pub enum SessionError {
     #[error(transparent)]
     Framing(#[from] FramingError),
     /// A message is not valid JSON.
-    #[error("the server sent invalid JSON: {0}")]
+    #[error("the server sent invalid JSON")]
     Json(#[from] serde_json::Error),
     /// A notification or reply does not have the documented shape.
     #[error(transparent)]

@@ -166,6 +166,12 @@ impl AgentStatus {
         self.traffic_controls.iter().find(|tc| tc.name == name)
     }
 
+    /// The Pods TrafficControl `name` controls here (none when it has no
+    /// entry), `namespace/name`, in that order.
+    pub fn pods_of(&self, name: &str) -> Vec<String> {
+        self.traffic_control(name).map(|tc| tc.pods.clone()).unwrap_or_default()
+    }
+
     /// Whether the switch's flows are known to equal the plan.
     pub fn in_sync(&self) -> bool {
         matches!(&self.flows, Some(SwitchFlows::Read(flows)) if flows.in_sync)

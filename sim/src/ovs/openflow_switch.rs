@@ -88,6 +88,8 @@ pub struct OpenFlowSwitch {
     connections: BTreeMap<ConnectionId, Connection>,
     next_connection: u64,
     flow_mods_applied: u64,
+    /// Moves whenever flows, ports or port settings change.
+    generation: u64,
     engine: PacketEngine,
 }
 
@@ -101,6 +103,7 @@ impl OpenFlowSwitch {
             connections: BTreeMap::new(),
             next_connection: 1,
             flow_mods_applied: 0,
+            generation: 0,
             engine: PacketEngine::default(),
         }
     }
@@ -186,6 +189,7 @@ impl OpenFlowSwitch {
         config: PortConfigBits,
     ) {
         let replaced = self.ports.add(ofport, name, hw_addr, config);
+        self.generation += 1;
         let reason = if replaced { PortReason::Modify } else { PortReason::Add };
         if let Some(desc) = self.ports.desc(ofport) {
             self.port_status(reason, &desc, None);
@@ -197,6 +201,7 @@ impl OpenFlowSwitch {
     pub fn remove_port(&mut self, ofport: u32) -> bool {
         match self.ports.remove(ofport) {
             Some(desc) => {
+                self.generation += 1;
                 self.port_status(PortReason::Delete, &desc, None);
                 true
             }
@@ -225,6 +230,7 @@ impl OpenFlowSwitch {
     /// queued on them is lost). Ports stay: they come from OVSDB. The
     /// count of applied flow_mods is the simulation's and stays.
     pub fn restart(&mut self) {
+        self.generation += 1;
         self.flows.clear();
         self.ports.reset_config();
         self.engine.forget();
@@ -271,6 +277,12 @@ impl OpenFlowSwitch {
     /// one of a committed bundle (a refused bundle applies none).
     pub fn flow_mods_applied(&self) -> u64 {
         self.flow_mods_applied
+    }
+
+    /// A number that moves whenever flows, ports or port settings change
+    /// (and only then): what invariant checks watch.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Sends a port status to every connection that asked for them (with

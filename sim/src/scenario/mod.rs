@@ -116,7 +116,8 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.at.map_or_else(|| "the final convergence".to_owned(), |i| format!("step {}", i + 1));
         writeln!(f, "{}", seed_line(self.scenario, self.seed, &self.script))?;
-        writeln!(f, "scenario {} seed {} failed at {at}: {}", self.scenario.name(), self.seed, self.error)?;
+        let error = actors::errors::Chain(&self.error);
+        writeln!(f, "scenario {} seed {} failed at {at}: {error}", self.scenario.name(), self.seed)?;
         writeln!(f, "steps ({} nodes):", self.script.nodes)?;
         for (index, step) in self.script.steps.iter().enumerate() {
             let marker = if Some(index) == self.at { " <- failed here" } else { "" };

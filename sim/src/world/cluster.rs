@@ -56,10 +56,10 @@ impl SimNode {
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
     /// The API server refused.
-    #[error("API server: {0}")]
+    #[error("the API server refused")]
     Api(#[from] ApiError),
     /// The simulated OVS refused.
-    #[error("OVS: {0}")]
+    #[error("the simulated OVS refused")]
     Ovs(#[from] crate::ovs::ovsdb_server::HookError),
     /// turmoil stopped with an error (a host failed, or time ran out).
     #[error("simulation: {0}")]

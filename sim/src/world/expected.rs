@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use datapath::flows::Flow;
 use datapath::offline::Objects;
-use datapath::plan::{Plan, PlanInput, plan};
+use datapath::pass::{SwitchState, pass};
+use datapath::plan::Plan;
 use datapath::ports::SwitchPort;
 use datapath::selector::Selector;
 use datapath::validate::Validator;
@@ -30,16 +31,11 @@ pub fn cluster_objects(api: &ApiServer) -> Objects {
 }
 
 /// The plan for `node` with the switch's ports as they are: the flows the
-/// switch must hold once the agent has caught up.
+/// switch must hold once the agent has caught up (the plan of the pass the
+/// agent runs, planned from the API server's objects).
 pub fn expected_plan(node: &str, objects: &Objects, switch_ports: &[SwitchPort]) -> Plan {
-    let traffic_controls = objects.valid_traffic_controls();
-    plan(&PlanInput {
-        node,
-        traffic_controls: &traffic_controls,
-        namespaces: &objects.namespaces,
-        pods: &objects.pods,
-        switch_ports,
-    })
+    let switch = SwitchState { ports: switch_ports.to_vec(), ..SwitchState::default() };
+    pass(&objects.cluster(node), &switch).plan
 }
 
 /// How a switch differs from its plan; empty when converged.

@@ -4,11 +4,15 @@
 //! - a port is deleted only once no flow uses its ofport (DESIGN §2);
 //! - no flow names an ofport the bridge does not have;
 //! - the agent never deletes a port it does not own (a Pod's port goes
-//!   only when the CNI removes it).
+//!   only when the CNI removes it);
+//! - no TrafficControl port floods while a flow sends to it (checked after
+//!   every message the switch handles: [`flooding_targets`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use datapath::flows::Flow;
+use datapath::flows::{Action, Cookie, Flow, Match, TC_TARGET};
+
+use crate::ovs::openflow_switch::OpenFlowSwitch;
 
 /// Flows that name `ofport`, in dump text.
 pub fn flows_using(flows: &[Flow], ofport: u32) -> Vec<String> {
@@ -28,6 +32,33 @@ pub fn dangling(flows: &[Flow], ofports: &BTreeSet<u32>) -> Vec<String> {
                 .filter(|p| !ofports.contains(p))
                 .map(move |p| format!("ofport {p} is not on the bridge: {flow}"))
         })
+        .collect()
+}
+
+/// The TrafficControl ports the switch's flows use (as a TrafficControl's
+/// target, or classified by the port cookie) that are on the switch and
+/// still flood: NORMAL would copy broadcasts of Pods nobody selected into
+/// them. Each with its name and one flow that uses it.
+pub fn flooding_targets(switch: &OpenFlowSwitch) -> BTreeMap<u32, (String, String)> {
+    let flows = switch.flows();
+    let mut used: BTreeMap<u32, &Flow> = BTreeMap::new();
+    for flow in &flows {
+        let classified = flow.matches.iter().filter_map(|m| match m {
+            Match::InPort(port) if flow.cookie == Cookie::port() => Some(*port),
+            _ => None,
+        });
+        let targeted = flow.actions.iter().filter_map(|a| match a {
+            Action::SetField(field, port) if *field == TC_TARGET => Some(*port),
+            _ => None,
+        });
+        for port in classified.chain(targeted) {
+            used.entry(port).or_insert(flow);
+        }
+    }
+    let names: BTreeMap<u32, String> = switch.ports().into_iter().map(|p| (p.port_no, p.name)).collect();
+    used.into_iter()
+        .filter(|(port, _)| switch.port_config(*port).is_some_and(|config| !config.no_flood))
+        .filter_map(|(port, flow)| Some((port, (names.get(&port)?.clone(), flow.to_string()))))
         .collect()
 }
 

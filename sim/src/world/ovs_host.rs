@@ -1,8 +1,9 @@
 //! An `ovs-N` host: the simulated OVSDB server and OpenFlow switch on
 //! turmoil's network, and the part of ovs-vswitchd between them: it opens
-//! each interface the database lists (an ofport, or an error when a host
-//! device does not exist), tells the switch about its ports, and after a
-//! restart brings them back with the ofports the database remembers.
+//! each interface the database lists (an ofport: the requested one when it
+//! is free, or an error when a host device does not exist), tells the
+//! switch about its ports, and after a restart brings them back with the
+//! ofports the database remembers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -51,7 +52,7 @@ impl SimOvs {
     pub fn new(bridge: &str, datapath_id: u64) -> Result<SimOvs, HookError> {
         let mut ovsdb = OvsdbServer::new();
         ovsdb.add_bridge(bridge)?;
-        Ok(SimOvs {
+        let ovs = SimOvs {
             bridge: bridge.to_owned(),
             ovsdb: Arc::new(Mutex::new(ovsdb)),
             switch: SharedSwitch::new(OpenFlowSwitch::new(datapath_id)),
@@ -60,7 +61,33 @@ impl SimOvs {
             detached: Arc::default(),
             violations: Arc::default(),
             sequences: Arc::default(),
-        })
+        };
+        ovs.check_flooding_at_every_change();
+        Ok(ovs)
+    }
+
+    /// No TrafficControl port may flood while a flow sends to it, at any
+    /// moment: checked after every message the switch handles (a restarted
+    /// switch that gets flows before the port settings it forgot, or a new
+    /// port that gets flows before its no-flood, breaks it).
+    fn check_flooding_at_every_change(&self) {
+        let violations = self.violations.clone();
+        let mut checked = None;
+        let mut flooding: BTreeSet<u32> = BTreeSet::new();
+        self.switch.on_change(move |switch| {
+            if checked.replace(switch.generation()) == Some(switch.generation()) {
+                return;
+            }
+            let now = invariants::flooding_targets(switch);
+            for (ofport, (name, flow)) in now.iter().filter(|(ofport, _)| !flooding.contains(ofport)) {
+                let what = format!(
+                    "TrafficControl port {name} (ofport {ofport}) floods while a flow uses it: {flow}"
+                );
+                tracing::error!(%what, "safety rule broken");
+                lock(&violations).push(what);
+            }
+            flooding = now.into_keys().collect();
+        });
     }
 
     fn database(&self) -> std::sync::MutexGuard<'_, OvsdbServer> {
@@ -194,8 +221,10 @@ impl SimOvs {
             let (ofport, error) = match (opens, interface.ofport) {
                 (true, Some(ofport)) if ofport > 0 => (ofport, None),
                 (true, _) => {
-                    // OVS hands out the lowest free number.
-                    let ofport = (1..).find(|p| !taken.contains(p)).unwrap_or(i64::MAX);
+                    // OVS grants a requested number that no port holds,
+                    // and hands out the lowest free one otherwise.
+                    let requested = interface.ofport_request.filter(|p| *p > 0 && !taken.contains(p));
+                    let ofport = requested.or_else(|| (1..).find(|p| !taken.contains(p))).unwrap_or(i64::MAX);
                     taken.insert(ofport);
                     (ofport, None)
                 }

@@ -46,7 +46,7 @@ impl Delivery {
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     /// A tunnel port whose options OVS could not use.
-    #[error("tunnel port {port}: {source}")]
+    #[error("tunnel port {port}")]
     Options {
         /// The port.
         port: String,

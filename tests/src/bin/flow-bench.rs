@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use actors::flow_sync::sync_flows;
 use actors::openflow_connection::connect_unix;
+use actors::operations::sync_flows;
 use datapath::flows::{Action, Cookie, Flow, Match, OUTPUT_PORT, TC_ACTION, TC_TARGET, Table};
 use tests::ovs::Ovs;
 

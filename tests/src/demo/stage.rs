@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use super::{Console, DemoError};
-use crate::agent::{AgentProcess, AgentStatus};
+use datapath::status::AgentStatus;
+
+use crate::agent::AgentProcess;
 use crate::capture::Capture;
 use crate::collector::{Collector, INTERFACE, icmp_copies};
 use crate::devcluster::DevCluster;
@@ -71,7 +73,7 @@ impl Stage {
             let status = agent.status();
             agent.flow_mods_total().unwrap_or(0) > flow_mods_before
                 && status.in_sync()
-                && status.field(self.name, "progress").as_deref() == Some("Realized")
+                && status.traffic_control(self.name).is_some_and(|t| t.progress == "Realized")
         })?;
         failures.extend(realized.err());
         let node = world.ovs.node();
@@ -138,8 +140,9 @@ impl Stage {
         if self.delete_after {
             world.cluster.kubectl(&["delete", "tc", self.name]);
             console.say(&format!("$ kubectl delete tc {}", self.name));
-            let gone = console
-                .wait(&format!("{} removed", self.name), || agent.status().entry(self.name).is_none())?;
+            let gone = console.wait(&format!("{} removed", self.name), || {
+                agent.status().traffic_control(self.name).is_none()
+            })?;
             failures.extend(gone.err());
         }
         Ok(failures)
@@ -147,7 +150,7 @@ impl Stage {
 
     fn row(&self, status: &AgentStatus, at_target: u64, passed_back: Option<u64>) -> String {
         let pods = status.pods_of(self.name).join(",");
-        let port = status.field(self.name, "targetPort").unwrap_or_default();
+        let port = status.traffic_control(self.name).map(|t| t.target_port.clone()).unwrap_or_default();
         let back = passed_back.map_or_else(|| "-".to_owned(), |n| n.to_string());
         format!("   {:<24} {:<36} {:<16} {:>9} {:>11}", self.name, pods, port, at_target, back)
     }
@@ -199,7 +202,7 @@ pub fn all_together(
     let mut failures = Vec::new();
     let all_seen = console.wait("the three TrafficControls realized", || {
         let status = agent.status();
-        status.in_sync() && names.iter().all(|n| status.entry(n).is_some())
+        status.in_sync() && names.iter().all(|n| status.traffic_control(n).is_some())
     })?;
     failures.extend(all_seen.err());
     let status = agent.status();

@@ -210,7 +210,10 @@ impl OpenFlowSwitch {
         let mut journal = Vec::new();
         let applied = flow_change(version, frame).and_then(|change| self.flows.apply(&change, &mut journal));
         match applied {
-            Ok(()) => self.flow_mods_applied += 1,
+            Ok(()) => {
+                self.flow_mods_applied += 1;
+                self.generation += 1;
+            }
             Err(refusal) => {
                 self.flows.revert(journal);
                 self.refuse(id, refusal, frame);
@@ -222,7 +225,10 @@ impl OpenFlowSwitch {
     /// confirms it); connections that asked see the port modified.
     fn port_mod(&mut self, id: ConnectionId, port_mod: &PortMod10, frame: &[u8]) {
         match self.ports.port_mod(port_mod) {
-            Ok(Some(desc)) => self.port_status(PortReason::Modify, &desc, Some(id)),
+            Ok(Some(desc)) => {
+                self.generation += 1;
+                self.port_status(PortReason::Modify, &desc, Some(id));
+            }
             Ok(None) => {}
             Err(refusal) => self.refuse(id, refusal, frame),
         }

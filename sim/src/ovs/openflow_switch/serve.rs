@@ -27,18 +27,48 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct SharedSwitch {
     switch: Arc<Mutex<OpenFlowSwitch>>,
     changed: Arc<Notify>,
+    checks: Arc<Mutex<Checks>>,
+}
+
+/// What runs after every change of the switch.
+#[derive(Default)]
+struct Checks(Vec<Box<dyn FnMut(&OpenFlowSwitch) + Send>>);
+
+impl std::fmt::Debug for Checks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} checks", self.0.len())
+    }
 }
 
 impl SharedSwitch {
     /// Shares `switch`.
     pub fn new(switch: OpenFlowSwitch) -> Self {
-        SharedSwitch { switch: Arc::new(Mutex::new(switch)), changed: Arc::new(Notify::new()) }
+        SharedSwitch {
+            switch: Arc::new(Mutex::new(switch)),
+            changed: Arc::new(Notify::new()),
+            checks: Arc::default(),
+        }
     }
 
-    /// Runs `f` on the switch, then wakes every connection's loop so that
-    /// what `f` queued goes out (and a restart's closed connections end).
+    /// Runs `check` after every [`SharedSwitch::with`], on the switch as
+    /// that call left it: every message a connection sends goes through
+    /// `with`, so an invariant checked here holds between any two of them.
+    pub fn on_change(&self, check: impl FnMut(&OpenFlowSwitch) + Send + 'static) {
+        self.checks.lock().unwrap_or_else(PoisonError::into_inner).0.push(Box::new(check));
+    }
+
+    /// Runs `f` on the switch, then the checks, then wakes every
+    /// connection's loop so that what `f` queued goes out (and a restart's
+    /// closed connections end).
     pub fn with<R>(&self, f: impl FnOnce(&mut OpenFlowSwitch) -> R) -> R {
-        let result = f(&mut self.lock());
+        let result = {
+            let mut switch = self.lock();
+            let result = f(&mut switch);
+            for check in &mut self.checks.lock().unwrap_or_else(PoisonError::into_inner).0 {
+                check(&switch);
+            }
+            result
+        };
         self.changed.notify_waiters();
         result
     }

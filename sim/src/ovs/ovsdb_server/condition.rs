@@ -32,7 +32,7 @@ pub enum ConditionError {
         column: &'static str,
     },
     /// The value does not fit the column.
-    #[error("column {column}: {source}")]
+    #[error("column {column}")]
     Value {
         /// The column.
         column: &'static str,

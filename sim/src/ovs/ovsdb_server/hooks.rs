@@ -63,6 +63,8 @@ pub struct InterfaceView {
     pub external_ids: BTreeMap<String, String>,
     /// `ofport`, once ovs-vswitchd has written it (-1: it failed).
     pub ofport: Option<i64>,
+    /// `ofport_request`: the number the port's creator asked for.
+    pub ofport_request: Option<i64>,
     /// `error`.
     pub error: Option<String>,
 }
@@ -216,6 +218,7 @@ impl OvsdbServer {
                 options: row.get("options").map(Datum::to_string_map).unwrap_or_default(),
                 external_ids: row.get("external_ids").map(Datum::to_string_map).unwrap_or_default(),
                 ofport: row.get("ofport").and_then(Datum::as_integer),
+                ofport_request: row.get("ofport_request").and_then(Datum::as_integer),
                 error: row.get("error").and_then(Datum::as_str).map(str::to_owned),
             }));
         }

@@ -27,7 +27,7 @@ pub enum MutationError {
     #[error("mutator {0:?} is not supported by the simulated server")]
     Unsupported(String),
     /// The argument does not fit the column.
-    #[error("column {column}: {source}")]
+    #[error("column {column}")]
     Value {
         /// The column.
         column: &'static str,

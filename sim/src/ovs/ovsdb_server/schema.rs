@@ -191,6 +191,7 @@ pub static TABLES: [TableSchema; 4] = [
             column("options", ColumnType::string_map()),
             column("external_ids", ColumnType::string_map()),
             column("ofport", ColumnType::optional(AtomType::Integer)),
+            column("ofport_request", ColumnType::optional(AtomType::Integer)),
             column("error", ColumnType::optional(AtomType::String)),
             column("mac_in_use", ColumnType::optional(AtomType::String)),
         ],

@@ -223,7 +223,11 @@ fn another_connection_gets_the_update_and_a_closed_one_nothing() {
     let (mut server, first, _) = monitored();
     let second = server.connect();
     call(&mut server, second, "monitor_cond", json!([DATABASE, ["id", 2], bridge::monitor_request()]));
-    transact(&mut server, first, bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new(), None));
+    transact(
+        &mut server,
+        first,
+        bridge::add_port("br-int", &vxlan("tun0", "10.0.0.2"), &BTreeMap::new(), None),
+    );
     let seen = outgoing(&mut server, second);
     assert_eq!((seen.len(), &seen[0]["params"][0]), (1, &json!(["id", 2])));
     server.disconnect(second);

@@ -56,7 +56,7 @@ pub enum OpError {
         column: String,
     },
     /// A row's value does not fit its column.
-    #[error("table {table} column {column}: {source}")]
+    #[error("table {table} column {column}")]
     Value {
         /// The table.
         table: &'static str,
@@ -107,9 +107,15 @@ impl OpError {
         }
     }
 
-    /// The error object.
+    /// The error object; its details carry every cause.
     pub fn to_json(&self) -> Value {
-        json!({"error": self.tag(), "details": self.to_string()})
+        let mut details = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            details.push_str(&format!(": {error}"));
+            cause = error.source();
+        }
+        json!({"error": self.tag(), "details": details})
     }
 }
 

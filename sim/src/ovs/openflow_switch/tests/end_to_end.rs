@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use actors::flow_sync::sync_flows;
 use actors::openflow_connection::{ConnectionError, OpenFlowConnection};
+use actors::operations::sync_flows;
 use datapath::flows::{Action, Cookie, Flow, Match, Table};
 use datapath::manifest::parse_documents;
 use datapath::offline::{Objects, plan_offline};
