@@ -5,7 +5,6 @@
 //! - [`apiserver`]: the API server's objects, selectors and watches, no I/O.
 //! - [`ovs`]: the simulated Open vSwitch (OVSDB server, OpenFlow switch,
 //!   packet engine).
-//! - [`packets`]: packet fixtures, OVS tunnel encapsulation, snapshot text.
 //! - [`scenario`]: seeded scripts of cluster changes and faults.
 //! - [`rbac`]: the deploy ClusterRole against the requests the agent made.
 //! - [`world`]: the turmoil world the agent's real actors run in.
@@ -13,7 +12,6 @@
 pub mod apiserver;
 pub mod devcluster;
 pub mod ovs;
-pub mod packets;
 pub mod rbac;
 pub mod scenario;
 pub mod world;
