@@ -21,14 +21,18 @@
 # newest stable 1.x, which is at least that.
 FROM docker.io/library/rust:1-bookworm AS builder
 WORKDIR /src
-# The whole workspace: cargo resolves every member (datapath, actors, sim,
-# tests) against Cargo.lock for --locked, even when it builds one binary.
+# The whole workspace: cargo resolves every member (datapath, actors,
+# fixtures, devcluster, sim, tests) against Cargo.lock for --locked, even when it builds
+# one binary; of fixtures/ that takes the crate, not its data directories.
 # .cargo/config.toml carries the rustflags the tests ran with
 # (--cfg tokio_unstable), so the image's binary is built as the tested one.
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
 COPY datapath datapath
 COPY actors actors
+COPY fixtures/Cargo.toml fixtures/Cargo.toml
+COPY fixtures/src fixtures/src
+COPY devcluster devcluster
 COPY sim sim
 COPY tests tests
 # The registry and target caches make rebuilds compile only what changed.

@@ -26,5 +26,5 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tc-ovs/target}"
 echo "demo.sh: building tc-agent, tc-devcluster and the demo" >&2
-cargo build -q -p actors --bin tc-agent -p sim --bin tc-devcluster -p tests --bin demo
+cargo build -q -p actors --bin tc-agent -p devcluster --bin tc-devcluster -p tests --bin demo
 exec "$CARGO_TARGET_DIR/debug/demo"

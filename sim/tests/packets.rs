@@ -5,8 +5,8 @@
 //! scenario (`sim::world::packet_check`).
 
 use datapath::cluster::PodRef;
+use fixtures::frames;
 use serde_json::json;
-use sim::packets::fixtures;
 use sim::scenario::Step;
 use sim::scenario::manifests::{self, TrafficControlSpec};
 use sim::world::cluster::{World, pod_port};
@@ -69,7 +69,7 @@ fn each_tunnel_wraps_the_icmp_fixture_as_the_reviewed_snapshot() {
     let web = pod_port(&PodRef::new("default", "web-1"));
     let hex = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/packets/icmp.hex"))
         .expect("fixture");
-    let icmp = fixtures::read_hex(&hex).expect("hex");
+    let icmp = frames::read_hex(&hex).expect("hex");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../../snapshots/sim");
     settings.set_prepend_module_to_snapshot(false);
@@ -87,7 +87,6 @@ fn each_tunnel_wraps_the_icmp_fixture_as_the_reviewed_snapshot() {
         let sent = world.nodes[0].ovs.send(&web, &icmp).expect("sent");
         let tunnelled: Vec<&Delivery> = sent.iter().filter(|d| d.is_tunnelled()).collect();
         assert_eq!(tunnelled.len(), 1, "{name}: one copy to the collector");
-        settings
-            .bind(|| insta::assert_snapshot!(name, sim::packets::describe::describe(&tunnelled[0].frame)));
+        settings.bind(|| insta::assert_snapshot!(name, fixtures::describe::describe(&tunnelled[0].frame)));
     }
 }

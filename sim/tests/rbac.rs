@@ -6,7 +6,7 @@
 //! `tc-devcluster`'s record too (`tests/tests/e2e_agent.rs`).
 
 use actors::agent::reconciler::Tuning;
-use sim::rbac::{compare, granted};
+use devcluster::rbac::{compare, granted};
 use sim::scenario::{self, Scenario};
 
 #[test]

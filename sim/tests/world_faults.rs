@@ -113,7 +113,7 @@ fn two_nodes_each_realize_their_own_pods() {
 #[test]
 fn a_deleted_pod_takes_its_flows_and_a_new_one_gets_them() {
     let mut world = seeded(17, 1);
-    world.delete(&sim::apiserver::resources::PODS, Some("default"), "web-2").expect("delete");
+    world.delete(&devcluster::apiserver::resources::PODS, Some("default"), "web-2").expect("delete");
     world.converge(CONVERGE).expect("converged after the Pod left");
     world.apply(WEB1_RELABELLED.replace("web-1", "web-9").as_str()).expect("new pod");
     world.converge(CONVERGE).expect("converged after a Pod came");

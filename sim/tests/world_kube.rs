@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use devcluster::ApiServer;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::watcher;
-use sim::devcluster::ApiServer;
 use sim::world::apiserver_host::{serve, sim_clock};
 use sim::world::kube_client::kube_client;
 

@@ -23,15 +23,16 @@ const RESOLVE: Duration = Duration::from_secs(10);
 /// The collector's interface, where captures are taken.
 pub const INTERFACE: &str = "eth0";
 
-/// `br-phy`'s MAC: the simulation's (`sim::world::wire`), so a capture
-/// here and a simulated one agree on the outer Ethernet header.
+/// `br-phy`'s MAC: the simulation's ([`fixtures::underlay`], which
+/// `sim::world::wire` uses), so a capture here and a simulated one agree on
+/// the outer Ethernet header.
 fn local_mac() -> String {
-    MacAddr(sim::world::wire::LOCAL_MAC).to_string()
+    MacAddr(fixtures::underlay::LOCAL_MAC).to_string()
 }
 
 /// The collector's MAC, likewise.
 fn collector_mac() -> String {
-    MacAddr(sim::world::wire::COLLECTOR_MAC).to_string()
+    MacAddr(fixtures::underlay::COLLECTOR_MAC).to_string()
 }
 
 /// The ICMP packets inside the tunnel frames a collector captured (each

@@ -187,14 +187,14 @@ impl DevCluster {
 
     /// Every request the server answered that kubectl and the tests did
     /// not make: the agents' (`/debug/requests`).
-    pub fn agent_requests(&self) -> Vec<sim::apiserver::audit::AuditRecord> {
+    pub fn agent_requests(&self) -> Vec<devcluster::apiserver::audit::AuditRecord> {
         let (_, body) = crate::http::request(&self.address, "GET", "/debug/requests", None)
             .unwrap_or_else(|| panic!("tc-devcluster at {} did not answer /debug/requests", self.address));
         let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         let items = list.get("items").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
         items
             .iter()
-            .map(sim::apiserver::audit::AuditRecord::from_json)
+            .map(devcluster::apiserver::audit::AuditRecord::from_json)
             .filter(|r| !r.user_agent.starts_with("kubectl") && r.path != "/debug/requests")
             .collect()
     }
@@ -204,10 +204,10 @@ impl DevCluster {
     pub fn assert_agent_requests_allowed_by_deploy_rbac(&self) {
         let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml"))
             .expect("deploy/rbac.yaml");
-        let granted = sim::rbac::granted(&manifest).expect("the ClusterRole");
+        let granted = devcluster::rbac::granted(&manifest).expect("the ClusterRole");
         let requests = self.agent_requests();
         assert!(!requests.is_empty(), "the agent made no request at all");
-        let (denied, _) = sim::rbac::compare(&granted, &requests);
+        let (denied, _) = devcluster::rbac::compare(&granted, &requests);
         assert!(
             denied.is_empty(),
             "the agent made requests deploy/rbac.yaml does not allow:\n{}",

@@ -1,6 +1,8 @@
 //! Harness for tests against real Open vSwitch (userspace datapath) with
 //! Pods in network namespaces. Everything it creates is removed when the
-//! values are dropped, also when a test panics.
+//! values are dropped, also when a test panics. Packets and underlay
+//! addresses come from the `fixtures` crate, audit records and the RBAC
+//! check from `devcluster`; nothing here needs the simulation.
 //!
 //! - [`agent`]: `tc-agent` as a process with its config, endpoints and log.
 //! - [`devcluster`]: `tc-devcluster` as a process, and real kubectl against it.

@@ -3,7 +3,7 @@
 //! (`packet-out` to the pipeline, as if the Pod sent it), the collector
 //! captures the encapsulated copy, and its description must equal the
 //! simulation's reviewed snapshot `snapshots/sim/encap-*.snap`, byte for
-//! byte except the bytes `sim::packets::describe` masks (IP ID, checksums,
+//! byte except the bytes `fixtures::describe` masks (IP ID, checksums,
 //! UDP source port, GRE sequence, ERSPAN timestamp).
 //!
 //! A mismatch is a bug in the simulation: fix the simulation, never the
@@ -13,8 +13,8 @@ use datapath::plan::Progress;
 use std::time::Duration;
 
 use datapath::encap::{self, UdpKind};
-use sim::packets::describe::describe;
-use sim::packets::fixtures::read_hex;
+use fixtures::describe::describe;
+use fixtures::frames::read_hex;
 use tests::capture::Capture;
 use tests::collector::{Collector, INTERFACE};
 use tests::node::TestNode;

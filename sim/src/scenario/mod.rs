@@ -19,8 +19,8 @@ use std::fmt;
 use std::time::Duration;
 
 use actors::agent::reconciler::Tuning;
+use devcluster::apiserver::audit::AuditRecord;
 
-use crate::apiserver::audit::AuditRecord;
 use crate::world::cluster::{World, WorldError};
 pub use step::{Fault, Step};
 

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::apiserver::resources::{PODS, TRAFFIC_CONTROLS};
+use devcluster::apiserver::resources::{PODS, TRAFFIC_CONTROLS};
+
 use crate::world::cluster::{API_HOST, World, WorldError};
 
 use super::CONVERGE_TIMEOUT;

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::apiserver::clock::Timestamp;
-use crate::devcluster::ApiServer;
-use crate::devcluster::server::Clock;
+use devcluster::ApiServer;
+use devcluster::apiserver::clock::Timestamp;
+use devcluster::server::Clock;
 
 use super::kube_client::API_PORT;
 

@@ -12,10 +12,10 @@ use actors::agent::state::AgentState;
 use datapath::cluster::PodRef;
 use serde_json::Value;
 
-use crate::apiserver::cluster::Target;
-use crate::apiserver::resources::{NAMESPACES, PODS, ResourceType, TRAFFIC_CONTROLS};
-use crate::apiserver::status::ApiError;
-use crate::devcluster::ApiServer;
+use devcluster::ApiServer;
+use devcluster::apiserver::cluster::Target;
+use devcluster::apiserver::resources::{NAMESPACES, PODS, ResourceType, TRAFFIC_CONTROLS};
+use devcluster::apiserver::status::ApiError;
 
 use super::apiserver_host::{self, sim_clock};
 use super::expected::{Divergence, cluster_objects, divergence, expected_plan};

@@ -13,9 +13,9 @@ use datapath::ports::SwitchPort;
 use datapath::selector::Selector;
 use datapath::validate::Validator;
 
-use crate::apiserver::resources::{NAMESPACES, PODS, TRAFFIC_CONTROLS};
-use crate::apiserver::selectors::FieldSelector;
-use crate::devcluster::ApiServer;
+use devcluster::ApiServer;
+use devcluster::apiserver::resources::{NAMESPACES, PODS, TRAFFIC_CONTROLS};
+use devcluster::apiserver::selectors::FieldSelector;
 
 /// The Namespaces, Pods and TrafficControls the API server holds.
 pub fn cluster_objects(api: &ApiServer) -> Objects {

@@ -25,10 +25,10 @@ use datapath::cluster::PodRef;
 use datapath::encap::{self, UdpKind};
 use datapath::plan::{Plan, Progress};
 use datapath::ports::{SwitchPort, pod_keys};
+use fixtures::frames::{self, Endpoint, FixtureKind};
 
 use super::ovs_host::{SimOvs, mac_of};
 use super::wire::Delivery;
-use crate::packets::fixtures::{self, Endpoint, FixtureKind};
 
 /// What acts on a packet.
 #[derive(Clone, Debug)]
@@ -66,7 +66,7 @@ pub fn check(ovs: &SimOvs, plan: &Plan, traffic_controls: &[TrafficControl]) -> 
                     .or(egress)
                     .or(ingress)
                     .map(|(acting, _)| acting);
-                let frame = fixtures::frame(kind, &from.endpoint, &to.endpoint);
+                let frame = frames::frame(kind, &from.endpoint, &to.endpoint);
                 let case = format!("{} {} -> {}", kind.name(), from.pod, to.pod);
                 if let Err(problem) = check_one(ovs, &pods, from, to, broadcast, acting, &frame) {
                     problems.push(format!("{case}: {problem}"));

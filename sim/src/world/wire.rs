@@ -4,21 +4,16 @@
 //! turmoil's network carries payloads, not frames, so the collector is a
 //! capture point on this wire rather than a turmoil host.
 //!
-//! The underlay's addresses are those of the real OVS tunnel tests
-//! (`tests::collector`), so a simulated capture and a real one can be
-//! compared byte for byte.
+//! The underlay's addresses ([`fixtures::underlay`]) are those of the real
+//! OVS tunnel tests (`tests::collector`), so a simulated capture and a real
+//! one can be compared byte for byte.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
+
+use fixtures::encapsulate::{self, OptionsError, Underlay};
+use fixtures::underlay::{COLLECTOR_MAC, LOCAL_IP, LOCAL_MAC};
 
 use crate::ovs::ovsdb_server::InterfaceView;
-use crate::packets::encapsulate::{self, OptionsError, Underlay};
-
-/// The node's tunnel address (on `br-phy`).
-pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 10, 1);
-/// `br-phy`'s MAC.
-pub const LOCAL_MAC: [u8; 6] = [0x02, 0x00, 0x0a, 0x00, 0x0a, 0x01];
-/// The collector's MAC.
-pub const COLLECTOR_MAC: [u8; 6] = [0x02, 0x00, 0x0a, 0x00, 0x0a, 0x02];
 
 /// Interface types that tunnel.
 const TUNNEL_TYPES: [&str; 4] = ["vxlan", "geneve", "gre", "erspan"];

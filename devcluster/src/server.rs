@@ -1,11 +1,17 @@
 //! [`ApiServer`]: the API state shared by every connection, and the
 //! HTTP/1.1 loop that serves it on any `AsyncRead + AsyncWrite` stream
-//! (a TCP socket here, turmoil's simulated streams in the simulation).
+//! (a TCP socket in `tc-devcluster`, turmoil's simulated streams in the
+//! simulation). The socket, the data directory and the kubeconfig are
+//! [`crate::socket`]'s.
 //!
 //! Every request is answered by [`crate::apiserver::handler::handle`]
 //! under one lock, which is never held across an await. A write wakes the
 //! watches through a `tokio::sync::watch` channel (no polling) and, with a
 //! data directory, saves the snapshot before the client gets its answer.
+//!
+//! - [`body`]: response bodies, whole or streamed.
+
+pub mod body;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,12 +24,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
-use super::body::Body;
-use super::persist::{self, PersistError};
 use crate::apiserver::audit::{Audit, AuditRecord};
 use crate::apiserver::clock::Timestamp;
 use crate::apiserver::cluster::{Cluster, PatchKind, Target};
@@ -31,6 +34,8 @@ use crate::apiserver::handler::{ApiState, Reply, Request, Response, handle};
 use crate::apiserver::resources::ResourceType;
 use crate::apiserver::status::ApiError;
 use crate::apiserver::watch::WatchPlan;
+use crate::socket::persist;
+use body::Body;
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 16 << 20;
@@ -75,27 +80,9 @@ impl ApiServer {
         ApiServer::with_cluster(cluster, clock, None)
     }
 
-    /// A server whose state lives in `data_dir`: loaded from its snapshot
-    /// if there is one, saved after every write.
-    ///
-    /// # Errors
-    /// [`PersistError`] when the snapshot cannot be read or the directory
-    /// cannot be written.
-    pub fn with_data_dir(clock: Clock, data_dir: PathBuf) -> Result<ApiServer, PersistError> {
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|source| PersistError::Write { path: data_dir.clone(), source })?;
-        let cluster = match persist::load_snapshot(&data_dir)? {
-            Some(snapshot) => Cluster::from_snapshot(&snapshot, clock()).map_err(|e| {
-                PersistError::Malformed { path: data_dir.join(persist::SNAPSHOT_FILE), reason: e.to_string() }
-            })?,
-            None => Cluster::new(clock()),
-        };
-        info!(data_dir = %data_dir.display(), revision = cluster.store().revision(), "state loaded");
-        persist::save_snapshot(&data_dir, &cluster.snapshot())?;
-        Ok(ApiServer::with_cluster(cluster, clock, Some(data_dir)))
-    }
-
-    fn with_cluster(cluster: Cluster, clock: Clock, data_dir: Option<PathBuf>) -> ApiServer {
+    /// A server holding `cluster`, saved to `data_dir` after every write
+    /// if there is one.
+    pub(crate) fn with_cluster(cluster: Cluster, clock: Clock, data_dir: Option<PathBuf>) -> ApiServer {
         let (changes, _) = watch::channel(cluster.store().revision());
         let state = Mutex::new(ApiState { cluster, audit: Audit::default() });
         ApiServer { shared: Arc::new(Shared { state, changes, clock, data_dir }) }
@@ -200,23 +187,6 @@ impl ApiServer {
             async move { Ok::<_, std::convert::Infallible>(server.respond(request).await) }
         });
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
-    }
-
-    /// Accepts connections on `listener` forever, each served on its own
-    /// task.
-    ///
-    /// # Errors
-    /// When accepting fails.
-    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, peer) = listener.accept().await?;
-            let server = self.clone();
-            tokio::spawn(async move {
-                if let Err(error) = server.serve_connection(stream).await {
-                    debug!(%peer, %error, "connection ended");
-                }
-            });
-        }
     }
 
     async fn respond(&self, request: hyper::Request<Incoming>) -> hyper::Response<Body> {

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use sim::devcluster::ApiServer;
-use sim::devcluster::kubeconfig::write_kubeconfig;
-use sim::devcluster::server::system_clock;
+use devcluster::ApiServer;
+use devcluster::server::system_clock;
+use devcluster::socket::kubeconfig::write_kubeconfig;
 use tracing::info;
 
 /// A Kubernetes API server subset (Namespaces, Pods, Events,

@@ -8,10 +8,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use devcluster::ApiServer;
+use devcluster::apiserver::resources::PODS;
+use devcluster::server::system_clock;
 use serde_json::{Value, json};
-use sim::apiserver::resources::PODS;
-use sim::devcluster::ApiServer;
-use sim::devcluster::server::system_clock;
 use support::http_get;
 
 /// Serves `server` on 127.0.0.1 from a thread with its own runtime.
