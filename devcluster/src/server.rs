@@ -106,7 +106,8 @@ impl ApiServer {
             if let Some(dir) = &self.shared.data_dir
                 && let Err(error) = persist::save_snapshot(dir, &state.cluster.snapshot())
             {
-                error!(%error, revision = after, "the state could not be saved");
+                let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+                error!(%error, %cause, revision = after, "the state could not be saved");
             }
             self.shared.changes.send_replace(after);
         }

@@ -16,7 +16,7 @@ pub const SNAPSHOT_FILE: &str = "state.json";
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
     /// Writing, syncing or renaming failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum PersistError {
         source: std::io::Error,
     },
     /// Reading failed.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -30,9 +30,12 @@ pub struct SharedSwitch {
     checks: Arc<Mutex<Checks>>,
 }
 
+/// A check run after every change of the switch.
+type Check = Box<dyn FnMut(&OpenFlowSwitch) + Send>;
+
 /// What runs after every change of the switch.
 #[derive(Default)]
-struct Checks(Vec<Box<dyn FnMut(&OpenFlowSwitch) + Send>>);
+struct Checks(Vec<Check>);
 
 impl std::fmt::Debug for Checks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
