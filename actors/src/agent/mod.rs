@@ -4,14 +4,17 @@
 //!  PodWatcher ──PodsObserved/NamespacesObserved──┐
 //!  CrdWatcher ──TrafficControlsObserved──────────┤
 //!  PortManager ──SwitchPortsObserved─────────────┼─▶ Reconciler ──PublishStatus──▶ StatusWriter
-//!  FlowManager ──SwitchConnected─────────────────┘     │  (plans with datapath)
-//!        ▲                    ▲                         │
-//!        │ InstallFlows       │ ReadSwitchPorts, RealizePorts, DeletePorts
-//!        └────────────────────┴─────────────────────────┘
+//!  FlowManager ──SwitchConnected─────────────────┘     │  one pass: datapath::pass decides
+//!        ▲                      ▲                      │  (cluster + observed switch → operations)
+//!        │ DumpAgentFlows,      │ ReadSwitchPorts,     │
+//!        │ ApplyOpenFlow-       │ ApplyPortOperations  │
+//!        │ Operations{epoch}    │                      │
+//!        └──────────────────────┴──────────────────────┘
 //! ```
 //!
-//! Every decision is a call into `datapath`; the actors hold state, do
-//! I/O and pass messages.
+//! Every decision is a call into `datapath` (one pass: [`crate::reconcile`]
+//! runs `datapath::pass` and hands its operations out, run by run); the
+//! actors hold state, do I/O and pass messages.
 
 pub mod backoff;
 pub mod connector;
