@@ -338,26 +338,26 @@ mod tests {
         Operation::SetFlooding(FloodSetting { port: port.into(), ofport: 1, flooding: PortFlooding::OwnPort })
     }
 
-    #[test]
-    fn runs_group_consecutive_operations_of_one_executor() {
-        let ops = vec![
+    /// A pass's shape: await a, no-flood on a, flows, delete b.
+    fn operations() -> Vec<Operation> {
+        vec![
             Operation::AwaitPorts(vec!["a".into()]),
             setting("a"),
             Operation::ApplyFlows(FlowChanges::default()),
             Operation::DeletePorts(vec!["b".into()]),
-        ];
-        let grouped: Vec<(Executor, usize)> = runs(ops).into_iter().map(|(e, run)| (e, run.len())).collect();
+        ]
+    }
+
+    #[test]
+    fn runs_group_consecutive_operations_of_one_executor() {
+        let grouped: Vec<(Executor, usize)> =
+            runs(operations()).into_iter().map(|(e, run)| (e, run.len())).collect();
         assert_eq!(grouped, [(Executor::Ovsdb, 1), (Executor::OpenFlow, 2), (Executor::Ovsdb, 1)]);
     }
 
     #[test]
     fn the_deliberate_bug_deletes_ports_before_the_first_openflow_operation() {
-        let ops = vec![
-            Operation::AwaitPorts(vec!["a".into()]),
-            setting("a"),
-            Operation::ApplyFlows(FlowChanges::default()),
-            Operation::DeletePorts(vec!["b".into()]),
-        ];
+        let ops = operations();
         let buggy = ordered(ops.clone(), PortDeletion::BeforeFlowsDeliberateBug);
         assert!(matches!(buggy[1], Operation::DeletePorts(_)), "{buggy:?}");
         assert_eq!(ordered(ops.clone(), PortDeletion::AfterFlows), ops);

@@ -171,7 +171,7 @@ pub fn drift(desired: &[Flow], observed: &[FlowDesc]) -> FlowDrift {
     let mut on_switch: BTreeMap<String, &FlowDesc> = BTreeMap::new();
     let mut unexpected = Vec::new();
     for desc in observed.iter().filter(|d| Cookie(d.cookie).is_agents()) {
-        match flow_of(desc) {
+        match desc.to_flow() {
             Some(flow) => {
                 on_switch.insert(flow.to_string(), desc);
             }
@@ -191,14 +191,6 @@ pub fn drift(desired: &[Flow], observed: &[FlowDesc]) -> FlowDrift {
     FlowDrift { missing, unexpected }
 }
 
-/// A dumped flow as the typed model, when it fits it.
-fn flow_of(desc: &FlowDesc) -> Option<Flow> {
-    let table = table_from_id(desc.table_id)?;
-    let matches = known_fields(desc.fields.clone())?;
-    let actions = desc.actions.clone().ok()?;
-    Some(Flow::new(Cookie(desc.cookie), table, desc.priority, matches, actions))
-}
-
 fn delete_of(desc: &FlowDesc) -> FlowMod {
     let matches = match known_fields(desc.fields.clone()) {
         Some(fields) => MatchSpec::Fields(fields),
@@ -212,8 +204,7 @@ mod tests {
     use super::*;
     use crate::flows::{Action, OUTPUT_PORT};
     use crate::openflow::flow_mod::Command;
-    use crate::openflow::oxm::{self, Field, OxmHeader};
-    use crate::openflow::wire::Writer;
+    use crate::openflow::oxm::{Field, OxmHeader};
 
     fn flow(port: u32, target: u32) -> Flow {
         Flow::new(
@@ -226,16 +217,7 @@ mod tests {
     }
 
     fn dumped(flow: &Flow) -> FlowDesc {
-        let mut w = Writer::new();
-        flow.matches.iter().for_each(|m| oxm::write_match_field(&mut w, m));
-        FlowDesc {
-            table_id: flow.table.id(),
-            priority: flow.priority,
-            cookie: flow.cookie.0,
-            fields: flow.matches.iter().cloned().map(Field::Known).collect(),
-            raw_match: w.finish(),
-            actions: Ok(flow.actions.clone()),
-        }
+        FlowDesc::of(flow)
     }
 
     fn commands(changes: &FlowChanges) -> Vec<Command> {

@@ -30,8 +30,7 @@ use std::sync::Arc;
 
 use crate::flow_diff::{self, FlowChanges};
 use crate::flows::{Cookie, Flow};
-use crate::openflow::actions::table_from_id;
-use crate::openflow::flow_mod::{FlowDesc, known_fields};
+use crate::openflow::flow_mod::FlowDesc;
 use crate::plan::{Cluster, Plan, planned_ports};
 use crate::port_diff;
 use crate::ports::{OFPORT_MAX, PortConfig, SwitchPort};
@@ -73,13 +72,8 @@ impl HeldFlows {
             HeldFlows::Dumped(descs) => descs
                 .iter()
                 .filter(|d| Cookie(d.cookie).is_agents())
-                .filter_map(|d| {
-                    let table = table_from_id(d.table_id)?;
-                    let matches = known_fields(d.fields.clone())?;
-                    let actions = d.actions.clone().ok()?;
-                    Some(Flow::new(Cookie(d.cookie), table, d.priority, matches, actions).ofports())
-                })
-                .flatten()
+                .filter_map(FlowDesc::to_flow)
+                .flat_map(|flow| flow.ofports())
                 .collect(),
         }
     }

@@ -255,6 +255,30 @@ pub struct FlowDesc {
 }
 
 impl FlowDesc {
+    /// What a dump of the switch shows of `flow` once installed: the
+    /// observation a pass starts from after reading the flows back.
+    pub fn of(flow: &Flow) -> Self {
+        let mut w = Writer::new();
+        flow.matches.iter().for_each(|m| oxm::write_match_field(&mut w, m));
+        FlowDesc {
+            table_id: flow.table.id(),
+            priority: flow.priority,
+            cookie: flow.cookie.0,
+            fields: flow.matches.iter().cloned().map(Field::Known).collect(),
+            raw_match: w.finish(),
+            actions: Ok(flow.actions.clone()),
+        }
+    }
+
+    /// The flow in the agent's model, when it fits it (a table, matches
+    /// and actions this agent writes).
+    pub fn to_flow(&self) -> Option<Flow> {
+        let table = actions::table_from_id(self.table_id)?;
+        let matches = known_fields(self.fields.clone())?;
+        let actions = self.actions.clone().ok()?;
+        Some(Flow::new(Cookie(self.cookie), table, self.priority, matches, actions))
+    }
+
     /// Reads one `ofp_flow_desc` (OpenFlow 1.5).
     ///
     /// # Errors

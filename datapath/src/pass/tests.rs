@@ -137,23 +137,7 @@ fn a_switch_that_holds_the_plan_gets_no_operation() {
 }
 
 fn dump(flows: &[Flow]) -> Vec<FlowDesc> {
-    use crate::openflow::oxm::{self, Field};
-    use crate::openflow::wire::Writer;
-    flows
-        .iter()
-        .map(|flow| {
-            let mut w = Writer::new();
-            flow.matches.iter().for_each(|m| oxm::write_match_field(&mut w, m));
-            FlowDesc {
-                table_id: flow.table.id(),
-                priority: flow.priority,
-                cookie: flow.cookie.0,
-                fields: flow.matches.iter().cloned().map(Field::Known).collect(),
-                raw_match: w.finish(),
-                actions: Ok(flow.actions.clone()),
-            }
-        })
-        .collect()
+    flows.iter().map(FlowDesc::of).collect()
 }
 
 #[test]

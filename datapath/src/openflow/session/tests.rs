@@ -1,9 +1,7 @@
 use super::*;
 use crate::flows::{Action, Cookie, Flow, Match, Table};
 use crate::openflow::flow_mod::FlowDesc;
-use crate::openflow::oxm;
 use crate::openflow::port::PortMod10;
-use crate::openflow::wire::Writer;
 
 /// Splits bytes the session sent into frames.
 fn frames(bytes: &[u8]) -> Vec<Frame> {
@@ -43,18 +41,7 @@ fn flow(port: u32) -> Flow {
 }
 
 fn desc(flow: &Flow) -> FlowDesc {
-    let mut w = Writer::new();
-    for m in &flow.matches {
-        oxm::write_match_field(&mut w, m);
-    }
-    FlowDesc {
-        table_id: flow.table.id(),
-        priority: flow.priority,
-        cookie: flow.cookie.0,
-        fields: flow.matches.iter().cloned().map(oxm::Field::Known).collect(),
-        raw_match: w.finish(),
-        actions: Ok(flow.actions.clone()),
-    }
+    FlowDesc::of(flow)
 }
 
 #[test]
