@@ -130,7 +130,6 @@ impl FlowError {
 ///
 /// # Errors
 /// [`PortError::Read`] when the connection fails.
-#[tracing::instrument(level = "debug", skip(ovsdb))]
 pub async fn read_ports<S: AsyncRead + AsyncWrite + Unpin>(
     ovsdb: &mut OvsdbConnection<S>,
     bridge_name: &str,
@@ -146,7 +145,6 @@ pub async fn read_ports<S: AsyncRead + AsyncWrite + Unpin>(
 /// # Errors
 /// [`PortError`] naming the step and the port. A port OVS cannot open is
 /// not an error: it has an error on the bridge, which the next plan reads.
-#[tracing::instrument(skip(ovsdb, operations), fields(operations = operations.len()))]
 pub async fn execute_ovsdb<S: AsyncRead + AsyncWrite + Unpin>(
     ovsdb: &mut OvsdbConnection<S>,
     bridge_name: &str,
@@ -232,7 +230,6 @@ fn log_created(ports: &[SwitchPort], created: &[&str]) {
 /// # Errors
 /// [`FlowError`] naming the step; a refused bundle changes nothing on the
 /// switch.
-#[tracing::instrument(skip_all, fields(operations = operations.len()))]
 pub async fn execute_openflow<A, B>(
     of15: &mut OpenFlowConnection<A>,
     of10: &mut OpenFlowConnection<B>,

@@ -8,7 +8,8 @@
 //! - [`devcluster`]: `tc-devcluster` as a process, and real kubectl against it.
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
-//! - [`node`]: a switch with the agent connected, reconciled in one call.
+//! - [`node`]: a switch with the agent's connections, reconciled in one
+//!   call: the agent's own pass (`actors::reconcile`) without the actors.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
 //!   plays the CNI (writes the Pod port's external_ids); ping.
 //! - [`ovs_text`]: our flow text in the form other OVS tools print it.

@@ -18,6 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
 use futures::Stream;
+use tracing::Instrument;
 
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_openflow};
@@ -73,7 +74,9 @@ impl<C: Connector> FlowManager<C> {
             };
             let value = step(&mut connections).await?;
             Ok((connections, value))
-        };
+        }
+        // The handler's span (its #[instrument]) covers the work it starts.
+        .instrument(tracing::Span::current());
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |outcome: Result<_, ManagerError>, actor, _| {
                 outcome.map(|(connections, value)| {
@@ -97,7 +100,8 @@ impl<C: Connector> Actor for FlowManager<C> {
 }
 
 impl<C: Connector> StreamHandler<SwitchConnected> for FlowManager<C> {
-    fn handle(&mut self, connected: SwitchConnected, _: &mut Self::Context) {
+    #[tracing::instrument(level = "debug", name = "switch_connected", skip(self, _ctx))]
+    fn handle(&mut self, connected: SwitchConnected, _ctx: &mut Self::Context) {
         if connected.reconnected {
             // The command connections went with the old switch.
             self.connections = None;
@@ -112,6 +116,11 @@ impl<C: Connector> StreamHandler<SwitchConnected> for FlowManager<C> {
 impl<C: Connector> Handler<ApplyOpenFlowOperations> for FlowManager<C> {
     type Result = AtomicResponse<Self, Result<Applied, ManagerError>>;
 
+    #[tracing::instrument(
+        name = "openflow_operations",
+        skip_all,
+        fields(epoch = command.epoch.0, operations = command.operations.len())
+    )]
     fn handle(&mut self, command: ApplyOpenFlowOperations, _: &mut Self::Context) -> Self::Result {
         let ApplyOpenFlowOperations { epoch, operations } = command;
         self.with_connections(async move |c| {
@@ -127,6 +136,7 @@ impl<C: Connector> Handler<ApplyOpenFlowOperations> for FlowManager<C> {
 impl<C: Connector> Handler<DumpAgentFlows> for FlowManager<C> {
     type Result = AtomicResponse<Self, Result<AgentFlows, ManagerError>>;
 
+    #[tracing::instrument(level = "debug", name = "dump_agent_flows", skip_all)]
     fn handle(&mut self, _: DumpAgentFlows, _: &mut Self::Context) -> Self::Result {
         self.with_connections(async |c| {
             Ok(AgentFlows { epoch: c.epoch, flows: dump_agent_flows(&mut c.of15).await? })

@@ -14,6 +14,7 @@ use actix::prelude::*;
 use datapath::ovsdb::bridge;
 use datapath::ports::SwitchPort;
 use futures::Stream;
+use tracing::Instrument;
 
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_ovsdb};
@@ -53,7 +54,9 @@ impl<C: Connector> PortManager<C> {
             };
             let value = step(&mut connection, &bridge).await?;
             Ok((connection, value))
-        };
+        }
+        // The handler's span (its #[instrument]) covers the work it starts.
+        .instrument(tracing::Span::current());
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |outcome: Result<_, ManagerError>, actor, _| {
                 outcome.map(|(connection, value)| {
@@ -89,6 +92,7 @@ impl<C: Connector> Handler<ReadSwitchPorts> for PortManager<C> {
     /// replica may miss updates the watch connection already reported:
     /// [`read_ports`] makes a round trip first, so a pass never plans with
     /// ports older than the change that started it.
+    #[tracing::instrument(level = "debug", name = "read_switch_ports", skip_all)]
     fn handle(&mut self, _: ReadSwitchPorts, _: &mut Self::Context) -> Self::Result {
         self.with_connection(async |c, bridge_name| Ok(read_ports(c, bridge_name).await?))
     }
@@ -97,11 +101,9 @@ impl<C: Connector> Handler<ReadSwitchPorts> for PortManager<C> {
 impl<C: Connector> Handler<ApplyPortOperations> for PortManager<C> {
     type Result = AtomicResponse<Self, Result<Vec<SwitchPort>, ManagerError>>;
 
-    fn handle(
-        &mut self,
-        ApplyPortOperations(operations): ApplyPortOperations,
-        _: &mut Self::Context,
-    ) -> Self::Result {
+    #[tracing::instrument(name = "port_operations", skip_all, fields(operations = command.0.len()))]
+    fn handle(&mut self, command: ApplyPortOperations, _: &mut Self::Context) -> Self::Result {
+        let ApplyPortOperations(operations) = command;
         self.with_connection(
             async move |c, bridge_name| Ok(execute_ovsdb(c, bridge_name, &operations).await?),
         )

@@ -355,8 +355,9 @@ impl Actor for Reconciler {
 impl Handler<PodsObserved> for Reconciler {
     type Result = ();
 
-    fn handle(&mut self, PodsObserved(pods): PodsObserved, ctx: &mut Self::Context) {
-        self.cluster.pods = pods;
+    #[tracing::instrument(level = "debug", name = "pods_observed", skip_all, fields(pods = observed.0.len()))]
+    fn handle(&mut self, observed: PodsObserved, ctx: &mut Self::Context) {
+        self.cluster.pods = observed.0;
         self.synced.pods = true;
         self.request_pass(ctx);
     }
@@ -365,8 +366,9 @@ impl Handler<PodsObserved> for Reconciler {
 impl Handler<NamespacesObserved> for Reconciler {
     type Result = ();
 
-    fn handle(&mut self, NamespacesObserved(namespaces): NamespacesObserved, ctx: &mut Self::Context) {
-        self.cluster.namespaces = namespaces;
+    #[tracing::instrument(level = "debug", name = "namespaces_observed", skip_all, fields(namespaces = observed.0.len()))]
+    fn handle(&mut self, observed: NamespacesObserved, ctx: &mut Self::Context) {
+        self.cluster.namespaces = observed.0;
         self.synced.namespaces = true;
         self.request_pass(ctx);
     }
@@ -375,6 +377,12 @@ impl Handler<NamespacesObserved> for Reconciler {
 impl Handler<TrafficControlsObserved> for Reconciler {
     type Result = ();
 
+    #[tracing::instrument(
+        level = "debug",
+        name = "traffic_controls_observed",
+        skip_all,
+        fields(valid = observed.valid.len(), invalid = observed.invalid.len())
+    )]
     fn handle(&mut self, observed: TrafficControlsObserved, ctx: &mut Self::Context) {
         self.cluster.traffic_controls = observed.valid.clone();
         self.traffic_controls = observed;
@@ -386,7 +394,9 @@ impl Handler<TrafficControlsObserved> for Reconciler {
 impl Handler<SwitchPortsObserved> for Reconciler {
     type Result = ();
 
-    fn handle(&mut self, SwitchPortsObserved(ports): SwitchPortsObserved, ctx: &mut Self::Context) {
+    #[tracing::instrument(level = "debug", name = "switch_ports_observed", skip_all, fields(ports = observed.0.len()))]
+    fn handle(&mut self, observed: SwitchPortsObserved, ctx: &mut Self::Context) {
+        let SwitchPortsObserved(ports) = observed;
         // The agent's own changes come back here too; only a difference
         // from what the last pass left (a Pod port, an ofport after a
         // restart, a port someone removed) needs a pass. During a pass,
@@ -403,6 +413,7 @@ impl Handler<SwitchPortsObserved> for Reconciler {
 impl Handler<SwitchConnected> for Reconciler {
     type Result = ();
 
+    #[tracing::instrument(level = "debug", name = "switch_connected", skip(self, ctx))]
     fn handle(&mut self, connected: SwitchConnected, ctx: &mut Self::Context) {
         if connected.reconnected {
             tracing::info!("the switch is back: reading its flows and port settings again");

@@ -141,6 +141,7 @@ impl Actor for StatusWriter {
 impl Handler<PublishStatus> for StatusWriter {
     type Result = ();
 
+    #[tracing::instrument(level = "debug", name = "publish_status", skip_all)]
     fn handle(&mut self, publish: PublishStatus, ctx: &mut Self::Context) {
         self.pending = Some(publish);
         self.write_next(ctx);
