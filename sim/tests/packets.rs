@@ -35,9 +35,10 @@ fn world() -> World {
 /// The matrix scenario checks the packet invariants at each convergence
 /// (`sim::world::packet_check`); this shows the check fails when the
 /// switch forgets a target port's no-flood: the unselected client's
-/// broadcast then leaks to the target.
+/// broadcast then leaks to the target. The safety invariant checked after
+/// every switch change (`invariants::flooding_targets`) sees it at once.
 #[test]
-fn a_target_port_that_floods_is_caught_by_the_packet_check() {
+fn a_target_port_that_floods_is_caught_by_the_packet_check_and_the_flooding_invariant() {
     let mut world = world();
     let spec = TrafficControlSpec {
         applied_to: json!({"podSelector": {"matchLabels": {"app": "web"}}}),
@@ -51,7 +52,13 @@ fn a_target_port_that_floods_is_caught_by_the_packet_check() {
     let target =
         world.nodes[0].ovs.switch_ports().into_iter().find(|p| p.name == "tap-target").expect("port");
     let ofport = target.usable_ofport().expect("ofport");
+    assert!(world.violations().is_empty(), "{:?}", world.violations());
     world.nodes[0].ovs.switch.with(|s| s.add_port(ofport, "tap-target", mac_of("tap-target")));
+    let violations = world.violations();
+    assert!(
+        violations.iter().any(|v| v.contains("TrafficControl port tap-target") && v.contains("floods")),
+        "{violations:?}"
+    );
     let problems = world.packet_problems();
     assert!(
         problems.iter().any(|p| p.contains("arp-broadcast default/client") && p.contains("tap-target")),

@@ -1,21 +1,29 @@
 //! The agent's actors on a real switch, fed facts directly (no API
 //! server): they realize a TrafficControl, follow Pod changes with one
 //! coalesced pass per burst, delete the port only after its flows, and
-//! reinstall everything after ovs-vswitchd restarts.
+//! reinstall everything after ovs-vswitchd restarts, and never send a run
+//! planned for a switch that has since restarted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actors::agent::connector::SocketConnector;
-use actors::agent::messages::{DumpAgentFlows, NamespacesObserved, PodsObserved, TrafficControlsObserved};
+use actors::agent::flow_manager::FlowManager;
+use actors::agent::messages::{
+    ApplyOpenFlowOperations, DumpAgentFlows, NamespacesObserved, PodsObserved, SwitchConnected,
+    TrafficControlsObserved,
+};
 use actors::agent::reconciler::Tuning;
 use actors::agent::runner::{self, Agent};
 use actors::agent::state::AgentState;
 use actors::config::OvsSocket;
+use actors::reconcile::Applied;
 use datapath::api::TrafficControl;
 use datapath::cluster::PodInfo;
 use datapath::flow_diff;
+use datapath::flows::{Action as FlowAction, Cookie, Flow, Table};
+use datapath::pass::Operation;
 use tests::capture::Capture;
 use tests::ovs::{Bridge, Ovs};
 use tests::plans::{mirror_to, traffic_controls};
@@ -148,5 +156,61 @@ fn after_ovs_vswitchd_restarts_the_actors_reinstall_flows_on_their_own() {
         let capture = Capture::inbound(ovs.node(), "tap0", "icmp");
         assert_eq!(web.ping(&client, 2).received, 2);
         assert_eq!(capture.stop().len(), 4, "mirroring works again after the restart");
+    });
+}
+
+/// Records what the flow manager's switch watch reports.
+struct Watched(Arc<std::sync::Mutex<Vec<bool>>>);
+
+impl actix::Actor for Watched {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<SwitchConnected> for Watched {
+    type Result = ();
+
+    fn handle(&mut self, connected: SwitchConnected, _: &mut Self::Context) {
+        self.0.lock().expect("the test's own lock").push(connected.reconnected);
+    }
+}
+
+/// A run of operations planned for connections of an older epoch never
+/// reaches the switch: once ovs-vswitchd restarted (it forgot the port
+/// settings the run assumed) and the flow manager's watch saw it, the run
+/// is answered `NewEpoch` and nothing is sent; planned again for the new
+/// epoch, it is carried out.
+#[test]
+fn a_run_planned_before_a_restart_never_reaches_the_restarted_switch() {
+    let mut ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    actix_rt::System::new().block_on(async {
+        use actix::Actor as _;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let watched = Watched(seen.clone()).start();
+        let connector = SocketConnector {
+            ovsdb: OvsSocket::Unix(ovs.db_socket()),
+            openflow: OvsSocket::Unix(bridge.mgmt.clone()),
+        };
+        let flows = FlowManager::new(connector, watched.recipient()).start();
+        let before = flows.send(DumpAgentFlows).await.expect("mailbox").expect("dump").epoch;
+        let flow = Flow::new(Cookie::pipeline(), Table::Output, 7, vec![], vec![FlowAction::Normal]);
+        let run = |epoch| ApplyOpenFlowOperations {
+            epoch,
+            operations: vec![Operation::ApplyFlows(flow_diff::diff(std::slice::from_ref(&flow), &[]))],
+        };
+
+        ovs.restart_vswitchd();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !seen.lock().expect("the test's own lock").contains(&true) {
+            assert!(Instant::now() < deadline, "the flow manager never saw the switch come back");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let stale = flows.send(run(before)).await.expect("mailbox").expect("answered");
+        let Applied::NewEpoch(now) = stale else { panic!("a stale run was carried out: {stale:?}") };
+        assert!(now > before, "{now:?} after {before:?}");
+        assert!(ovs.dump_flows(&bridge).is_empty(), "nothing of the stale run reached the switch");
+        let fresh = flows.send(run(now)).await.expect("mailbox").expect("carried out");
+        assert_eq!(fresh, Applied::Done);
+        assert_eq!(ovs.dump_flows(&bridge).len(), 1);
     });
 }
