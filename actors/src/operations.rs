@@ -8,7 +8,7 @@ use datapath::flows::Cookie;
 use datapath::openflow::flow_mod::FlowDesc;
 use datapath::openflow::port::PortMod10;
 use datapath::ovsdb::bridge;
-use datapath::pass::{FloodSetting, Operation, PortFlooding};
+use datapath::pass::{Operation, PortSetting, SetPort};
 use datapath::ports::SwitchPort;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -94,7 +94,7 @@ pub enum FlowError {
         port: String,
     },
     /// The switch refused or lost a port setting.
-    #[error("cannot set flooding on {ports}")]
+    #[error("cannot set ports {ports}")]
     PortSettings {
         /// The ports, comma-separated.
         ports: String,
@@ -206,7 +206,7 @@ pub async fn execute_ovsdb<S: AsyncRead + AsyncWrite + Unpin>(
                     tracing::info!(port = %name, "deleted port");
                 }
             }
-            Operation::SetFlooding(_) | Operation::ApplyFlows(_) => {}
+            Operation::SetPort(_) | Operation::ApplyFlows(_) => {}
         }
     }
     Ok(bridge::switch_ports(ovsdb.replica(), bridge_name))
@@ -239,10 +239,10 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut settings: Vec<&FloodSetting> = Vec::new();
+    let mut settings: Vec<&SetPort> = Vec::new();
     for operation in operations {
         match operation {
-            Operation::SetFlooding(setting) => settings.push(setting),
+            Operation::SetPort(setting) => settings.push(setting),
             Operation::ApplyFlows(changes) => {
                 send_settings(of15, of10, &std::mem::take(&mut settings)).await?;
                 of15.apply(&changes.flow_mods).await.map_err(FlowError::Bundle)?;
@@ -294,7 +294,7 @@ pub async fn sync_flows<S: AsyncRead + AsyncWrite + Unpin>(
 async fn send_settings<A, B>(
     of15: &mut OpenFlowConnection<A>,
     of10: &mut OpenFlowConnection<B>,
-    settings: &[&FloodSetting],
+    settings: &[&SetPort],
 ) -> Result<(), FlowError>
 where
     A: AsyncRead + AsyncWrite + Unpin,
@@ -307,17 +307,18 @@ where
     let ports = of15.dump_ports().await.map_err(FlowError::PortDump)?;
     let mut port_mods = Vec::with_capacity(settings.len());
     for setting in settings {
+        let missing = || FlowError::PortMissing { port: setting.port.clone() };
         let port = ports
             .iter()
             .find(|p| p.name == setting.port && p.port_no == setting.ofport)
-            .ok_or_else(|| FlowError::PortMissing { port: setting.port.clone() })?;
+            .ok_or_else(missing)?;
         // OpenFlow 1.0 port numbers are 16 bits; every usable ofport fits.
-        let port_no =
-            u16::try_from(port.port_no).map_err(|_| FlowError::PortMissing { port: setting.port.clone() })?;
-        port_mods.push(match setting.flooding {
-            PortFlooding::OwnPort => PortMod10::traffic_control_port(port_no, port.hw_addr),
-            PortFlooding::NoFlood => PortMod10::no_flood(port_no, port.hw_addr, true),
-            PortFlooding::Flood => PortMod10::no_flood(port_no, port.hw_addr, false),
+        let port_no = u16::try_from(port.port_no).map_err(|_| missing())?;
+        port_mods.push(match setting.setting {
+            PortSetting::NoFlood => PortMod10::no_flood(port_no, port.hw_addr, true),
+            PortSetting::NoFloodAndUp => PortMod10::traffic_control_port(port_no, port.hw_addr),
+            PortSetting::Up => PortMod10::up(port_no, port.hw_addr),
+            PortSetting::Flood => PortMod10::no_flood(port_no, port.hw_addr, false),
         });
     }
     of10.port_mods(&port_mods).await.map_err(|source| FlowError::PortSettings {
@@ -325,16 +326,10 @@ where
         source,
     })?;
     for setting in settings {
-        match setting.flooding {
-            PortFlooding::NoFlood => {
-                tracing::info!(port = %setting.port, ofport = setting.ofport, "adopted port: kept out of floods")
-            }
-            PortFlooding::Flood => {
-                tracing::info!(port = %setting.port, ofport = setting.ofport, "released adopted port: floods again")
-            }
-            PortFlooding::OwnPort => {
-                tracing::debug!(port = %setting.port, ofport = setting.ofport, "port kept out of floods")
-            }
+        let (port, ofport) = (&setting.port, setting.ofport);
+        match setting.setting {
+            PortSetting::Flood => tracing::info!(%port, ofport, "released adopted port: floods again"),
+            other => tracing::debug!(%port, ofport, setting = ?other, "port set"),
         }
     }
     Ok(())

@@ -70,7 +70,7 @@ pub trait SwitchAccess {
 pub struct Observed {
     /// Ports, flows and port settings, as last seen or left.
     pub switch: SwitchState,
-    /// The epoch `switch.flows` and `switch.flooding` belong to; none
+    /// The epoch `switch.flows` and `switch.port_settings` belong to; none
     /// when they are not known (read the flows back first).
     pub epoch: Option<Epoch>,
 }
@@ -181,7 +181,7 @@ pub async fn reconcile<S: SwitchAccess>(
             None => {
                 let (epoch, dumped) = switch.dump_flows().await.map_err(ReconcileError::Switch)?;
                 observed.switch.flows = HeldFlows::Dumped(dumped);
-                observed.switch.flooding = Default::default();
+                observed.switch.port_settings = Default::default();
                 observed.epoch = Some(epoch);
                 epoch
             }
@@ -222,7 +222,7 @@ pub async fn reconcile<S: SwitchAccess>(
                             flows = sent.unwrap_or(flows);
                             observed.switch.flows =
                                 HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
-                            observed.switch.flooding = pass.flooding.clone();
+                            observed.switch.port_settings = pass.port_settings.clone();
                             observed.epoch = Some(epoch);
                         }
                         Applied::NewEpoch(_) => {
@@ -237,7 +237,7 @@ pub async fn reconcile<S: SwitchAccess>(
             // A pass without OpenFlow operations found the switch holding
             // the plan already.
             observed.switch.flows = HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
-            observed.switch.flooding = pass.flooding;
+            observed.switch.port_settings = pass.port_settings;
             let ports = observed.switch.ports.clone();
             let plan = Arc::new(pass.plan);
             return Ok(PassReport { plan, flows, created, deleted, ports, plans, plan_time });
@@ -330,12 +330,12 @@ where
 
 #[cfg(test)]
 mod tests {
-    use datapath::pass::{FloodSetting, PortFlooding};
+    use datapath::pass::{PortSetting, SetPort};
 
     use super::*;
 
     fn setting(port: &str) -> Operation {
-        Operation::SetFlooding(FloodSetting { port: port.into(), ofport: 1, flooding: PortFlooding::OwnPort })
+        Operation::SetPort(SetPort { port: port.into(), ofport: 1, setting: PortSetting::NoFlood })
     }
 
     /// A pass's shape: await a, no-flood on a, flows, delete b.

@@ -14,11 +14,16 @@
 //!    false: another number, an error), the rest is void: plan again;
 //! 3. no-flood on every TrafficControl port the switch has not been told
 //!    yet (ovs-vswitchd forgets it when it restarts), before any flow of
-//!    the pass reaches the switch;
+//!    the pass reaches the switch; the agent's ports that a Redirect uses
+//!    are brought up with it, so they carry traffic the moment their flows
+//!    are in;
 //! 4. the flow changes, in one bundle;
-//! 5. flooding back on adopted devices no TrafficControl uses any more,
+//! 5. the agent's ports that only Mirrors use are brought up, now: a
+//!    device that comes up makes ovs-vswitchd reconfigure, which would
+//!    hold back the bundle, and no copy is sent to the port before it;
+//! 6. flooding back on adopted devices no TrafficControl uses any more,
 //!    only now that no flow sends to them;
-//! 6. deleting the agent's ports the plan dropped, only now that no flow
+//! 7. deleting the agent's ports the plan dropped, only now that no flow
 //!    names them (OVS may give their ofports to the next port).
 //!
 //! What it does not do: talk to anything, or remember anything. What the
@@ -43,7 +48,7 @@ pub struct SwitchState {
     /// The agent's flows on the switch.
     pub flows: HeldFlows,
     /// The port settings the switch was given since ovs-vswitchd started.
-    pub flooding: Flooding,
+    pub port_settings: PortSettings,
 }
 
 /// The agent's flows a switch holds: as a dump showed them, or as the
@@ -86,18 +91,14 @@ impl HeldFlows {
     }
 }
 
-/// How a port takes part in floods (OpenFlow 1.0's no-flood bit: NORMAL
-/// never floods into a no-flood port).
+/// What the agent set on a port of the running ovs-vswitchd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PortFlooding {
+pub enum Configured {
     /// The agent's own TrafficControl port: out of floods, and up.
     OwnPort,
     /// A device someone else attached, used by a TrafficControl: out of
     /// floods; otherwise as its owner left it.
-    NoFlood,
-    /// An adopted device no TrafficControl uses any more: in floods again,
-    /// as before the agent adopted it.
-    Flood,
+    Adopted,
 }
 
 /// The port settings a switch holds, by port name, with the ofport they
@@ -105,11 +106,11 @@ pub enum PortFlooding {
 /// this is what the agent sent since the switch started: empty after
 /// ovs-vswitchd restarts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Flooding(BTreeMap<String, (u32, PortFlooding)>);
+pub struct PortSettings(BTreeMap<String, (u32, Configured)>);
 
-impl Flooding {
-    /// The setting `port` holds, if the agent gave it one.
-    pub fn get(&self, port: &str) -> Option<(u32, PortFlooding)> {
+impl PortSettings {
+    /// What `port` holds, if the agent set it.
+    pub fn get(&self, port: &str) -> Option<(u32, Configured)> {
         self.0.get(port).copied()
     }
 
@@ -124,15 +125,30 @@ impl Flooding {
     }
 }
 
+/// What one port_mod sets (OpenFlow 1.0's no-flood bit: NORMAL never
+/// floods into a no-flood port; and the port-down bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortSetting {
+    /// Out of floods.
+    NoFlood,
+    /// Out of floods and up, at once.
+    NoFloodAndUp,
+    /// Up (OVS brings an internal port's device up with it).
+    Up,
+    /// In floods again: an adopted device given back, as before the agent
+    /// adopted it.
+    Flood,
+}
+
 /// One port setting to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FloodSetting {
+pub struct SetPort {
     /// The port.
     pub port: String,
     /// Its ofport.
     pub ofport: u32,
     /// What it gets.
-    pub flooding: PortFlooding,
+    pub setting: PortSetting,
 }
 
 /// A port to create.
@@ -167,8 +183,8 @@ pub enum Operation {
     /// Wait until OVS answered for each of these ports (an ofport or an
     /// error); then [`Pass::holds`] says whether the rest still stands.
     AwaitPorts(Vec<String>),
-    /// Give a port its flood setting.
-    SetFlooding(FloodSetting),
+    /// Give a port a setting.
+    SetPort(SetPort),
     /// Send these flow changes in one bundle.
     ApplyFlows(FlowChanges),
     /// Remove these agent ports from the bridge.
@@ -183,7 +199,7 @@ impl Operation {
             | Operation::ReconfigurePort(_)
             | Operation::AwaitPorts(_)
             | Operation::DeletePorts(_) => Executor::Ovsdb,
-            Operation::SetFlooding(_) | Operation::ApplyFlows(_) => Executor::OpenFlow,
+            Operation::SetPort(_) | Operation::ApplyFlows(_) => Executor::OpenFlow,
         }
     }
 }
@@ -199,8 +215,8 @@ pub struct Pass {
     pub plan: Plan,
     /// What to do, in order.
     pub operations: Vec<Operation>,
-    /// The flood settings the switch holds once the operations are done.
-    pub flooding: Flooding,
+    /// The port settings the switch holds once the operations are done.
+    pub port_settings: PortSettings,
     /// How the plan assumed OVS answers for each planned port.
     assumed: BTreeMap<String, Answer>,
 }
@@ -276,19 +292,19 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     if !operations.is_empty() || !plan.ports.keys().all(|name| answered(name)) {
         operations.push(Operation::AwaitPorts(plan.ports.keys().cloned().collect()));
     }
-    let (settings, released, flooding) = flood_settings(&plan, switch);
-    operations.extend(settings.into_iter().map(Operation::SetFlooding));
+    let settings = port_settings(cluster, &plan, switch);
+    operations.extend(settings.before_flows.into_iter().map(Operation::SetPort));
     let changes = switch.flows.changes_to(&plan.flows);
     if !changes.is_empty() {
         operations.push(Operation::ApplyFlows(changes));
     }
-    operations.extend(released.into_iter().map(Operation::SetFlooding));
+    operations.extend(settings.after_flows.into_iter().map(Operation::SetPort));
     if !ports.delete_after_flows.is_empty() {
         operations.push(Operation::DeletePorts(ports.delete_after_flows));
     }
     let assumed =
         plan.ports.iter().map(|(name, port)| (name.clone(), (port.ofport, port.error.clone()))).collect();
-    Pass { plan, operations, flooding, assumed }
+    Pass { plan, operations, port_settings: settings.held, assumed }
 }
 
 /// The ofport each port to create asks for, in name order: the lowest
@@ -310,33 +326,57 @@ fn ofport_requests(
         .collect()
 }
 
-/// The settings to send before the flows, those to send after them, and
-/// what the switch holds once both are sent.
-fn flood_settings(plan: &Plan, switch: &SwitchState) -> (Vec<FloodSetting>, Vec<FloodSetting>, Flooding) {
-    let mut before = Vec::new();
-    let mut after = Vec::new();
-    let mut holds = BTreeMap::new();
+/// The port settings a pass sends, around its flows.
+struct Settings {
+    before_flows: Vec<SetPort>,
+    after_flows: Vec<SetPort>,
+    /// What the switch holds once both are sent.
+    held: PortSettings,
+}
+
+/// The settings every planned port lacks, and flooding back for adopted
+/// devices no TrafficControl uses any more.
+fn port_settings(cluster: &Cluster, plan: &Plan, switch: &SwitchState) -> Settings {
+    let redirects: BTreeSet<&str> = cluster
+        .traffic_controls
+        .iter()
+        .filter(|tc| tc.spec.action == crate::api::Action::Redirect)
+        .filter_map(|tc| tc.metadata.name.as_deref())
+        .collect();
+    let mut settings =
+        Settings { before_flows: Vec::new(), after_flows: Vec::new(), held: PortSettings::default() };
     for (name, port) in &plan.ports {
         let Some(ofport) = port.ofport else { continue };
-        let flooding = if port.adopted { PortFlooding::NoFlood } else { PortFlooding::OwnPort };
-        if switch.flooding.get(name) != Some((ofport, flooding)) {
-            before.push(FloodSetting { port: name.clone(), ofport, flooding });
+        let configured = if port.adopted { Configured::Adopted } else { Configured::OwnPort };
+        settings.held.0.insert(name.clone(), (ofport, configured));
+        if switch.port_settings.get(name) == Some((ofport, configured)) {
+            continue;
         }
-        holds.insert(name.clone(), (ofport, flooding));
+        let set = |setting| SetPort { port: name.clone(), ofport, setting };
+        match configured {
+            Configured::Adopted => settings.before_flows.push(set(PortSetting::NoFlood)),
+            Configured::OwnPort if port.users.iter().any(|u| redirects.contains(u.as_str())) => {
+                settings.before_flows.push(set(PortSetting::NoFloodAndUp));
+            }
+            Configured::OwnPort => {
+                settings.before_flows.push(set(PortSetting::NoFlood));
+                settings.after_flows.push(set(PortSetting::Up));
+            }
+        }
     }
     let present: BTreeMap<&str, u32> =
         switch.ports.iter().filter_map(|p| Some((p.name.as_str(), p.usable_ofport()?))).collect();
-    for (name, (_, flooding)) in &switch.flooding.0 {
-        if *flooding != PortFlooding::NoFlood || plan.ports.contains_key(name) {
+    for (name, (_, configured)) in &switch.port_settings.0 {
+        if *configured != Configured::Adopted || plan.ports.contains_key(name) {
             continue;
         }
         // A device given back floods again; one that left the bridge
         // took its setting with it.
         if let Some(&ofport) = present.get(name.as_str()) {
-            after.push(FloodSetting { port: name.clone(), ofport, flooding: PortFlooding::Flood });
+            settings.after_flows.push(SetPort { port: name.clone(), ofport, setting: PortSetting::Flood });
         }
     }
-    (before, after, Flooding(holds))
+    settings
 }
 
 #[cfg(test)]

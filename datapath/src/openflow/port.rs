@@ -105,6 +105,11 @@ impl PortMod10 {
         PortMod10 { port_no, hw_addr, config: OFPPC10_NO_FLOOD, mask: OFPPC10_NO_FLOOD | OFPPC_PORT_DOWN }
     }
 
+    /// Brings a port up (OVS brings an internal port's device up with it).
+    pub fn up(port_no: u16, hw_addr: [u8; 6]) -> Self {
+        PortMod10 { port_no, hw_addr, config: 0, mask: OFPPC_PORT_DOWN }
+    }
+
     /// The body (after the header).
     pub fn write(&self, w: &mut Writer) {
         w.u16(self.port_no).bytes(&self.hw_addr).u32(self.config).u32(self.mask).u32(0).zeros(4);

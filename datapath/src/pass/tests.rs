@@ -86,7 +86,7 @@ fn after(switch: &SwitchState, pass: &Pass) -> SwitchState {
     SwitchState {
         ports: ovs_answers(switch, pass, granted),
         flows: HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice())),
-        flooding: pass.flooding.clone(),
+        port_settings: pass.port_settings.clone(),
     }
 }
 
@@ -97,7 +97,7 @@ fn kinds(pass: &Pass) -> Vec<String> {
             Operation::CreatePort(port) => format!("create {} ofport={:?}", port.config.name, port.ofport),
             Operation::ReconfigurePort(config) => format!("reconfigure {}", config.name),
             Operation::AwaitPorts(names) => format!("await {}", names.join(",")),
-            Operation::SetFlooding(s) => format!("{:?} {}={}", s.flooding, s.port, s.ofport),
+            Operation::SetPort(s) => format!("{:?} {}={}", s.setting, s.port, s.ofport),
             Operation::ApplyFlows(changes) => {
                 format!("flows +{} ~{} -{}", changes.added, changes.modified, changes.deleted)
             }
@@ -107,13 +107,13 @@ fn kinds(pass: &Pass) -> Vec<String> {
 }
 
 #[test]
-fn a_new_traffic_control_creates_its_port_with_a_chosen_ofport_then_no_flood_then_flows() {
+fn a_new_mirror_creates_its_port_with_a_chosen_ofport_then_no_flood_then_flows_then_brings_it_up() {
     let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
     let switch = fresh_switch(&cluster);
     let pass = pass(&cluster, &switch);
     assert_eq!(
         kinds(&pass),
-        ["create tap0 ofport=Some(3)", "await tap0", "OwnPort tap0=3", "flows +16 ~0 -0"]
+        ["create tap0 ofport=Some(3)", "await tap0", "NoFlood tap0=3", "flows +16 ~0 -0", "Up tap0=3"]
     );
     // The flows already name the port by the ofport it asked for.
     assert!(
@@ -147,10 +147,13 @@ fn after_a_switch_restart_no_flood_comes_before_any_flow() {
     let settled = after(&fresh_switch(&cluster), &first);
     // ovs-vswitchd restarted: OVSDB kept the ports, the flows and the
     // port settings are gone.
-    let restarted =
-        SwitchState { flows: HeldFlows::Dumped(Vec::new()), flooding: Flooding::default(), ..settled };
+    let restarted = SwitchState {
+        flows: HeldFlows::Dumped(Vec::new()),
+        port_settings: PortSettings::default(),
+        ..settled
+    };
     let pass = pass(&cluster, &restarted);
-    assert_eq!(kinds(&pass), ["OwnPort tap0=3", "flows +16 ~0 -0"]);
+    assert_eq!(kinds(&pass), ["NoFlood tap0=3", "flows +16 ~0 -0", "Up tap0=3"]);
 }
 
 #[test]
@@ -234,7 +237,7 @@ fn a_removed_traffic_control_loses_its_flows_before_its_port() {
     let empty = Cluster { traffic_controls: Arc::from([]), ..cluster };
     let pass = pass(&empty, &settled);
     assert_eq!(kinds(&pass), ["flows +0 ~0 -3", "delete tap0"]);
-    assert!(pass.flooding.is_empty());
+    assert!(pass.port_settings.is_empty());
 }
 
 #[test]
@@ -252,21 +255,23 @@ fn an_adopted_device_is_kept_out_of_floods_and_given_back_after_its_flows() {
 }
 
 #[test]
-fn a_redirect_creates_both_ports_in_name_order() {
+fn a_redirect_creates_both_ports_in_name_order_and_brings_them_up_before_its_flows() {
     let mut tc = mirror("r", "web", internal("tap1"));
     tc.spec.action = TcAction::Redirect;
     tc.spec.return_port = Some(ReturnPort::try_from(internal("tap0")).unwrap());
     let cluster = cluster(vec![tc]);
     let pass = pass(&cluster, &fresh_switch(&cluster));
     assert_eq!(
-        kinds(&pass)[..5],
+        kinds(&pass),
         [
             "create tap0 ofport=Some(3)",
             "create tap1 ofport=Some(4)",
             "await tap0,tap1",
-            "OwnPort tap0=3",
-            "OwnPort tap1=4"
-        ]
+            "NoFloodAndUp tap0=3",
+            "NoFloodAndUp tap1=4",
+            "flows +17 ~0 -0",
+        ],
+        "a Redirect's ports carry traffic the moment its flows are in"
     );
 }
 
@@ -296,9 +301,13 @@ fn operations_always_come_in_design_order() {
         match op {
             Operation::CreatePort(_) | Operation::ReconfigurePort(_) => 0,
             Operation::AwaitPorts(_) => 1,
-            Operation::SetFlooding(s) if s.flooding != PortFlooding::Flood => 2,
+            Operation::SetPort(s)
+                if matches!(s.setting, PortSetting::NoFlood | PortSetting::NoFloodAndUp) =>
+            {
+                2
+            }
             Operation::ApplyFlows(_) => 3,
-            Operation::SetFlooding(_) => 4,
+            Operation::SetPort(_) => 4,
             Operation::DeletePorts(_) => 5,
         }
     }

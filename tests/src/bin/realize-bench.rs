@@ -13,8 +13,9 @@
 //! 2. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
 //!    and its CPU time over 10 idle seconds.
 //!
-//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log]`
-//! (`--log`: the agent's last passes, with each step's time)
+//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE]`
+//! (`--log FILE`: the agent's whole log, each pass with its steps' times,
+//! written to FILE)
 
 use std::time::{Duration, Instant};
 
@@ -73,11 +74,27 @@ fn main() {
         wait_flows_through(runtime, &bridge, cookie, &probe, expected) - started
     };
 
+    // The reference flows: the TrafficControl's own, as the switch holds
+    // them, added by `ovs-ofctl --bundle add-flows` (process start
+    // included, as a user would run it).
+    let text = ovs.ofctl(&bridge, "dump-flows", &[&format!("cookie={cookie:#x}/-1"), "--no-stats"]);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with("cookie=")).collect();
+    assert_eq!(lines.len(), expected, "the reference needs the TrafficControl's flows");
+    let file = std::env::temp_dir().join(format!("tc-realize-bench-{}.txt", std::process::id()));
+    std::fs::write(&file, lines.join("\n") + "\n").expect("flow file");
+
+    // Each round times the agent and the references in turn, each from a
+    // settled switch (ovs-vswitchd done with the previous step), so that
+    // drifting load on the machine hits all of them alike.
     let mut created = Vec::new();
     let mut reselected = Vec::new();
-    for _ in 0..runs {
+    let mut reference = Vec::new();
+    let mut port_reference = Vec::new();
+    for run in 0..runs {
         request(&api, "DELETE", &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"), "");
         wait_flows(&runtime, &bridge, cookie, 0);
+        wait_port_gone(&ovs, &bridge, "tap0");
+        settle();
         let started = Instant::now();
         request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
         created.push(arrived(&runtime, started));
@@ -85,40 +102,36 @@ fn main() {
         // Selector away and back: flows only, the port stays.
         patch_selector(&api, name, "nobody");
         wait_flows(&runtime, &bridge, cookie, 0);
+        settle();
         let started = Instant::now();
         patch_selector(&api, name, "bench");
         reselected.push(arrived(&runtime, started));
-    }
-    // The reference, same switch, same run: the same flows added by
-    // `ovs-ofctl --bundle add-flows` (process start included, as a user
-    // would run it).
-    let text = ovs.ofctl(&bridge, "dump-flows", &[&format!("cookie={cookie:#x}/-1"), "--no-stats"]);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with("cookie=")).collect();
-    assert_eq!(lines.len(), expected, "the reference needs the TrafficControl's flows");
-    let file = std::env::temp_dir().join(format!("tc-realize-bench-{}.txt", std::process::id()));
-    std::fs::write(&file, lines.join("\n") + "\n").expect("flow file");
-    patch_selector(&api, name, "nobody");
-    wait_flows(&runtime, &bridge, cookie, 0);
-    let mut reference = Vec::new();
-    for _ in 0..runs {
+
+        // The same flows through ovs-ofctl, on the same switch (the agent
+        // has no pass to run meanwhile: nothing changes in the cluster).
+        patch_selector(&api, name, "nobody");
+        wait_flows(&runtime, &bridge, cookie, 0);
+        settle();
         let started = Instant::now();
         ovs.ofctl(&bridge, "add-flows", &["--bundle", &file.to_string_lossy()]);
         reference.push(started.elapsed());
         assert_eq!(count(&runtime), expected);
         ovs.ofctl(&bridge, "del-flows", &[&format!("cookie={cookie:#x}/-1")]);
         wait_flows(&runtime, &bridge, cookie, 0);
-    }
-    let _ = std::fs::remove_file(&file);
-    // And the port: `ovs-vsctl add-port` of an internal port, which waits
-    // until ovs-vswitchd has it, as the agent waits for the ofport.
-    let mut port_reference = Vec::new();
-    for run in 0..runs {
+
+        // And a port: `ovs-vsctl add-port` of an internal port, which
+        // waits until ovs-vswitchd has it, as the agent waits for the
+        // ofport.
+        settle();
         let port = format!("ref{run}");
         let started = Instant::now();
         ovs.vsctl(&["add-port", &bridge.name, &port, "--", "set", "interface", &port, "type=internal"]);
         port_reference.push(started.elapsed());
         ovs.vsctl(&["del-port", &bridge.name, &port]);
+        patch_selector(&api, name, "bench");
+        wait_flows(&runtime, &bridge, cookie, expected);
     }
+    let _ = std::fs::remove_file(&file);
 
     let created_p50 = report("new TrafficControl (port + flows)", &mut created);
     let reselected_p50 = report("selector change (flows only)", &mut reselected);
@@ -154,13 +167,10 @@ fn main() {
             }
         }
     }
-    if std::env::args().any(|a| a == "--log") {
-        // The agent's last passes, newest first: event arrival and steps.
-        for line in
-            agent.log().lines().filter(|l| l.contains("reconciled") || l.contains("changed")).rev().take(20)
-        {
-            println!("{line}");
-        }
+    if let Some(path) = std::env::args().skip_while(|a| a != "--log").nth(1) {
+        // The agent's whole log (each pass's steps, event arrivals).
+        std::fs::write(&path, agent.log()).expect("the agent's log");
+        println!("  the agent's log: {path}");
     }
 
     steady_state(&cluster, &mut agent, &api);
@@ -235,7 +245,9 @@ fn wait_flows_through(
         let deadline = Instant::now() + Duration::from_secs(30);
         while switch.dump_flows_matching(cookie, u64::MAX, probe.to_vec()).await.expect("dump").is_empty() {
             assert!(Instant::now() < deadline, "the probe flow never arrived");
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            // Every probe is a request ovs-vswitchd serves while it works
+            // on the bundle being timed: poll gently.
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let seen = Instant::now();
         let all = switch.dump_flows(cookie, u64::MAX).await.expect("dump").len();
@@ -257,6 +269,21 @@ fn wait_flows(runtime: &tokio::runtime::Runtime, bridge: &Bridge, cookie: u64, e
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     });
+}
+
+/// Lets ovs-vswitchd finish what the last step started (a deleted port's
+/// device, revalidation) before the next timed step.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// Waits until the bridge no longer has `port`.
+fn wait_port_gone(ovs: &Ovs, bridge: &Bridge, port: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == port) {
+        assert!(Instant::now() < deadline, "{port} was never deleted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Prints p50/p99/min/max of `samples`; returns the p50 in ms.
