@@ -73,6 +73,10 @@ pub struct Observed {
     /// The epoch `switch.flows` and `switch.port_settings` belong to; none
     /// when they are not known (read the flows back first).
     pub epoch: Option<Epoch>,
+    /// `switch.ports` are what a watch of the bridge last reported: the
+    /// pass need not read them again (a change the watch has not reported
+    /// yet will start a pass of its own once it does).
+    pub ports_current: bool,
 }
 
 impl Observed {
@@ -170,7 +174,9 @@ pub async fn reconcile<S: SwitchAccess>(
     observed: &mut Observed,
     deletion: PortDeletion,
 ) -> Result<PassReport, ReconcileError<S::Error>> {
-    observed.switch.ports = switch.read_ports().await.map_err(ReconcileError::Switch)?;
+    if !std::mem::take(&mut observed.ports_current) {
+        observed.switch.ports = switch.read_ports().await.map_err(ReconcileError::Switch)?;
+    }
     let mut created = Vec::new();
     let mut deleted = Vec::new();
     let mut flows = FlowCounts::default();

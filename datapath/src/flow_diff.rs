@@ -9,6 +9,7 @@
 //! delete. Flows whose cookie is not the agent's are never touched, even if
 //! a dump returns them. An unchanged plan gives no flow_mod at all.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::flows::{Cookie, Flow, Match, Table};
@@ -35,13 +36,16 @@ impl FlowChanges {
     }
 }
 
-type Key = (Table, u16, Vec<Match>);
+/// A flow's identity; borrowed from the flows being compared where it can
+/// be (a dump's matches are parsed, so owned), so that diffing a thousand
+/// flows does not copy a thousand match lists.
+type Key<'a> = (Table, u16, Cow<'a, [Match]>);
 
-fn key_of(desc: &FlowDesc) -> Option<Key> {
+fn key_of(desc: &FlowDesc) -> Option<Key<'static>> {
     let table = table_from_id(desc.table_id)?;
     let mut matches = known_fields(desc.fields.clone())?;
     matches.sort();
-    Some((table, desc.priority, matches))
+    Some((table, desc.priority, Cow::Owned(matches)))
 }
 
 /// A flow the switch holds: as a dump showed it, or as the agent's last
@@ -84,7 +88,7 @@ impl Held<'_> {
 /// The flow_mods that turn the switch's flows (`observed`, a dump) into
 /// `desired`.
 pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
-    let mut on_switch: BTreeMap<Key, Held<'_>> = BTreeMap::new();
+    let mut on_switch: BTreeMap<Key<'_>, Held<'_>> = BTreeMap::new();
     let mut deletes = Vec::new();
     for desc in observed.iter().filter(|d| Cookie(d.cookie).is_agents()) {
         match key_of(desc) {
@@ -112,22 +116,24 @@ pub fn diff(desired: &[Flow], observed: &[FlowDesc]) -> FlowChanges {
 pub fn diff_installed(desired: &[Flow], installed: &[Flow]) -> FlowChanges {
     let on_switch = installed
         .iter()
-        .map(|flow| ((flow.table, flow.priority, flow.matches.clone()), Held::Installed(flow)))
+        .map(|flow| {
+            ((flow.table, flow.priority, Cow::Borrowed(flow.matches.as_slice())), Held::Installed(flow))
+        })
         .collect();
     changes(desired, on_switch, Vec::new())
 }
 
 /// Deletes (those already decided, then the held flows not desired),
 /// modifies and adds.
-fn changes(
-    desired: &[Flow],
-    mut on_switch: BTreeMap<Key, Held<'_>>,
+fn changes<'a>(
+    desired: &'a [Flow],
+    mut on_switch: BTreeMap<Key<'a>, Held<'a>>,
     mut deletes: Vec<FlowMod>,
 ) -> FlowChanges {
     let mut modifies = Vec::new();
     let mut adds = Vec::new();
     for flow in desired {
-        let key: Key = (flow.table, flow.priority, flow.matches.clone());
+        let key: Key<'_> = (flow.table, flow.priority, Cow::Borrowed(&flow.matches));
         match on_switch.remove(&key) {
             Some(held) if held.is(flow) => {}
             // A modify never changes a flow's cookie (OpenFlow 1.2+ uses

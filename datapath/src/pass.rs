@@ -316,14 +316,18 @@ fn ofport_requests(
     switch: &SwitchState,
 ) -> BTreeMap<String, u32> {
     let on_switch: BTreeSet<&str> = switch.ports.iter().map(|p| p.name.as_str()).collect();
+    let new: Vec<&String> = needed
+        .iter()
+        .filter(|(name, port)| !port.adopted && !on_switch.contains(name.as_str()))
+        .map(|(n, _)| n)
+        .collect();
+    if new.is_empty() {
+        return BTreeMap::new(); // the common pass: reading every held flow's ofports is not free
+    }
     let mut taken = switch.flows.ofports();
     taken.extend(switch.ports.iter().filter_map(|p| p.ofport));
     let mut free = (1..=OFPORT_MAX).filter(move |n| !taken.contains(n));
-    needed
-        .iter()
-        .filter(|(name, port)| !port.adopted && !on_switch.contains(name.as_str()))
-        .filter_map(|(name, _)| Some((name.clone(), free.next()?)))
-        .collect()
+    new.into_iter().filter_map(|name| Some((name.clone(), free.next()?))).collect()
 }
 
 /// The port settings a pass sends, around its flows.

@@ -69,7 +69,10 @@ impl AgentProcess {
     fn start_with_config(dir: &Path, config: &Path, kubeconfig: &Path, node: &str) -> Self {
         let listen = format!("127.0.0.1:{}", free_port());
         let log = std::fs::File::create(dir.join("agent.log")).expect("agent log");
-        let child = Command::new(workspace_binary("tc-agent"))
+        // TC_AGENT: another build of the agent (the benchmarks compare
+        // two commits against the same references this way).
+        let binary = std::env::var_os("TC_AGENT").map_or_else(|| workspace_binary("tc-agent"), PathBuf::from);
+        let child = Command::new(binary)
             .args(["--config"])
             .arg(config)
             .args(["--node-name", node, "--listen", &listen, "--kubeconfig"])

@@ -207,7 +207,11 @@ impl Reconciler {
         if self.running || !self.dirty || !synced {
             return;
         }
-        let Some(observed) = self.observed.take() else { return };
+        let Some(mut observed) = self.observed.take() else { return };
+        // Ports the watch reported since the last pass must be read anew
+        // (through an OVSDB round trip); otherwise the last pass's are
+        // still the bridge's, and the pass skips that round trip.
+        observed.ports_current = self.reported_ports.as_deref() == Some(&observed.switch.ports[..]);
         self.dirty = false;
         self.running = true;
         let cluster = self.cluster.clone();

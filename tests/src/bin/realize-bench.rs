@@ -15,7 +15,8 @@
 //!
 //! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE]`
 //! (`--log FILE`: the agent's whole log, each pass with its steps' times,
-//! written to FILE)
+//! written to FILE; `TC_AGENT=PATH` times another build of `tc-agent`, to
+//! compare two commits against references measured the same way)
 
 use std::time::{Duration, Instant};
 
