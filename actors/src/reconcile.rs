@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use datapath::flow_diff::FlowChanges;
 use datapath::openflow::flow_mod::FlowDesc;
-use datapath::pass::{Executor, HeldFlows, Operation, SwitchState, pass};
+use datapath::pass::{Executor, HeldFlows, Operation, Pass, SwitchState, pass};
 use datapath::plan::{Cluster, Plan};
 use datapath::ports::SwitchPort;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -177,79 +177,102 @@ pub async fn reconcile<S: SwitchAccess>(
     if !std::mem::take(&mut observed.ports_current) {
         observed.switch.ports = switch.read_ports().await.map_err(ReconcileError::Switch)?;
     }
-    let mut created = Vec::new();
-    let mut deleted = Vec::new();
-    let mut flows = FlowCounts::default();
-    let mut plan_time = Duration::ZERO;
+    let mut done = Done::default();
     for plans in 1..=MAX_PLANS {
-        let epoch = match observed.epoch {
-            Some(epoch) => epoch,
-            None => {
-                let (epoch, dumped) = switch.dump_flows().await.map_err(ReconcileError::Switch)?;
-                observed.switch.flows = HeldFlows::Dumped(dumped);
-                observed.switch.port_settings = Default::default();
-                observed.epoch = Some(epoch);
-                epoch
-            }
-        };
+        let epoch = flows_known(switch, observed).await.map_err(ReconcileError::Switch)?;
         let planning = Instant::now();
         let pass = pass(cluster, &observed.switch);
-        plan_time += planning.elapsed();
-        let mut settled = true;
-        for (executor, run) in runs(ordered(pass.operations.clone(), deletion)) {
-            for operation in &run {
-                match operation {
-                    Operation::CreatePort(port) => created.push(port.config.name.clone()),
-                    Operation::DeletePorts(names) => deleted.extend(names.iter().cloned()),
-                    _ => {}
-                }
-            }
-            match executor {
-                Executor::Ovsdb => {
-                    let awaited = run.iter().any(|op| matches!(op, Operation::AwaitPorts(_)));
-                    let ports = switch.ovsdb(run).await;
-                    observed.switch.ports = ports.map_err(ReconcileError::Switch)?;
-                    if awaited && !pass.holds(&observed.switch.ports) {
-                        settled = false;
-                        break;
-                    }
-                }
-                Executor::OpenFlow => {
-                    let sent = run.iter().find_map(|op| match op {
-                        Operation::ApplyFlows(changes) => Some(FlowCounts::from(changes)),
-                        _ => None,
-                    });
-                    let applied = switch.openflow(epoch, run).await;
-                    // Until the switch says otherwise, what it holds is
-                    // unknown (a bundle may or may not have committed).
-                    observed.forget_switch();
-                    match applied.map_err(ReconcileError::Switch)? {
-                        Applied::Done => {
-                            flows = sent.unwrap_or(flows);
-                            observed.switch.flows =
-                                HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
-                            observed.switch.port_settings = pass.port_settings.clone();
-                            observed.epoch = Some(epoch);
-                        }
-                        Applied::NewEpoch(_) => {
-                            settled = false;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        if settled {
-            // A pass without OpenFlow operations found the switch holding
-            // the plan already.
+        done.plan_time += planning.elapsed();
+        if carry_out(switch, &pass, epoch, observed, deletion, &mut done).await? {
+            // A pass that needed no OpenFlow run found the switch holding
+            // the plan's flows and settings already.
             observed.switch.flows = HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
             observed.switch.port_settings = pass.port_settings;
+            let Done { created, deleted, flows, plan_time } = done;
             let ports = observed.switch.ports.clone();
-            let plan = Arc::new(pass.plan);
-            return Ok(PassReport { plan, flows, created, deleted, ports, plans, plan_time });
+            return Ok(PassReport {
+                plan: Arc::new(pass.plan),
+                flows,
+                created,
+                deleted,
+                ports,
+                plans,
+                plan_time,
+            });
         }
     }
     Err(ReconcileError::Unsettled { plans: MAX_PLANS })
+}
+
+/// What the runs carried out so far did.
+#[derive(Default)]
+struct Done {
+    created: Vec<String>,
+    deleted: Vec<String>,
+    flows: FlowCounts,
+    plan_time: Duration,
+}
+
+/// The epoch the switch's flows and port settings are known for, reading
+/// the flows back (and forgetting the settings) when they are not known.
+async fn flows_known<S: SwitchAccess>(switch: &mut S, observed: &mut Observed) -> Result<Epoch, S::Error> {
+    if let Some(epoch) = observed.epoch {
+        return Ok(epoch);
+    }
+    let (epoch, dumped) = switch.dump_flows().await?;
+    observed.switch.flows = HeldFlows::Dumped(dumped);
+    observed.switch.port_settings = Default::default();
+    observed.epoch = Some(epoch);
+    Ok(epoch)
+}
+
+/// Hands each run of `pass`'s operations to its executor, keeping
+/// `observed` up to date; `false` when the rest of the pass is void (OVS
+/// answered otherwise than planned, or the switch is of a newer epoch)
+/// and it must be planned again.
+async fn carry_out<S: SwitchAccess>(
+    switch: &mut S,
+    pass: &Pass,
+    epoch: Epoch,
+    observed: &mut Observed,
+    deletion: PortDeletion,
+    done: &mut Done,
+) -> Result<bool, ReconcileError<S::Error>> {
+    for (executor, run) in runs(ordered(pass.operations.clone(), deletion)) {
+        for operation in &run {
+            match operation {
+                Operation::CreatePort(port) => done.created.push(port.config.name.clone()),
+                Operation::DeletePorts(names) => done.deleted.extend(names.iter().cloned()),
+                _ => {}
+            }
+        }
+        match executor {
+            Executor::Ovsdb => {
+                let awaited = run.iter().any(|op| matches!(op, Operation::AwaitPorts(_)));
+                observed.switch.ports = switch.ovsdb(run).await.map_err(ReconcileError::Switch)?;
+                if awaited && !pass.holds(&observed.switch.ports) {
+                    return Ok(false);
+                }
+            }
+            Executor::OpenFlow => {
+                let sent = pass.flow_changes().map(FlowCounts::from);
+                let applied = switch.openflow(epoch, run).await;
+                // Until the switch says otherwise, what it holds is unknown
+                // (a bundle may or may not have committed).
+                observed.forget_switch();
+                match applied.map_err(ReconcileError::Switch)? {
+                    Applied::Done => {
+                        done.flows = sent.unwrap_or(done.flows);
+                        observed.switch.flows = HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice()));
+                        observed.switch.port_settings = pass.port_settings.clone();
+                        observed.epoch = Some(epoch);
+                    }
+                    Applied::NewEpoch(_) => return Ok(false),
+                }
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The operations in the order they are carried out: the pass's, unless

@@ -262,19 +262,7 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
     let needed = planned_ports(cluster, &switch.ports);
     let requests = ofport_requests(&needed, switch);
-    let mut assumed_ports = switch.ports.clone();
-    for (name, ofport) in &requests {
-        let config = &needed[name].config;
-        assumed_ports.push(SwitchPort {
-            name: name.clone(),
-            ofport: Some(*ofport),
-            external_ids: PortConfig::external_ids(),
-            interface_type: config.interface_type.ovsdb_type().to_owned(),
-            options: config.options.clone(),
-            error: None,
-        });
-    }
-    let plan = crate::plan::plan(cluster, &assumed_ports);
+    let plan = crate::plan::plan(cluster, &with_requested(&switch.ports, &needed, &requests));
     let ports = port_diff::diff(&plan.ports, &switch.ports);
 
     let mut operations = Vec::new();
@@ -305,6 +293,28 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let assumed =
         plan.ports.iter().map(|(name, port)| (name.clone(), (port.ofport, port.error.clone()))).collect();
     Pass { plan, operations, port_settings: settings.held, assumed }
+}
+
+/// The bridge's ports as they will be once the ports to create exist with
+/// the ofports they ask for.
+fn with_requested(
+    ports: &[SwitchPort],
+    needed: &BTreeMap<String, crate::plan::PlannedPort>,
+    requests: &BTreeMap<String, u32>,
+) -> Vec<SwitchPort> {
+    let mut assumed = ports.to_vec();
+    assumed.extend(requests.iter().map(|(name, ofport)| {
+        let config = &needed[name].config;
+        SwitchPort {
+            name: name.clone(),
+            ofport: Some(*ofport),
+            external_ids: PortConfig::external_ids(),
+            interface_type: config.interface_type.ovsdb_type().to_owned(),
+            options: config.options.clone(),
+            error: None,
+        }
+    }));
+    assumed
 }
 
 /// The ofport each port to create asks for, in name order: the lowest
