@@ -248,9 +248,8 @@ async fn carry_out<S: SwitchAccess>(
         }
         match executor {
             Executor::Ovsdb => {
-                let awaited = run.iter().any(|op| matches!(op, Operation::AwaitPorts(_)));
                 observed.switch.ports = switch.ovsdb(run).await.map_err(ReconcileError::Switch)?;
-                if awaited && !pass.holds(&observed.switch.ports) {
+                if !pass.holds(&observed.switch.ports) {
                     return Ok(false);
                 }
             }

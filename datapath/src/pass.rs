@@ -10,8 +10,9 @@
 //!    chose (`ofport_request`: the lowest number no port holds and no held
 //!    flow names), so the flows below can already name it;
 //! 2. wait until OVS has answered for every planned port (an ofport, or an
-//!    error). If OVS did not do what the plan assumed ([`Pass::holds`] is
-//!    false: another number, an error), the rest is void: plan again;
+//!    error). If the bridge is not what the plan assumed ([`Pass::holds`]
+//!    is false: another number, an error, a port someone else added or
+//!    removed meanwhile), the rest is void: plan again;
 //! 3. no-flood on every TrafficControl port the switch has not been told
 //!    yet (ovs-vswitchd forgets it when it restarts), before any flow of
 //!    the pass reaches the switch; the agent's ports that a Redirect uses
@@ -204,9 +205,6 @@ impl Operation {
     }
 }
 
-/// What an answered port looks like: its usable ofport and its error.
-type Answer = (Option<u32>, Option<String>);
-
 /// One pass: the plan, and the operations that make the switch hold it.
 #[derive(Clone, Debug)]
 pub struct Pass {
@@ -217,19 +215,24 @@ pub struct Pass {
     pub operations: Vec<Operation>,
     /// The port settings the switch holds once the operations are done.
     pub port_settings: PortSettings,
-    /// How the plan assumed OVS answers for each planned port.
-    assumed: BTreeMap<String, Answer>,
+    /// The bridge's ports the plan was made for, by name: the observed
+    /// ones and the new ones with the ofports they ask for.
+    assumed: BTreeMap<String, SwitchPort>,
 }
 
 impl Pass {
-    /// Whether OVS answered for the planned ports as the plan assumed
-    /// (`ports`: the bridge's ports after an [`Operation::AwaitPorts`]).
-    /// When it did not (it gave a new port another ofport, or could not
-    /// open it), the operations after the wait are void: plan again.
+    /// Whether the bridge's ports, as they are after a run of OVSDB
+    /// operations, are the ones the plan was made for: OVS gave every new
+    /// port the ofport it asked for and opened it, and nobody else added,
+    /// removed or changed a port meanwhile (a Pod's port the CNI removed
+    /// must not keep its flows). The ports the pass deletes do not count.
+    /// When they are not, the operations after the run are void: plan
+    /// again with these ports.
     pub fn holds(&self, ports: &[SwitchPort]) -> bool {
-        let answers: BTreeMap<&str, Answer> =
-            ports.iter().map(|p| (p.name.as_str(), (p.usable_ofport(), p.error.clone()))).collect();
-        self.assumed.iter().all(|(name, assumed)| answers.get(name.as_str()) == Some(assumed))
+        let deleted: BTreeSet<&String> = self.deleted().collect();
+        let mut now: Vec<&SwitchPort> = ports.iter().filter(|p| !deleted.contains(&p.name)).collect();
+        now.sort_by(|a, b| a.name.cmp(&b.name));
+        now.into_iter().eq(self.assumed.values().filter(|p| !deleted.contains(&p.name)))
     }
 
     /// The flow changes the pass sends (none when the switch holds the plan).
@@ -262,7 +265,8 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
     let needed = planned_ports(cluster, &switch.ports);
     let requests = ofport_requests(&needed, switch);
-    let plan = crate::plan::plan(cluster, &with_requested(&switch.ports, &needed, &requests));
+    let assumed_ports = with_requested(&switch.ports, &needed, &requests);
+    let plan = crate::plan::plan(cluster, &assumed_ports);
     let ports = port_diff::diff(&plan.ports, &switch.ports);
 
     let mut operations = Vec::new();
@@ -290,8 +294,16 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     if !ports.delete_after_flows.is_empty() {
         operations.push(Operation::DeletePorts(ports.delete_after_flows));
     }
-    let assumed =
-        plan.ports.iter().map(|(name, port)| (name.clone(), (port.ofport, port.error.clone()))).collect();
+    let mut assumed: BTreeMap<String, SwitchPort> =
+        assumed_ports.into_iter().map(|p| (p.name.clone(), p)).collect();
+    for op in &operations {
+        if let Operation::ReconfigurePort(config) = op
+            && let Some(port) = assumed.get_mut(&config.name)
+        {
+            port.interface_type = config.interface_type.ovsdb_type().to_owned();
+            port.options = config.options.clone();
+        }
+    }
     Pass { plan, operations, port_settings: settings.held, assumed }
 }
 

@@ -213,6 +213,31 @@ fn a_port_ovs_numbers_otherwise_or_cannot_open_voids_the_rest_of_the_pass() {
     assert!(!kinds(&replanned).iter().any(|k| k.contains("eno9=")), "{:?}", kinds(&replanned));
 }
 
+/// The CNI removes a Pod's port (or adds one) while the pass creates a
+/// port: the bridge after the wait is not the one the plan was made for,
+/// so the rest of the pass is void, and the next plan drops (or adds) the
+/// Pod's flows. Only the ports the pass itself deletes are left out of the
+/// comparison.
+#[test]
+fn a_pod_port_that_comes_or_goes_during_the_pass_voids_it() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let switch = fresh_switch(&cluster);
+    let first = pass(&cluster, &switch);
+    let mut gone = ovs_answers(&switch, &first, granted);
+    gone.retain(|p| p.pod().is_none_or(|pod| pod.name != "client"));
+    assert!(!first.holds(&gone));
+    let mut added = ovs_answers(&switch, &first, granted);
+    added.push(SwitchPort { name: "late".into(), ofport: Some(9), ..SwitchPort::default() });
+    assert!(!first.holds(&added));
+    // The ports the pass deletes may be gone or not.
+    let settled = after(&switch, &first);
+    let empty = Cluster { traffic_controls: Arc::from([]), ..cluster.clone() };
+    let removal = pass(&empty, &settled);
+    assert!(removal.holds(&settled.ports));
+    let without_tap0: Vec<SwitchPort> = settled.ports.iter().filter(|p| p.name != "tap0").cloned().collect();
+    assert!(removal.holds(&without_tap0));
+}
+
 #[test]
 fn a_port_that_exists_without_an_answer_is_awaited_before_flows_name_it() {
     let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
@@ -292,6 +317,11 @@ fn a_changed_tunnel_is_reconfigured_in_place() {
     let name = port.name.clone();
     let pass = pass(&cluster, &settled);
     assert_eq!(kinds(&pass), [format!("reconfigure {name}"), format!("await {name}")]);
+    // Reconfigured as planned, the bridge is what the plan expects.
+    let mut reconfigured = settled.ports.clone();
+    let port = reconfigured.iter_mut().find(|p| p.name == name).unwrap();
+    port.options.insert("key".into(), "1".into());
+    assert!(pass.holds(&reconfigured));
 }
 
 /// Every pass, whatever the switch holds, keeps DESIGN §2's order.
