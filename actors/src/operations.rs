@@ -1,8 +1,9 @@
 //! The pass's operations carried out over the switch's connections: the
 //! OVSDB ones (create, reconfigure, await and delete ports) and the
 //! OpenFlow ones (port settings, flow bundles). Every decision is
-//! [`datapath::pass`]'s; this module only sends and waits, and logs what
-//! changed on the bridge.
+//! [`datapath::pass`]'s; this module only sends and waits, and logs the
+//! ports it creates, reconfigures and deletes (adoption is a plan change:
+//! the reconciler logs it).
 
 use datapath::flows::Cookie;
 use datapath::openflow::flow_mod::FlowDesc;
@@ -326,11 +327,7 @@ where
         source,
     })?;
     for setting in settings {
-        let (port, ofport) = (&setting.port, setting.ofport);
-        match setting.setting {
-            PortSetting::Flood => tracing::info!(%port, ofport, "released adopted port: floods again"),
-            other => tracing::debug!(%port, ofport, setting = ?other, "port set"),
-        }
+        tracing::debug!(port = %setting.port, ofport = setting.ofport, setting = ?setting.setting, "port set");
     }
     Ok(())
 }

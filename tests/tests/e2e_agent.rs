@@ -126,6 +126,13 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     agent.wait_for("the VXLAN port deleted", WAIT, |_| {
         !ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == vxlan_port)
     });
+    // The agent's log says so in one line naming the port.
+    let log = agent.log();
+    let deleted = log
+        .lines()
+        .filter(|l| l.contains("deleted port") && l.contains(&format!("port={vxlan_port}")))
+        .count();
+    assert_eq!(deleted, 1, "one deletion line for {vxlan_port} in:\n{log}");
     assert!(
         ovs.vsctl(&["list-ports", &bridge.name]).lines().any(|p| p == "tap0"),
         "mirror-audited keeps tap0"
@@ -169,6 +176,22 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     wait_condition(&cluster, &mut agent, "no-device", "Realized", "False");
     let failure = condition(&cluster, "no-device", "Realized", "message");
     assert!(failure.contains("nosuchdev0"), "the failure names the device: {failure}");
+    let log = agent.log();
+    for port in ["tap0", "tap1"] {
+        let created = log
+            .lines()
+            .filter(|l| l.contains("created port") && l.contains(&format!("port={port} ")))
+            .count();
+        assert_eq!(created, 1, "one creation line for {port} in:\n{log}");
+    }
+    let refused = |l: &&str| {
+        l.contains("TrafficControl refused on this node") && l.contains("traffic_control=no-device ")
+    };
+    assert_eq!(log.lines().filter(refused).count(), 1, "one refusal line for no-device in:\n{log}");
+    assert!(
+        log.lines().any(|l| l.contains("OVS could not set up port") && l.contains("nosuchdev0")),
+        "{log}"
+    );
     wait_condition(&cluster, &mut agent, "zz-first", "Realized", "True");
 
     // The failed one disturbs nothing: zz-first's mirror works.

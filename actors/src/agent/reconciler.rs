@@ -276,7 +276,7 @@ impl Reconciler {
             metrics.set_traffic_controls(&state.to_lowercase(), count);
         }
         metrics.set_traffic_controls("invalid", traffic_controls.invalid.len());
-        log_refusals(self.last_plan.as_deref(), &report.plan);
+        log_changes(self.last_plan.as_deref(), &report.plan);
         tracing::info!(
             took_ms = took.as_secs_f64() * 1e3,
             plan_ms = report.plan_time.as_secs_f64() * 1e3,
@@ -309,9 +309,25 @@ impl Reconciler {
     }
 }
 
-/// One info line per TrafficControl this node newly refuses (the status
-/// writer reports it too; this is the node's own log of it).
-fn log_refusals(before: Option<&Plan>, after: &Plan) {
+/// One info line per device the agent newly adopts or gives back, and
+/// per TrafficControl this node newly refuses (the status writer reports
+/// refusals too; this is the node's own log of them). Created and deleted
+/// ports are logged where they are created and deleted.
+fn log_changes(before: Option<&Plan>, after: &Plan) {
+    let adopted = |plan: Option<&Plan>, name: &str| {
+        plan.and_then(|p| p.ports.get(name)).is_some_and(|port| port.adopted)
+    };
+    for (name, port) in after.ports.iter().filter(|(name, port)| port.adopted && !adopted(before, name)) {
+        let users: Vec<&str> = port.users.iter().map(String::as_str).collect();
+        tracing::info!(port = %name, users = ?users, "adopted port: used as a TrafficControl port, never modified or deleted");
+    }
+    for name in before
+        .into_iter()
+        .flat_map(|p| p.ports.keys())
+        .filter(|name| adopted(before, name) && !after.ports.contains_key(*name))
+    {
+        tracing::info!(port = %name, "adopted port given back: no TrafficControl uses it");
+    }
     for (name, tc) in &after.traffic_controls {
         let was = before.and_then(|p| p.traffic_controls.get(name)).map(|t| &t.progress);
         if let Progress::Failed(why) | Progress::PortFailed(why) = &tc.progress

@@ -42,6 +42,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: under a kubelet (`kubectl logs`) or
+        // into a file, escape codes would only garble the lines.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let overrides = Overrides {
         node_name: cli.node_name.clone(),
