@@ -25,6 +25,7 @@ fn cluster() -> Cluster {
     let pods: Vec<PodInfo> = (0..PODS)
         .map(|i| PodInfo {
             pod: PodRef::new("default", format!("p{i}")),
+            uid: None,
             labels: BTreeMap::from([("app".to_owned(), "bench".to_owned())]),
             node_name: Some(NODE.to_owned()),
             host_network: false,
@@ -61,7 +62,7 @@ fn bench_pass(c: &mut Criterion) {
         external_ids: p.external_ids.clone(),
         interface_type: p.config.interface_type.ovsdb_type().to_owned(),
         options: p.config.options.clone(),
-        error: None,
+        ..Default::default()
     }));
     let holding = SwitchState {
         ports,

@@ -53,6 +53,7 @@ fn pods(count: usize) -> Vec<PodInfo> {
             }
             PodInfo {
                 pod: PodRef::new(format!("ns-{:03}", i % NAMESPACES), format!("pod-{i}")),
+                uid: None,
                 labels: labels(&pairs),
                 node_name: Some(NODE.to_owned()),
                 host_network: false,

@@ -46,6 +46,9 @@ impl fmt::Display for PodRef {
 pub struct PodInfo {
     /// Namespace and name.
     pub pod: PodRef,
+    /// `metadata.uid`: tells a Pod from an older one of the same name, and
+    /// finds it from a port that names only the UID (ovs-cni).
+    pub uid: Option<String>,
     /// The Pod's labels.
     pub labels: BTreeMap<String, String>,
     /// The node it is scheduled on, if any.
@@ -62,6 +65,7 @@ impl From<&Pod> for PodInfo {
                 pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned()),
                 pod.metadata.name.clone().unwrap_or_default(),
             ),
+            uid: pod.metadata.uid.clone(),
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             node_name: spec.and_then(|s| s.node_name.clone()),
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),

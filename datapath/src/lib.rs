@@ -11,6 +11,8 @@
 //! - [`validate`]: every problem of one TrafficControl, as errors and
 //!   warnings that name the object, the field and the rule.
 //! - [`cluster`]: the planner's view of Kubernetes (Pods, Namespaces).
+//! - [`cni`]: which Pod a bridge port belongs to, by the keys each CNI
+//!   (Antrea, OVN-Kubernetes, Kube-OVN, ovs-cni) writes in OVSDB.
 //! - [`selector`]: Kubernetes label-selector semantics, indexed for speed.
 //! - [`bitset`]: fixed-size index sets, the form of "which Pods".
 //!
@@ -39,6 +41,7 @@
 pub mod api;
 pub mod bitset;
 pub mod cluster;
+pub mod cni;
 pub mod encap;
 pub mod flow_diff;
 pub mod flows;

@@ -16,9 +16,10 @@ use sha1::{Digest, Sha1};
 
 use crate::api;
 use crate::cluster::{NamespaceInfo, PodInfo};
+use crate::cni::keys::antrea;
 use crate::pass::{SwitchState, pass};
 use crate::plan::{Cluster, Plan};
-use crate::ports::{SwitchPort, pod_keys};
+use crate::ports::SwitchPort;
 use crate::validate::{Report, Validator};
 
 /// The objects of a set of manifests, sorted by kind.
@@ -106,9 +107,9 @@ pub fn pod_ports(node: &str, pods: &[PodInfo]) -> Vec<SwitchPort> {
                 name: format!("{short}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2]),
                 ofport: Some(ofport),
                 external_ids: BTreeMap::from([
-                    (pod_keys::NAME.to_owned(), pod.pod.name.clone()),
-                    (pod_keys::NAMESPACE.to_owned(), pod.pod.namespace.clone()),
-                    (pod_keys::MAC.to_owned(), format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")),
+                    (antrea::POD_NAME.to_owned(), pod.pod.name.clone()),
+                    (antrea::POD_NAMESPACE.to_owned(), pod.pod.namespace.clone()),
+                    (antrea::MAC.to_owned(), format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")),
                 ]),
                 ..Default::default()
             }

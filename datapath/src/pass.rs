@@ -165,6 +165,14 @@ pub struct NewPort {
     pub ofport: Option<u32>,
 }
 
+impl NewPort {
+    /// The port as the bridge shows it once OVS created it with the
+    /// ofport it asked for.
+    pub fn as_created(&self) -> SwitchPort {
+        created(&self.config, self.ofport)
+    }
+}
+
 /// Who carries an operation out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Executor {
@@ -315,18 +323,23 @@ fn with_requested(
     requests: &BTreeMap<String, u32>,
 ) -> Vec<SwitchPort> {
     let mut assumed = ports.to_vec();
-    assumed.extend(requests.iter().map(|(name, ofport)| {
-        let config = &needed[name].config;
-        SwitchPort {
-            name: name.clone(),
-            ofport: Some(*ofport),
-            external_ids: PortConfig::external_ids(),
-            interface_type: config.interface_type.ovsdb_type().to_owned(),
-            options: config.options.clone(),
-            error: None,
-        }
-    }));
+    assumed.extend(requests.iter().map(|(name, ofport)| created(&needed[name].config, Some(*ofport))));
     assumed
+}
+
+/// A port the agent creates with `config`, as the bridge shows it once OVS
+/// gave it `ofport`: the agent's `external_ids` on both rows (what
+/// [`crate::ovsdb::bridge::add_port`] writes).
+fn created(config: &PortConfig, ofport: Option<u32>) -> SwitchPort {
+    SwitchPort {
+        name: config.name.clone(),
+        ofport,
+        external_ids: PortConfig::external_ids(),
+        port_external_ids: PortConfig::external_ids(),
+        interface_type: config.interface_type.ovsdb_type().to_owned(),
+        options: config.options.clone(),
+        ..SwitchPort::default()
+    }
 }
 
 /// The ofport each port to create asks for, in name order: the lowest

@@ -50,7 +50,7 @@ pub fn diff(planned: &BTreeMap<String, PlannedPort>, observed: &[SwitchPort]) ->
     }
     changes.delete_after_flows = observed
         .iter()
-        .filter(|p| p.is_agents() && p.pod().is_none() && !planned.contains_key(&p.name))
+        .filter(|p| p.is_agents() && !p.is_pods() && !planned.contains_key(&p.name))
         .map(|p| p.name.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -62,8 +62,8 @@ pub fn diff(planned: &BTreeMap<String, PlannedPort>, observed: &[SwitchPort]) ->
 mod tests {
     use super::*;
     use crate::api::{NamedPort, Port, UdpTunnel};
+    use crate::cni::keys::antrea;
     use crate::plan::PortRole;
-    use crate::ports::pod_keys;
 
     fn planned(port: &Port, users: &[&str]) -> (String, PlannedPort) {
         let config = PortConfig::of(port);
@@ -88,7 +88,7 @@ mod tests {
             external_ids: PortConfig::external_ids(),
             interface_type: config.interface_type.ovsdb_type().to_owned(),
             options: config.options.clone(),
-            error: None,
+            ..SwitchPort::default()
         }
     }
 
@@ -126,8 +126,8 @@ mod tests {
         let mut foreign = ours(&PortConfig::of(&internal("eth9")));
         foreign.external_ids.clear();
         let mut pod = ours(&PortConfig::of(&internal("web-1-abc")));
-        pod.external_ids.insert(pod_keys::NAME.into(), "web-1".into());
-        pod.external_ids.insert(pod_keys::NAMESPACE.into(), "default".into());
+        pod.external_ids.insert(antrea::POD_NAME.into(), "web-1".into());
+        pod.external_ids.insert(antrea::POD_NAMESPACE.into(), "default".into());
         let stale = ours(&PortConfig::of(&vxlan(7)));
         let changes = diff(&BTreeMap::new(), &[foreign, pod, stale.clone()]);
         assert_eq!(changes.delete_after_flows, vec![stale.name]);

@@ -7,26 +7,13 @@
 use std::collections::BTreeMap;
 
 use crate::api::Port;
-use crate::cluster::PodRef;
-use crate::flows::MacAddr;
+use crate::cni::{self, PodClaim, PortIdentity};
 use crate::naming::{GENEVE_DEFAULT_PORT, VXLAN_DEFAULT_PORT, port_name};
 
 /// The `external_ids` key that marks the agent's ports (Antrea's).
 pub const OWNER_KEY: &str = "antrea-type";
 /// The value of [`OWNER_KEY`] on TrafficControl ports.
 pub const OWNER_VALUE: &str = "traffic-control";
-
-/// `external_ids` keys the CNI writes on a Pod's interface (Antrea's).
-pub mod pod_keys {
-    /// The Pod's name.
-    pub const NAME: &str = "pod-name";
-    /// The Pod's Namespace.
-    pub const NAMESPACE: &str = "pod-namespace";
-    /// The Pod interface's MAC address.
-    pub const MAC: &str = "attached-mac";
-    /// The Pod's IP addresses.
-    pub const IP: &str = "ip";
-}
 
 /// The OVS Interface type of a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -146,6 +133,19 @@ pub struct SwitchPort {
     /// The interface's `external_ids`.
     #[serde(default)]
     pub external_ids: BTreeMap<String, String>,
+    /// The Port row's `external_ids` (where Antrea and ovs-cni write a
+    /// Pod's keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub port_external_ids: BTreeMap<String, String>,
+    /// The Port's access VLAN (`tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
+    /// The VLANs a trunk Port carries (`trunks`; empty: all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trunks: Vec<u16>,
+    /// `vlan_mode` (`access`, `trunk`, ...), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_mode: Option<String>,
     /// `Interface.type` (empty for a system device).
     #[serde(default)]
     pub interface_type: String,
@@ -169,16 +169,19 @@ impl SwitchPort {
         self.external_ids.get(OWNER_KEY).is_some_and(|v| v == OWNER_VALUE)
     }
 
-    /// The Pod this port belongs to, per the CNI's `external_ids`.
-    pub fn pod(&self) -> Option<PodRef> {
-        let name = self.external_ids.get(pod_keys::NAME)?;
-        let namespace = self.external_ids.get(pod_keys::NAMESPACE)?;
-        Some(PodRef::new(namespace.clone(), name.clone()))
+    /// The Pod this port claims to belong to, per the CNI's keys (see
+    /// [`crate::cni`]); none also when the keys contradict each other.
+    pub fn pod_claim(&self) -> Option<PodClaim> {
+        match cni::identify(self) {
+            PortIdentity::Pod(claim) => Some(claim),
+            PortIdentity::Conflicting(_) | PortIdentity::None => None,
+        }
     }
 
-    /// The Pod interface's MAC address, when the CNI wrote a valid one.
-    pub fn pod_mac(&self) -> Option<MacAddr> {
-        self.external_ids.get(pod_keys::MAC)?.parse().ok()
+    /// Whether some CNI marks this port as a Pod's (even with keys that
+    /// contradict each other): the agent never takes it for anything else.
+    pub fn is_pods(&self) -> bool {
+        cni::identify(self) != PortIdentity::None
     }
 }
 

@@ -1,8 +1,8 @@
 //! Pods for real-switch tests: each is a network namespace with a veth
 //! whose other end is a port of the bridge, in the switch's node
 //! namespace. The harness plays the CNI: it writes the Pod port's
-//! `external_ids` (pod-name, pod-namespace, attached-mac, ip) as Antrea
-//! does.
+//! `external_ids` on the Port row as Antrea does (antrea-type, pod-name,
+//! pod-namespace, attached-mac, ip-address).
 
 use crate::cmd::unique;
 use crate::netns::Netns;
@@ -58,12 +58,13 @@ impl Pod {
             &port,
             "--",
             "set",
-            "interface",
+            "port",
             &port,
+            "external_ids:antrea-type=container",
             &format!("external_ids:pod-name={name}"),
             &format!("external_ids:pod-namespace={namespace}"),
             &format!("external_ids:attached-mac=\"{mac}\""),
-            &format!("external_ids:ip=\"{ip}\""),
+            &format!("external_ids:ip-address=\"{ip}\""),
         ]);
         ovs.wait_for_ofport(&port);
         Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }
@@ -73,6 +74,7 @@ impl Pod {
     pub fn info(&self, labels: &[(&str, &str)]) -> datapath::cluster::PodInfo {
         datapath::cluster::PodInfo {
             pod: datapath::cluster::PodRef::new(self.namespace.clone(), self.name.clone()),
+            uid: None,
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             node_name: Some("node-1".to_owned()),
             host_network: false,

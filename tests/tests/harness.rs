@@ -23,10 +23,14 @@ fn pods_on_the_bridge_ping_each_other_through_normal_and_carry_the_cni_ids() {
     assert_eq!(a.ping(&b, 3).received, 0, "a secure bridge without flows forwards nothing");
     ovs.ofctl(&bridge, "add-flow", &["actions=NORMAL"]);
     assert_eq!(a.ping(&b, 5), Pings { sent: 5, received: 5 });
-    let ids = ovs.vsctl(&["get", "interface", &b.port, "external_ids"]);
-    for expected in
-        ["pod-name=db", "pod-namespace=prod", "attached-mac=\"02:88:00:00:00:02\"", "ip=\"10.88.0.2\""]
-    {
+    let ids = ovs.vsctl(&["get", "port", &b.port, "external_ids"]);
+    for expected in [
+        "antrea-type=container",
+        "pod-name=db",
+        "pod-namespace=prod",
+        "attached-mac=\"02:88:00:00:00:02\"",
+        "ip-address=\"10.88.0.2\"",
+    ] {
         assert!(ids.contains(expected), "{expected} not in {ids}");
     }
 }

@@ -91,8 +91,9 @@ async fn only_the_agents_unplanned_ports_are_deleted_and_pod_ports_come_and_go_i
     let bridge_name = node.bridge.name.clone();
     let view = bridge::switch_ports(node.switch.ovsdb.replica(), &bridge_name);
     let pod_port = view.iter().find(|p| p.name == pod.port).expect("the Pod's port is seen");
-    assert_eq!(pod_port.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
-    assert_eq!(pod_port.pod_mac().map(|m| m.to_string()), Some(pod.mac.clone()));
+    let claim = pod_port.pod_claim().expect("the Pod's keys");
+    assert_eq!(claim.pod.map(|p| p.to_string()).as_deref(), Some("default/web-1"));
+    assert_eq!(claim.mac.map(|m| m.to_string()), Some(pod.mac.clone()));
 
     let report = node.reconcile(&[], &[]).await;
     assert_eq!(report.deleted, ["tap0"]);
@@ -167,11 +168,16 @@ async fn pod_keys_written_on_the_port_row_are_found() {
     ]);
     agent
         .ovsdb
-        .wait_for(|r| bridge::switch_ports(r, &br.name).iter().any(|p| p.name == "cni0" && p.pod().is_some()))
+        .wait_for(|r| {
+            bridge::switch_ports(r, &br.name).iter().any(|p| p.name == "cni0" && p.pod_claim().is_some())
+        })
         .await
         .expect("the Pod is found from its Port row");
     let ports = bridge::switch_ports(agent.ovsdb.replica(), &br.name);
     let port = ports.iter().find(|p| p.name == "cni0").expect("cni0");
-    assert_eq!(port.pod_mac().map(|m| m.to_string()).as_deref(), Some("02:00:00:00:00:01"));
+    assert_eq!(
+        port.pod_claim().and_then(|c| c.mac).map(|m| m.to_string()).as_deref(),
+        Some("02:00:00:00:00:01")
+    );
     assert!(!port.is_agents());
 }

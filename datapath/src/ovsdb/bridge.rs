@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use super::datum::{named_uuid, optional, set, set_elements, string_map, to_string_map, uuid, uuid_of};
 use super::ops::{self, condition};
 use super::replica::{Replica, Row};
-use crate::ports::{PortConfig, SwitchPort, pod_keys};
+use crate::ports::{PortConfig, SwitchPort};
 
 /// The `monitor_cond` request: exactly the columns the agent reads.
 pub fn monitor_request() -> Value {
     json!({
         "Bridge": [{"columns": ["name", "ports"]}],
-        "Port": [{"columns": ["name", "interfaces", "external_ids"]}],
+        "Port": [{"columns": ["name", "interfaces", "external_ids", "tag", "trunks", "vlan_mode"]}],
         "Interface": [{"columns": ["name", "type", "options", "external_ids", "ofport", "error"]}],
     })
 }
@@ -103,15 +103,16 @@ pub fn switch_ports(replica: &Replica, bridge: &str) -> Vec<SwitchPort> {
         .filter_map(|(_, port)| {
             let interface = port.get("interfaces").map(set_elements)?.iter().find_map(uuid_of)?;
             let mut view = replica.row("Interface", interface).map(interface_view)?;
-            // CNIs differ in where they write a Pod's keys: ours and the
-            // harness on the Interface row, Antrea on the Port row. The
-            // Interface row wins; only the Pod keys come from the Port.
-            let port_ids = port.get("external_ids").map(to_string_map).unwrap_or_default();
-            for key in [pod_keys::NAME, pod_keys::NAMESPACE, pod_keys::MAC, pod_keys::IP] {
-                if let Some(value) = port_ids.get(key) {
-                    view.external_ids.entry(key.to_owned()).or_insert_with(|| value.clone());
-                }
-            }
+            // CNIs differ in where they write a Pod's keys (Antrea and
+            // ovs-cni on the Port row, OVN-Kubernetes and Kube-OVN on the
+            // Interface row): both are kept, `cni` reads them.
+            view.port_external_ids = port.get("external_ids").map(to_string_map).unwrap_or_default();
+            let vlan = |value: &Value| value.as_u64().and_then(|v| u16::try_from(v).ok());
+            view.tag = port.get("tag").and_then(optional).and_then(vlan);
+            view.trunks =
+                port.get("trunks").map(set_elements).unwrap_or_default().iter().filter_map(vlan).collect();
+            view.vlan_mode =
+                port.get("vlan_mode").and_then(optional).and_then(Value::as_str).map(str::to_owned);
             Some(view)
         })
         .collect();
@@ -135,6 +136,7 @@ fn interface_view(row: &Row) -> SwitchPort {
         interface_type: text("type"),
         options: map("options"),
         error: row.get("error").and_then(optional).and_then(|v| v.as_str().map(str::to_owned)),
+        ..SwitchPort::default()
     }
 }
 
@@ -174,27 +176,32 @@ mod tests {
     }
 
     #[test]
-    fn pod_keys_on_the_port_row_count_when_the_interface_has_none() {
+    fn the_port_rows_keys_and_vlans_are_read_beside_the_interfaces() {
         let mut replica = Replica::default();
         replica
             .apply(&json!({
                 "Bridge": {"b1": {"initial": {"name": "br-int", "ports": ["uuid", "p3"]}}},
                 "Port": {"p3": {"initial": {"name": "veth1", "interfaces": ["uuid", "i3"], "external_ids": ["map", [
                     ["pod-name", "web-1"], ["pod-namespace", "default"], ["attached-mac", "02:00:00:00:00:01"],
-                    ["antrea-type", "container"]]]}}},
+                    ["antrea-type", "container"]]], "tag": 10, "trunks": ["set", [20, 30]], "vlan_mode": "access"}}},
                 "Interface": {"i3": {"initial": {"name": "veth1", "type": "", "options": ["map", []],
                     "external_ids": ["map", [["attached-mac", "02:00:00:00:00:09"]]], "ofport": 5, "error": ["set", []]}}},
             }))
             .unwrap();
         let ports = switch_ports(&replica, "br-int");
         let pod = ports.iter().find(|p| p.name == "veth1").unwrap();
-        assert_eq!(pod.pod().map(|p| p.to_string()).as_deref(), Some("default/web-1"));
+        let claim = pod.pod_claim().unwrap();
+        assert_eq!(claim.pod.map(|p| p.to_string()).as_deref(), Some("default/web-1"));
         assert_eq!(
-            pod.pod_mac().map(|m| m.to_string()).as_deref(),
+            claim.mac.map(|m| m.to_string()).as_deref(),
             Some("02:00:00:00:00:09"),
             "the Interface wins"
         );
         assert!(!pod.is_agents(), "ownership is read from the Interface row only");
+        assert_eq!(
+            (pod.tag, pod.trunks.as_slice(), pod.vlan_mode.as_deref()),
+            (Some(10), &[20, 30][..], Some("access"))
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ const NODE: &str = "node-1";
 fn pod(namespace: &str, name: &str, app: &str) -> PodInfo {
     PodInfo {
         pod: PodRef::new(namespace, name),
+        uid: None,
         labels: BTreeMap::from([("app".to_owned(), app.to_owned())]),
         node_name: Some(NODE.to_owned()),
         host_network: false,
@@ -70,15 +71,31 @@ fn ovs_answers(switch: &SwitchState, pass: &Pass, grant: impl Fn(&NewPort) -> Sw
     ports
 }
 
+/// What OVS makes of a port the pass creates, read back as the agent's
+/// OVSDB reader reads it: from the rows `bridge::add_port` writes.
 fn granted(port: &NewPort) -> SwitchPort {
-    SwitchPort {
-        name: port.config.name.clone(),
-        ofport: port.ofport,
-        external_ids: port.external_ids.clone(),
-        interface_type: port.config.interface_type.ovsdb_type().to_owned(),
-        options: port.config.options.clone(),
-        error: None,
+    let mut replica = crate::ovsdb::replica::Replica::default();
+    let ops = crate::ovsdb::bridge::add_port("br-int", &port.config, &port.external_ids, port.ofport);
+    let row = |op: &serde_json::Value| op["row"].clone();
+    let mut interface = row(&ops[0]);
+    if let Some(ofport) = port.ofport {
+        interface["ofport"] = serde_json::json!(ofport);
     }
+    interface["error"] = serde_json::json!(["set", []]);
+    let mut port_row = row(&ops[1]);
+    port_row["interfaces"] = serde_json::json!(["uuid", "i1"]);
+    replica
+        .apply(&serde_json::json!({
+            "Bridge": {"b1": {"initial": {"name": "br-int", "ports": ["uuid", "p1"]}}},
+            "Port": {"p1": {"initial": port_row}},
+            "Interface": {"i1": {"initial": interface}},
+        }))
+        .expect("the rows add_port writes");
+    let mut ports = crate::ovsdb::bridge::switch_ports(&replica, "br-int");
+    assert_eq!(ports.len(), 1);
+    let seen = ports.remove(0);
+    assert_eq!(seen, port.as_created(), "the pass assumes what OVSDB will show");
+    seen
 }
 
 /// The switch after every operation of `pass` was carried out as planned.
@@ -163,7 +180,7 @@ fn new_ports_skip_ofports_that_held_flows_still_name() {
     let mut settled = after(&fresh_switch(&cluster), &first);
     // The CNI removed the client's port (ofport 1): until this pass's
     // bundle, flows still send to 1; and tap0 holds 3.
-    settled.ports.retain(|p| p.pod().is_none_or(|pod| pod.name != "client"));
+    settled.ports.retain(|p| p.pod_claim().and_then(|c| c.pod).is_none_or(|pod| pod.name != "client"));
     let more = cluster_with(&cluster, mirror("n", "web", internal("tap1")));
     let pass = pass(&more, &settled);
     assert_eq!(pass.created().map(|p| p.ofport).collect::<Vec<_>>(), [Some(4)]);
@@ -224,7 +241,7 @@ fn a_pod_port_that_comes_or_goes_during_the_pass_voids_it() {
     let switch = fresh_switch(&cluster);
     let first = pass(&cluster, &switch);
     let mut gone = ovs_answers(&switch, &first, granted);
-    gone.retain(|p| p.pod().is_none_or(|pod| pod.name != "client"));
+    gone.retain(|p| p.pod_claim().and_then(|c| c.pod).is_none_or(|pod| pod.name != "client"));
     assert!(!first.holds(&gone));
     let mut added = ovs_answers(&switch, &first, granted);
     added.push(SwitchPort { name: "late".into(), ofport: Some(9), ..SwitchPort::default() });

@@ -8,6 +8,7 @@
 //! - `port_plan`: the ports they need, shared when equal, refused when a
 //!   name is taken by something else;
 //! - `selection`: which Pods each selects, and which one wins a Pod;
+//! - `pod_ports`: which bridge ports are which Pod's, per the CNI's keys;
 //! - `pipeline`: the flows, only for ports that have an ofport.
 //!
 //! Same input, same output: every collection that reaches the output is
@@ -15,6 +16,7 @@
 
 mod order;
 mod pipeline;
+mod pod_ports;
 mod port_plan;
 mod render;
 mod selection;
@@ -79,6 +81,10 @@ pub struct Plan {
     pub precedence: Vec<String>,
     /// The flows, in dump order.
     pub flows: Vec<Flow>,
+    /// Ports with a Pod's keys that the agent cannot match to a Pod, and
+    /// why (keys that contradict each other, a port of an earlier Pod of
+    /// the same name, two ports for one interface).
+    pub port_problems: Vec<String>,
 }
 
 impl Plan {
@@ -109,12 +115,15 @@ impl Serialize for Plan {
     /// The plan with its conflicts, as `tcctl plan --format json` prints it.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut plan = serializer.serialize_struct("Plan", 5)?;
+        let mut plan = serializer.serialize_struct("Plan", 6)?;
         plan.serialize_field("ports", &self.ports)?;
         plan.serialize_field("trafficControls", &self.traffic_controls)?;
         plan.serialize_field("effective", &self.effective)?;
         plan.serialize_field("conflicts", &self.conflicts())?;
         plan.serialize_field("flows", &self.flows)?;
+        if !self.port_problems.is_empty() {
+            plan.serialize_field("portProblems", &self.port_problems)?;
+        }
         plan.end()
     }
 }
@@ -229,13 +238,13 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
     let ordered = order::precedence(&cluster.traffic_controls);
     let ports = port_plan::plan_ports(&ordered, switch_ports);
     let selection = selection::select(cluster, &ordered, &ports.failed);
-    let pod_ports = pipeline::pod_ports(switch_ports);
-    let universe_ports: Vec<Option<&pipeline::PodPort>> =
-        selection.universe.iter().map(|p| pod_ports.get(p)).collect();
+    let pod_ports = pod_ports::pod_ports(cluster, switch_ports);
+    let universe_ports: Vec<&[pod_ports::PodPort]> =
+        selection.universe.iter().map(|p| pod_ports.by_pod.get(p).map_or(&[][..], Vec::as_slice)).collect();
 
     let mut traffic_controls = BTreeMap::new();
     let mut flows = pipeline::static_flows();
-    flows.extend(pipeline::pod_forwarding_flows(&pod_ports));
+    flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding));
     flows.extend(pipeline::port_flows(&ports.ports));
     let nobody = || PodSet::empty(selection.universe.clone());
     for tc in &ordered {
@@ -262,5 +271,12 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
     }
     flows.sort_unstable();
     let precedence = ordered.iter().map(|tc| tc.metadata.name.clone().unwrap_or_default()).collect();
-    Plan { ports: ports.ports, traffic_controls, effective: selection.effective, precedence, flows }
+    Plan {
+        ports: ports.ports,
+        traffic_controls,
+        effective: selection.effective,
+        precedence,
+        flows,
+        port_problems: pod_ports.problems,
+    }
 }

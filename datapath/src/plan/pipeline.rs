@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{PlannedPort, PortRole, Progress};
 use crate::api::{Action as TcAction, TrafficControl};
-use crate::cluster::{PodRef, PodSet};
+use crate::cluster::PodSet;
 use crate::flows::{
-    ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, MacAddr, Match,
-    OUTPUT_FOUND, OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table,
+    ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, Match, OUTPUT_FOUND,
+    OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table,
 };
-use crate::ports::SwitchPort;
 use crate::selector::Bitset;
 
+use super::pod_ports::PodPort;
 use super::port_plan::PortNames;
 
 /// Priorities, per table.
@@ -33,26 +33,6 @@ mod priority {
     pub const OUTPUT_CONTROLLED: u16 = 300;
     pub const OUTPUT_FOUND: u16 = 200;
     pub const DEFAULT: u16 = 0;
-}
-
-/// A Pod's port on the switch.
-pub(super) struct PodPort {
-    pub ofport: u32,
-    pub mac: Option<MacAddr>,
-}
-
-/// The Pods' ports (per the CNI's `external_ids`) that have an ofport. If
-/// two ports claim the same Pod, the first by name is used.
-pub(super) fn pod_ports(switch_ports: &[SwitchPort]) -> BTreeMap<PodRef, PodPort> {
-    let mut sorted: Vec<&SwitchPort> = switch_ports.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut ports = BTreeMap::new();
-    for port in sorted {
-        if let (Some(pod), Some(ofport)) = (port.pod(), port.usable_ofport()) {
-            ports.entry(pod).or_insert(PodPort { ofport, mac: port.pod_mac() });
-        }
-    }
-    ports
 }
 
 fn goto(table: Table) -> Action {
@@ -102,11 +82,11 @@ pub(super) fn static_flows() -> Vec<Flow> {
 }
 
 /// Classifier and L2 forwarding flows for every Pod port. A MAC claimed by
-/// two Pods is forwarded to the first (by Pod) only.
-pub(super) fn pod_forwarding_flows(pod_ports: &BTreeMap<PodRef, PodPort>) -> Vec<Flow> {
+/// two ports is forwarded to the first (by Pod, then port) only.
+pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort]) -> Vec<Flow> {
     let mut flows = Vec::with_capacity(pod_ports.len() * 2);
     let mut macs = BTreeSet::new();
-    for port in pod_ports.values() {
+    for port in pod_ports {
         flows.push(Flow::new(
             Cookie::pipeline(),
             Table::Classifier,
@@ -186,13 +166,13 @@ impl Outcome {
 }
 
 /// The TrafficControl table's flows for the Pods `tc` controls;
-/// `pod_ports` holds the port of each Pod of the plan's Pod list, by index.
+/// `pod_ports` holds the ports of each Pod of the plan's Pod list, by index.
 pub(super) fn traffic_control_flows(
     tc: &TrafficControl,
     names: &PortNames,
     pods: &PodSet,
     ports: &BTreeMap<String, PlannedPort>,
-    pod_ports: &[Option<&PodPort>],
+    pod_ports: &[&[PodPort]],
 ) -> Outcome {
     let nobody = || pods.none();
     let failure = std::iter::once(&names.target)
@@ -223,17 +203,31 @@ pub(super) fn traffic_control_flows(
     let mut flows = Vec::with_capacity(pods.len() * 2);
     let mut without_port = Bitset::empty(pod_ports.len());
     for (index, _) in pods.indexed() {
-        let Some(port) = pod_ports.get(index).copied().flatten() else {
+        let ports = pod_ports.get(index).copied().unwrap_or_default();
+        if ports.is_empty() {
             without_port.insert(index);
-            continue;
-        };
-        if direction.covers_egress() {
-            let matches = vec![Match::InPort(port.ofport)];
-            flows.push(Flow::new(cookie, Table::TrafficControl, egress_priority, matches, actions.clone()));
         }
-        if direction.covers_ingress() {
-            let matches = vec![Match::Reg(OUTPUT_PORT, port.ofport)];
-            flows.push(Flow::new(cookie, Table::TrafficControl, ingress_priority, matches, actions.clone()));
+        for port in ports {
+            if direction.covers_egress() {
+                let matches = vec![Match::InPort(port.ofport)];
+                flows.push(Flow::new(
+                    cookie,
+                    Table::TrafficControl,
+                    egress_priority,
+                    matches,
+                    actions.clone(),
+                ));
+            }
+            if direction.covers_ingress() {
+                let matches = vec![Match::Reg(OUTPUT_PORT, port.ofport)];
+                flows.push(Flow::new(
+                    cookie,
+                    Table::TrafficControl,
+                    ingress_priority,
+                    matches,
+                    actions.clone(),
+                ));
+            }
         }
     }
     Outcome { flows, pods_without_port: pods.with_members(without_port), progress: Progress::Realized }

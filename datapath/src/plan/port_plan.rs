@@ -76,8 +76,14 @@ fn refusal(
         ));
     }
     let existing = on_switch.get(config.name.as_str())?;
-    if let Some(pod) = existing.pod() {
-        return Some(format!("port {} is the port of Pod {pod}", config.name));
+    if let Some(claim) = existing.pod_claim() {
+        let pod = claim
+            .pod
+            .map_or_else(|| format!("with UID {}", claim.uid.unwrap_or_default()), |p| p.to_string());
+        return Some(format!("port {} is the port of Pod {pod} ({})", config.name, claim.cni));
+    }
+    if existing.is_pods() {
+        return Some(format!("port {} carries a Pod's keys", config.name));
     }
     if existing.ofport == Some(OFPP_LOCAL) {
         return Some(format!("port {} is the bridge's own port", config.name));

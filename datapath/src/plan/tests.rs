@@ -5,9 +5,10 @@ use crate::api::{
     Action as TcAction, AppliedTo, Direction, LabelSelector, NamedPort, Port, ReturnPort, TrafficControlSpec,
     UdpTunnel,
 };
+use crate::cni::keys::antrea;
 use crate::flows::{Cookie, Match, OUTPUT_PORT, Table};
 use crate::offline::pod_ports;
-use crate::ports::{PortConfig, pod_keys};
+use crate::ports::PortConfig;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 const NODE: &str = "node-1";
@@ -19,6 +20,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn pod(ns: &str, name: &str, pairs: &[(&str, &str)]) -> PodInfo {
     PodInfo {
         pod: PodRef::new(ns, name),
+        uid: None,
         labels: labels(pairs),
         node_name: Some(NODE.into()),
         host_network: false,
@@ -337,7 +339,7 @@ fn a_port_ovs_cannot_open_fails_only_the_traffic_controls_that_use_it() {
 fn pods_without_a_port_are_listed_and_get_no_flows() {
     let mut world =
         World::new(vec![tc("t", selector(&[]), None, internal("tap0"))], sample_pods()).with_tc_ports();
-    world.switch.retain(|p| p.external_ids.get(pod_keys::NAME).is_none_or(|n| n != "db"));
+    world.switch.retain(|p| p.external_ids.get(antrea::POD_NAME).is_none_or(|n| n != "db"));
     let plan = world.plan();
     assert_eq!(
         plan.traffic_controls["t"].pods_without_port.iter().collect::<Vec<_>>(),
@@ -487,9 +489,107 @@ fn the_same_input_in_any_order_gives_the_same_plan() {
 #[test]
 fn two_pods_claiming_one_mac_forward_it_to_the_first() {
     let mut world = World::new(vec![], sample_pods());
-    let mac = world.switch[0].external_ids[pod_keys::MAC].clone();
-    world.switch[1].external_ids.insert(pod_keys::MAC.into(), mac);
+    let mac = world.switch[0].external_ids[antrea::MAC].clone();
+    world.switch[1].external_ids.insert(antrea::MAC.into(), mac);
     let l2 =
         world.plan().flows.iter().filter(|f| f.table == Table::L2ForwardingCalc && f.priority == 200).count();
     assert_eq!(l2, 3);
+}
+
+/// A Pod port as each CNI marks it, at `ofport`.
+fn cni_port(name: &str, ofport: u32, interface: &[(&str, &str)], port_row: &[(&str, &str)]) -> SwitchPort {
+    let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    SwitchPort {
+        name: name.into(),
+        ofport: Some(ofport),
+        external_ids: map(interface),
+        port_external_ids: map(port_row),
+        ..Default::default()
+    }
+}
+
+fn with_uid(mut pod: PodInfo, uid: &str) -> PodInfo {
+    pod.uid = Some(uid.into());
+    pod
+}
+
+/// The ofports `tc`'s egress flows match.
+fn egress_ports(plan: &Plan, tc: &str) -> Vec<u32> {
+    let cookie = Cookie::traffic_control(tc);
+    let mut ports: Vec<u32> = plan
+        .flows
+        .iter()
+        .filter(|f| f.cookie == cookie)
+        .flat_map(|f| f.matches.iter())
+        .filter_map(|m| if let Match::InPort(p) = m { Some(*p) } else { None })
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+#[test]
+fn pods_are_found_by_every_cnis_keys_and_a_uid_must_be_the_pods() {
+    let pods = vec![
+        with_uid(pod("default", "web", &[("app", "web")]), "uid-web"),
+        with_uid(pod("default", "api", &[("app", "web")]), "uid-api"),
+        with_uid(pod("prod", "vm", &[("app", "web")]), "uid-vm"),
+        pod("prod", "cache", &[("app", "web")]),
+    ];
+    let mut world = World::new(vec![tc("t", selector(&[("app", "web")]), None, internal("tap0"))], pods);
+    world.switch = vec![
+        // OVN-Kubernetes, UID right.
+        cni_port("ovnk-web", 1, &[("iface-id", "default_web"), ("iface-id-ver", "uid-web")], &[]),
+        // OVN-Kubernetes, a port left from an earlier Pod "api".
+        cni_port("ovnk-api-old", 2, &[("iface-id", "default_api"), ("iface-id-ver", "uid-gone")], &[]),
+        // ovs-cni: only the UID.
+        cni_port("veth1a2b3c4d", 3, &[], &[("contPodUid", "uid-vm"), ("contIface", "net1")]),
+        // Kube-OVN: name only.
+        cni_port("0123456789ab_h", 4, &[("pod_name", "cache"), ("pod_namespace", "prod")], &[]),
+    ];
+    let world = world.with_tc_ports();
+    let plan = world.plan();
+    assert_eq!(egress_ports(&plan, "t"), [1, 3, 4]);
+    assert_eq!(
+        plan.port_problems,
+        [
+            "port ovnk-api-old (OVN-Kubernetes) belongs to an earlier Pod default/api (UID uid-gone, the Pod's is uid-api): not used"
+        ]
+    );
+    let api = PodRef::new("default", "api");
+    assert!(plan.traffic_controls["t"].pods_without_port.iter().any(|p| *p == api));
+}
+
+#[test]
+fn a_pod_with_two_attachments_is_controlled_on_both_and_a_doubled_interface_on_neither() {
+    let pods = vec![with_uid(pod("default", "vm", &[("app", "web")]), "uid-vm")];
+    let mut world = World::new(vec![tc("t", selector(&[("app", "web")]), None, internal("tap0"))], pods);
+    world.switch = vec![
+        cni_port("veth1", 1, &[], &[("contPodUid", "uid-vm"), ("contIface", "net1")]),
+        cni_port("veth2", 2, &[], &[("contPodUid", "uid-vm"), ("contIface", "net2")]),
+    ];
+    assert_eq!(egress_ports(&world.with_tc_ports().plan(), "t"), [1, 2]);
+
+    let pods = vec![with_uid(pod("default", "vm", &[("app", "web")]), "uid-vm")];
+    let mut world = World::new(vec![tc("t", selector(&[("app", "web")]), None, internal("tap0"))], pods);
+    world.switch = vec![
+        cni_port("veth1", 1, &[], &[("contPodUid", "uid-vm"), ("contIface", "net1")]),
+        cni_port("veth9", 9, &[], &[("contPodUid", "uid-vm"), ("contIface", "net1")]),
+        cni_port(
+            "vethx",
+            7,
+            &[("iface-id", "default_vm"), ("iface-id-ver", "uid-vm")],
+            &[("pod-name", "other"), ("pod-namespace", "default")],
+        ),
+        cni_port("vethy", 8, &[], &[("contPodUid", ""), ("contIface", "net3")]),
+    ];
+    let plan = world.with_tc_ports().plan();
+    assert!(egress_ports(&plan, "t").is_empty(), "never guessed");
+    assert_eq!(
+        plan.port_problems,
+        [
+            "port vethx: Antrea keys say Pod default/other, OVN-Kubernetes keys say Pod default/vm (UID uid-vm)",
+            "port vethy (ovs-cni, net3) names no Pod: its Pod UID is empty (the container runtime did not pass K8S_POD_UID)",
+            "ports veth1, veth9 all claim interface net1 of Pod default/vm: none is used for it",
+        ]
+    );
 }

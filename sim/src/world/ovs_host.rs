@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use datapath::cluster::PodRef;
+use datapath::cni::keys::antrea;
 use datapath::flows::MacAddr;
-use datapath::ports::{SwitchPort, pod_keys};
+use datapath::ports::SwitchPort;
 
 use crate::ovs::openflow_switch::{OpenFlowSwitch, SharedSwitch};
 use crate::ovs::ovsdb_server::{self, HookError, InterfaceView, OvsdbServer};
@@ -107,9 +108,9 @@ impl SimOvs {
     pub fn attach_pod(&self, pod: &PodRef, port: &str) -> Result<(), HookError> {
         self.add_device(port);
         let external_ids = BTreeMap::from([
-            (pod_keys::NAME.to_owned(), pod.name.clone()),
-            (pod_keys::NAMESPACE.to_owned(), pod.namespace.clone()),
-            (pod_keys::MAC.to_owned(), MacAddr(mac_of(port)).to_string()),
+            (antrea::POD_NAME.to_owned(), pod.name.clone()),
+            (antrea::POD_NAMESPACE.to_owned(), pod.namespace.clone()),
+            (antrea::MAC.to_owned(), MacAddr(mac_of(port)).to_string()),
         ]);
         self.database().add_port(&self.bridge, port, "", &external_ids)?;
         lock(&self.cni_ports).insert(port.to_owned());
@@ -174,7 +175,7 @@ impl SimOvs {
 
     /// The bridge's ports as the agent's planner sees them.
     pub fn switch_ports(&self) -> Vec<SwitchPort> {
-        self.database().interfaces(&self.bridge).iter().map(switch_port).collect()
+        self.database().interfaces(&self.bridge).iter().map(InterfaceView::switch_port).collect()
     }
 
     /// ovs-vswitchd restarts: flows and port config are gone and every
@@ -295,18 +296,6 @@ pub enum SendError {
     /// A copy could not leave.
     #[error(transparent)]
     Wire(#[from] WireError),
-}
-
-/// The planner's view of one interface.
-fn switch_port(interface: &InterfaceView) -> SwitchPort {
-    SwitchPort {
-        name: interface.name.clone(),
-        ofport: interface.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
-        external_ids: interface.external_ids.clone(),
-        interface_type: interface.interface_type.clone(),
-        options: interface.options.clone(),
-        error: interface.error.clone(),
-    }
 }
 
 /// A port's MAC address, made from its name (locally administered).

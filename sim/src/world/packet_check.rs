@@ -24,7 +24,7 @@ use datapath::api::{Action, Direction, TrafficControl};
 use datapath::cluster::PodRef;
 use datapath::encap::{self, UdpKind};
 use datapath::plan::{Plan, Progress};
-use datapath::ports::{SwitchPort, pod_keys};
+use datapath::ports::SwitchPort;
 use fixtures::frames::{self, Endpoint, FixtureKind};
 
 use super::ovs_host::{SimOvs, mac_of};
@@ -172,11 +172,7 @@ fn local_pods(ports: &[SwitchPort]) -> Vec<LocalPod> {
     ports
         .iter()
         .filter(|p| p.usable_ofport().is_some())
-        .filter_map(|p| {
-            let namespace = p.external_ids.get(pod_keys::NAMESPACE)?;
-            let name = p.external_ids.get(pod_keys::NAME)?;
-            Some((PodRef::new(namespace.clone(), name.clone()), p.name.clone()))
-        })
+        .filter_map(|p| Some((p.pod_claim()?.pod?, p.name.clone())))
         .zip(1u16..)
         .map(|((pod, port), index)| {
             let [high, low] = index.to_be_bytes();

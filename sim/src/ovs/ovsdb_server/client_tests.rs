@@ -86,17 +86,7 @@ fn tunnel(name: &str, remote: &str) -> PortConfig {
 
 fn server_ports(server: &Shared) -> Vec<SwitchPort> {
     let views = with(server, |s| s.interfaces("br-int"));
-    let mut ports: Vec<SwitchPort> = views
-        .into_iter()
-        .map(|v| SwitchPort {
-            name: v.name,
-            ofport: v.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
-            external_ids: v.external_ids,
-            interface_type: v.interface_type,
-            options: v.options,
-            error: v.error,
-        })
-        .collect();
+    let mut ports: Vec<SwitchPort> = views.into_iter().map(|v| v.switch_port()).collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
     ports
 }

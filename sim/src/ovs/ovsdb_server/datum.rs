@@ -171,6 +171,16 @@ impl Datum {
         }
     }
 
+    /// The integers of a set column (a trunk's VLANs).
+    pub fn integers(&self) -> Vec<i64> {
+        match self {
+            Datum::Set(set) => {
+                set.iter().filter_map(|a| if let Atom::Integer(i) = a { Some(*i) } else { None }).collect()
+            }
+            Datum::Map(_) => Vec::new(),
+        }
+    }
+
     /// A string map, as the hooks report it.
     pub fn to_string_map(&self) -> BTreeMap<String, String> {
         let Datum::Map(map) = self else { return BTreeMap::new() };

@@ -65,8 +65,36 @@ pub struct InterfaceView {
     pub ofport: Option<i64>,
     /// `ofport_request`: the number the port's creator asked for.
     pub ofport_request: Option<i64>,
+    /// The Port row's `external_ids`.
+    pub port_external_ids: BTreeMap<String, String>,
+    /// The Port row's `tag`.
+    pub tag: Option<i64>,
+    /// The Port row's `trunks`.
+    pub trunks: Vec<i64>,
+    /// The Port row's `vlan_mode`.
+    pub vlan_mode: Option<String>,
     /// `error`.
     pub error: Option<String>,
+}
+
+impl InterfaceView {
+    /// The interface as the agent's port view reads it (an ofport of -1
+    /// is none).
+    pub fn switch_port(&self) -> datapath::ports::SwitchPort {
+        let vlan = |v: i64| u16::try_from(v).ok();
+        datapath::ports::SwitchPort {
+            name: self.name.clone(),
+            ofport: self.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
+            external_ids: self.external_ids.clone(),
+            port_external_ids: self.port_external_ids.clone(),
+            tag: self.tag.and_then(vlan),
+            trunks: self.trunks.iter().copied().filter_map(vlan).collect(),
+            vlan_mode: self.vlan_mode.clone(),
+            interface_type: self.interface_type.clone(),
+            options: self.options.clone(),
+            error: self.error.clone(),
+        }
+    }
 }
 
 fn by_name(name: &str) -> Vec<Value> {
@@ -219,6 +247,10 @@ impl OvsdbServer {
                 external_ids: row.get("external_ids").map(Datum::to_string_map).unwrap_or_default(),
                 ofport: row.get("ofport").and_then(Datum::as_integer),
                 ofport_request: row.get("ofport_request").and_then(Datum::as_integer),
+                port_external_ids: port.get("external_ids").map(Datum::to_string_map).unwrap_or_default(),
+                tag: port.get("tag").and_then(Datum::as_integer),
+                trunks: port.get("trunks").map(Datum::integers).unwrap_or_default(),
+                vlan_mode: port.get("vlan_mode").and_then(Datum::as_str).map(str::to_owned),
                 error: row.get("error").and_then(Datum::as_str).map(str::to_owned),
             }));
         }

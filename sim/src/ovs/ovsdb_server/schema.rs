@@ -55,6 +55,10 @@ impl ColumnType {
         ColumnType { key, value: None, min: 0, max: 1, ref_table: None }
     }
 
+    const fn set(key: AtomType) -> Self {
+        ColumnType { key, value: None, min: 0, max: usize::MAX, ref_table: None }
+    }
+
     const fn string_map() -> Self {
         ColumnType {
             key: AtomType::String,
@@ -178,6 +182,9 @@ pub static TABLES: [TableSchema; 4] = [
             column("name", ColumnType::scalar(AtomType::String)),
             column("interfaces", ColumnType::references("Interface", 1)),
             column("external_ids", ColumnType::string_map()),
+            column("tag", ColumnType::optional(AtomType::Integer)),
+            column("trunks", ColumnType::set(AtomType::Integer)),
+            column("vlan_mode", ColumnType::optional(AtomType::String)),
         ],
         indexes: &["name"],
     },

@@ -55,18 +55,7 @@ fn vxlan(name: &str, remote: &str) -> PortConfig {
 
 /// The server's interfaces as the agent's port view reads them.
 fn server_view(server: &OvsdbServer, bridge: &str) -> Vec<SwitchPort> {
-    let mut ports: Vec<SwitchPort> = server
-        .interfaces(bridge)
-        .into_iter()
-        .map(|v| SwitchPort {
-            name: v.name,
-            ofport: v.ofport.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
-            external_ids: v.external_ids,
-            interface_type: v.interface_type,
-            options: v.options,
-            error: v.error,
-        })
-        .collect();
+    let mut ports: Vec<SwitchPort> = server.interfaces(bridge).into_iter().map(|v| v.switch_port()).collect();
     ports.sort_by(|a, b| a.name.cmp(&b.name));
     ports
 }
