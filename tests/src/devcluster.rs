@@ -154,6 +154,21 @@ impl DevCluster {
         self.apply(&pod_yaml(&pod.namespace, &pod.name, node, labels));
     }
 
+    /// Creates Pod `namespace/name` on `node` (before its port exists, as
+    /// a kubelet does) and returns its UID.
+    pub fn create_pod_named(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        labels: &[(&str, &str)],
+    ) -> String {
+        self.apply(&pod_yaml(namespace, name, node, labels));
+        self.kubectl(&["get", "pod", "-n", namespace, name, "-o", "jsonpath={.metadata.uid}"])
+            .trim()
+            .to_owned()
+    }
+
     /// A field of a condition of `node`'s status entry of `tc`, through
     /// kubectl's JSONPath (empty when there is none).
     pub fn condition(&self, tc: &str, node: &str, kind: &str, field: &str) -> String {

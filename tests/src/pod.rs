@@ -1,8 +1,9 @@
 //! Pods for real-switch tests: each is a network namespace with a veth
 //! whose other end is a port of the bridge, in the switch's node
 //! namespace. The harness plays the CNI: it writes the Pod port's
-//! `external_ids` on the Port row as Antrea does (antrea-type, pod-name,
-//! pod-namespace, attached-mac, ip-address).
+//! `external_ids` as Antrea does (antrea-type, pod-name, pod-namespace,
+//! attached-mac, ip-address on the Port row), or as another CNI does
+//! ([`CniKeys`]).
 
 use crate::cmd::unique;
 use crate::netns::Netns;
@@ -33,10 +34,97 @@ pub struct Pings {
     pub received: u32,
 }
 
+/// Which CNI the harness plays when it attaches a Pod: the keys it writes,
+/// on the row that CNI writes them (`datapath::cni` has the facts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CniKeys {
+    /// Antrea: `pod-name`, `pod-namespace`, `attached-mac`, `ip-address`
+    /// on the Port row.
+    Antrea,
+    /// OVN-Kubernetes: `iface-id=<ns>_<pod>`, `iface-id-ver`, `attached_mac`,
+    /// `ip_addresses` on the Interface row.
+    OvnKubernetes {
+        /// The Pod's UID (`iface-id-ver`).
+        uid: String,
+    },
+    /// Kube-OVN: `pod_name`, `pod_namespace`, `iface-id`, `vendor`, `ip`
+    /// on the Interface row; no MAC.
+    KubeOvn,
+    /// ovs-cni: `contPodUid`, `contIface`, `owner` on the Port row; no
+    /// name, no MAC.
+    OvsCni {
+        /// The Pod's UID.
+        uid: String,
+        /// The Pod's interface (`net1`, ...).
+        interface: String,
+    },
+}
+
+impl CniKeys {
+    /// The `ovs-vsctl set` arguments that write these keys for a Pod.
+    fn set_args(&self, port: &str, namespace: &str, name: &str, mac: &str, ip: &str) -> Vec<String> {
+        let keys: (&str, Vec<(String, String)>) = match self {
+            CniKeys::Antrea => (
+                "port",
+                vec![
+                    ("antrea-type".into(), "container".into()),
+                    ("pod-name".into(), name.into()),
+                    ("pod-namespace".into(), namespace.into()),
+                    ("attached-mac".into(), mac.into()),
+                    ("ip-address".into(), ip.into()),
+                ],
+            ),
+            CniKeys::OvnKubernetes { uid } => (
+                "interface",
+                vec![
+                    ("iface-id".into(), format!("{namespace}_{name}")),
+                    ("iface-id-ver".into(), uid.clone()),
+                    ("attached_mac".into(), mac.into()),
+                    ("ip_addresses".into(), format!("{ip}/24")),
+                ],
+            ),
+            CniKeys::KubeOvn => (
+                "interface",
+                vec![
+                    ("pod_name".into(), name.into()),
+                    ("pod_namespace".into(), namespace.into()),
+                    ("iface-id".into(), format!("{name}.{namespace}")),
+                    ("vendor".into(), "kube-ovn".into()),
+                    ("ip".into(), ip.into()),
+                ],
+            ),
+            CniKeys::OvsCni { uid, interface } => (
+                "port",
+                vec![
+                    ("contPodUid".into(), uid.clone()),
+                    ("contIface".into(), interface.clone()),
+                    ("owner".into(), "ovs-cni.network.kubevirt.io".into()),
+                ],
+            ),
+        };
+        let (table, pairs) = keys;
+        let mut args = vec!["set".to_owned(), table.to_owned(), port.to_owned()];
+        args.extend(pairs.into_iter().map(|(k, v)| format!("external_ids:{k}=\"{v}\"")));
+        args
+    }
+}
+
 impl Pod {
     /// Attaches a new Pod with address `10.88.0.<index>/24` and MAC
-    /// `02:88:00:00:00:<index>` to `bridge`.
+    /// `02:88:00:00:00:<index>` to `bridge`, as Antrea would.
     pub fn attach(ovs: &Ovs, bridge: &Bridge, namespace: &str, name: &str, index: u8) -> Pod {
+        Self::attach_as(ovs, bridge, namespace, name, index, &CniKeys::Antrea)
+    }
+
+    /// [`Pod::attach`], playing the CNI whose keys `keys` are.
+    pub fn attach_as(
+        ovs: &Ovs,
+        bridge: &Bridge,
+        namespace: &str,
+        name: &str,
+        index: u8,
+        keys: &CniKeys,
+    ) -> Pod {
         let netns = Netns::new("tcp");
         let port = unique("v");
         let ip = format!("10.88.0.{index}");
@@ -52,20 +140,9 @@ impl Pod {
         // userspace OVS turns it off the same way.
         netns.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
         ovs.node().exec(&["ip", "link", "set", &port, "up"]);
-        ovs.vsctl(&[
-            "add-port",
-            &bridge.name,
-            &port,
-            "--",
-            "set",
-            "port",
-            &port,
-            "external_ids:antrea-type=container",
-            &format!("external_ids:pod-name={name}"),
-            &format!("external_ids:pod-namespace={namespace}"),
-            &format!("external_ids:attached-mac=\"{mac}\""),
-            &format!("external_ids:ip-address=\"{ip}\""),
-        ]);
+        let mut args = vec!["add-port".to_owned(), bridge.name.clone(), port.clone(), "--".to_owned()];
+        args.extend(keys.set_args(&port, namespace, name, &mac, &ip));
+        ovs.vsctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
         ovs.wait_for_ofport(&port);
         Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }
     }

@@ -21,6 +21,9 @@ pub struct Metrics {
     pub flows: Gauge,
     /// Pods this node's TrafficControls control.
     pub selected_pods: Gauge,
+    /// Ports with a Pod's keys that match no Pod (contradicting keys, a
+    /// port of an earlier Pod, two ports for one interface).
+    pub port_problems: Gauge,
     /// How long a reconcile pass took, in seconds.
     pub reconcile_duration: Histogram,
     /// How long each step of a pass took, in seconds, by `step`.
@@ -45,6 +48,7 @@ impl Metrics {
         let ports = Gauge::default();
         let flows = Gauge::default();
         let selected_pods = Gauge::default();
+        let port_problems = Gauge::default();
         // 0.5 ms .. ~4 s: a pass is milliseconds; a reconnect is seconds.
         let reconcile_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let pass_step_duration: Family<Labels, Histogram, fn() -> Histogram> =
@@ -59,6 +63,11 @@ impl Metrics {
             flows.clone(),
         );
         registry.register("selected_pods", "Pods controlled on this node", selected_pods.clone());
+        registry.register(
+            "port_problems",
+            "Bridge ports with a Pod's keys that match no Pod (see /status)",
+            port_problems.clone(),
+        );
         registry.register(
             "reconcile_duration_seconds",
             "Time from the start of a reconcile pass to flows on the switch",
@@ -77,6 +86,7 @@ impl Metrics {
             ports,
             flows,
             selected_pods,
+            port_problems,
             reconcile_duration,
             pass_step_duration,
             flow_mods,

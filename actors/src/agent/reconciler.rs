@@ -267,6 +267,7 @@ impl Reconciler {
         metrics.flows.set(gauge(report.plan.flows.len()));
         metrics.ports.set(gauge(report.plan.ports.len()));
         metrics.selected_pods.set(gauge(report.plan.effective.len()));
+        metrics.port_problems.set(gauge(report.plan.port_problems.len()));
         let mut by_state: BTreeMap<&str, usize> =
             [("Realized", 0), ("Failed", 0), ("Pending", 0)].into_iter().collect();
         for tc in report.plan.traffic_controls.values() {
@@ -311,9 +312,14 @@ impl Reconciler {
 
 /// One info line per device the agent newly adopts or gives back, and
 /// per TrafficControl this node newly refuses (the status writer reports
-/// refusals too; this is the node's own log of them). Created and deleted
-/// ports are logged where they are created and deleted.
+/// refusals too; this is the node's own log of them), and a warning per
+/// new port problem. Created and deleted ports are logged where they are
+/// created and deleted.
 fn log_changes(before: Option<&Plan>, after: &Plan) {
+    for problem in after.port_problems.iter().filter(|p| before.is_none_or(|b| !b.port_problems.contains(p)))
+    {
+        tracing::warn!(%problem, "a port with a Pod's keys matches no Pod");
+    }
     let adopted = |plan: Option<&Plan>, name: &str| {
         plan.and_then(|p| p.ports.get(name)).is_some_and(|port| port.adopted)
     };

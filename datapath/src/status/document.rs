@@ -27,6 +27,9 @@ pub struct AgentStatus {
     /// TrafficControls the validator refused: name → why.
     #[serde(default)]
     pub invalid: BTreeMap<String, String>,
+    /// Ports with a Pod's keys that match no Pod, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_problems: Vec<String>,
     /// The switch's flows against the plan; none before the first full
     /// sync (there is no plan to compare with yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +160,7 @@ impl AgentStatus {
             feature_gate: FeatureGate::On,
             traffic_controls,
             invalid: invalid.clone(),
+            port_problems: plan.port_problems.clone(),
             flows: Some(flows),
         }
     }
@@ -226,6 +230,12 @@ impl AgentStatus {
         for (name, why) in &self.invalid {
             let _ = writeln!(out, "{name:<28} Invalid   {why}");
         }
+        if !self.port_problems.is_empty() {
+            let _ = writeln!(out, "\nports that match no Pod:");
+            for problem in &self.port_problems {
+                let _ = writeln!(out, "  {problem}");
+            }
+        }
         match flows {
             SwitchFlows::Unreadable { error } => {
                 let _ = writeln!(out, "\nflows: cannot read the switch: {error}");
@@ -272,6 +282,7 @@ mod tests {
                 lost_pods: vec!["default/web-2".into()],
             }],
             invalid: BTreeMap::from([("bad".into(), "tc/bad: spec.direction: required".into())]),
+            port_problems: vec!["port veth9 (ovs-cni, net1) names no Pod".into()],
             flows: Some(SwitchFlows::Read(FlowStatus {
                 planned: 2,
                 on_switch: 1,
@@ -324,6 +335,10 @@ mod tests {
         );
         assert!(text.contains("  conflict: default/web-2 is controlled by an older TrafficControl"));
         assert!(text.contains("bad                          Invalid   tc/bad: spec.direction: required"));
+        assert!(
+            text.contains("ports that match no Pod:\n  port veth9 (ovs-cni, net1) names no Pod\n"),
+            "{text}"
+        );
         assert!(
             text.contains("(2 planned, 1 on the switch):\n+ table=1, priority=200 actions=drop\n"),
             "{text}"
