@@ -9,9 +9,17 @@
 //! clientConnection:
 //!   kubeconfig: /etc/kubeconfig # absent: in-cluster configuration
 //! trafficControl:               # ours, all optional
+//!   bridgeMode: shared          # shared (default) or owned, see below
 //!   ovsdbSocket: unix:/var/run/openvswitch/db.sock
 //!   openflowSocket: unix:/var/run/openvswitch/br-int.mgmt
 //! ```
+//!
+//! `bridgeMode`: `shared` for a bridge whose OpenFlow tables a CNI's
+//! controller owns (OVN-Kubernetes, Kube-OVN, Antrea): the agent writes no
+//! flow, mirrors with OVS `Mirror` rows and refuses Redirect. `owned` for a
+//! bridge no controller programs (a standalone bridge, an ovs-cni bridge):
+//! the agent's own pipeline, Mirror and Redirect. `shared` is the default
+//! because it cannot damage a CNI's pipeline whatever the bridge is.
 //!
 //! Keys it does not know are ignored: an Antrea agent's file has many. The
 //! node name comes from `--node-name`, else `NODE_NAME` (the downward API),
@@ -19,6 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
+use datapath::plan::BridgeMode;
 use serde_json::Value;
 
 /// Where OVS listens.
@@ -47,6 +56,8 @@ pub struct AgentConfig {
     pub traffic_control_enabled: bool,
     /// The bridge the agent manages.
     pub bridge: String,
+    /// How TrafficControls are realized on it.
+    pub bridge_mode: BridgeMode,
     /// OVSDB's socket.
     pub ovsdb: OvsSocket,
     /// The bridge's OpenFlow socket.
@@ -118,6 +129,15 @@ impl AgentConfig {
         if let Err(rule) = datapath::naming::check_interface_name(&bridge) {
             return Err(fields.invalid("ovsBridge", &rule));
         }
+        let bridge_mode = match fields.string(&["trafficControl", "bridgeMode"])?.as_deref() {
+            None | Some("shared") => BridgeMode::Shared,
+            Some("owned") => BridgeMode::Owned,
+            Some(other) => {
+                return Err(
+                    fields.invalid("trafficControl.bridgeMode", &format!("{other:?} is not shared or owned"))
+                );
+            }
+        };
         let run_dir = PathBuf::from(
             fields.string(&["ovsRunDir"])?.unwrap_or_else(|| "/var/run/openvswitch".to_owned()),
         );
@@ -150,7 +170,15 @@ impl AgentConfig {
                 fields.invalid("node name", &format!("{node_name:?} is not a valid Kubernetes node name"))
             );
         }
-        Ok(AgentConfig { traffic_control_enabled, bridge, ovsdb, openflow, kubeconfig, node_name })
+        Ok(AgentConfig {
+            traffic_control_enabled,
+            bridge,
+            bridge_mode,
+            ovsdb,
+            openflow,
+            kubeconfig,
+            node_name,
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 use datapath::flows::Cookie;
 use datapath::openflow::flow_mod::FlowDesc;
 use datapath::openflow::port::PortMod10;
-use datapath::ovsdb::bridge;
+use datapath::ovsdb::bridge::{self, BridgeView};
 use datapath::pass::{Operation, PortSetting, SetPort};
 use datapath::ports::SwitchPort;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -56,6 +56,15 @@ pub enum PortError {
         #[source]
         source: OvsdbError,
     },
+    /// Setting or deleting one of the agent's mirrors failed.
+    #[error("cannot set mirror {mirror}")]
+    Mirror {
+        /// The mirror.
+        mirror: String,
+        /// OVSDB's answer.
+        #[source]
+        source: OvsdbError,
+    },
     /// Deleting ports failed.
     #[error("cannot delete ports {ports}")]
     Delete {
@@ -75,6 +84,7 @@ impl PortError {
             | PortError::Create { source, .. }
             | PortError::Reconfigure { source, .. }
             | PortError::Await { source, .. }
+            | PortError::Mirror { source, .. }
             | PortError::Delete { source, .. } => Some(source),
             PortError::NoBridge { .. } => None,
         }
@@ -125,23 +135,24 @@ impl FlowError {
     }
 }
 
-/// The bridge's ports as OVSDB has them now: an echo round trip first,
-/// so every update the server sent before it is applied (a Pod port the
-/// CNI just deleted, which a watch connection may already have reported).
+/// The bridge's ports and mirrors as OVSDB has them now: an echo round
+/// trip first, so every update the server sent before it is applied (a
+/// Pod port the CNI just deleted, which a watch connection may already
+/// have reported).
 ///
 /// # Errors
 /// [`PortError::Read`] when the connection fails.
-pub async fn read_ports<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn read_bridge<S: AsyncRead + AsyncWrite + Unpin>(
     ovsdb: &mut OvsdbConnection<S>,
     bridge_name: &str,
-) -> Result<Vec<SwitchPort>, PortError> {
+) -> Result<BridgeView, PortError> {
     ovsdb.echo().await.map_err(PortError::Read)?;
-    Ok(bridge::switch_ports(ovsdb.replica(), bridge_name))
+    Ok(bridge::view(ovsdb.replica(), bridge_name))
 }
 
 /// Carries out the OVSDB operations of a pass, in order; returns the
-/// bridge's ports afterwards. OpenFlow operations are not this
-/// function's: they are skipped.
+/// bridge's ports and mirrors afterwards. OpenFlow operations are not
+/// this function's: they are skipped.
 ///
 /// # Errors
 /// [`PortError`] naming the step and the port. A port OVS cannot open is
@@ -150,7 +161,7 @@ pub async fn execute_ovsdb<S: AsyncRead + AsyncWrite + Unpin>(
     ovsdb: &mut OvsdbConnection<S>,
     bridge_name: &str,
     operations: &[Operation],
-) -> Result<Vec<SwitchPort>, PortError> {
+) -> Result<BridgeView, PortError> {
     let mut created = Vec::new();
     for operation in operations {
         match operation {
@@ -207,10 +218,35 @@ pub async fn execute_ovsdb<S: AsyncRead + AsyncWrite + Unpin>(
                     tracing::info!(port = %name, "deleted port");
                 }
             }
+            Operation::SetMirror(mirror) => {
+                let ops = bridge::set_mirror(ovsdb.replica(), bridge_name, mirror);
+                if ops.is_empty() {
+                    continue; // its output port is gone: the next plan says so
+                }
+                let failed = |source| PortError::Mirror { mirror: mirror.name.clone(), source };
+                ovsdb.transact(ops).await.map_err(failed)?;
+                tracing::info!(
+                    mirror = %mirror.name,
+                    output_port = %mirror.output_port,
+                    sources = mirror.select_src_port.len(),
+                    destinations = mirror.select_dst_port.len(),
+                    "set mirror"
+                );
+            }
+            Operation::DeleteMirror(name) => {
+                let ops = bridge::delete_mirror(ovsdb.replica(), bridge_name, name);
+                if ops.is_empty() {
+                    continue;
+                }
+                let failed = |source| PortError::Mirror { mirror: name.clone(), source };
+                ovsdb.transact(ops).await.map_err(failed)?;
+                tracing::info!(mirror = %name, "deleted mirror");
+            }
             Operation::SetPort(_) | Operation::ApplyFlows(_) => {}
         }
     }
-    Ok(bridge::switch_ports(ovsdb.replica(), bridge_name))
+    // The replica has every update the server sent before the last reply.
+    Ok(bridge::view(ovsdb.replica(), bridge_name))
 }
 
 /// One line per created port, with what OVS made of it.
@@ -257,6 +293,8 @@ where
             Operation::CreatePort(_)
             | Operation::ReconfigurePort(_)
             | Operation::AwaitPorts(_)
+            | Operation::SetMirror(_)
+            | Operation::DeleteMirror(_)
             | Operation::DeletePorts(_) => {}
         }
     }

@@ -16,15 +16,16 @@ use std::time::Duration;
 
 use datapath::flow_diff::FlowChanges;
 use datapath::openflow::flow_mod::FlowDesc;
+use datapath::ovsdb::bridge::BridgeView;
 use datapath::pass::{Executor, HeldFlows, Operation, Pass, SwitchState, pass};
-use datapath::plan::{Cluster, Plan};
+use datapath::plan::{BridgeMode, Cluster, Plan};
 use datapath::ports::SwitchPort;
 use tokio::io::{AsyncRead, AsyncWrite};
 // tokio's clock: the simulation runs passes on virtual time.
 use tokio::time::Instant;
 
 use crate::openflow_connection::OpenFlowConnection;
-use crate::operations::{FlowError, PortError, execute_openflow, execute_ovsdb, read_ports};
+use crate::operations::{FlowError, PortError, execute_openflow, execute_ovsdb, read_bridge};
 use crate::ovsdb_connection::OvsdbConnection;
 
 /// The generation of the agent's OpenFlow connections to a switch: it
@@ -51,15 +52,17 @@ pub trait SwitchAccess {
     /// Why an operation failed.
     type Error;
 
-    /// The bridge's ports now, with every OVSDB update sent so far applied.
-    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, Self::Error>;
+    /// The bridge's ports and mirrors now, with every OVSDB update sent so
+    /// far applied.
+    async fn read_bridge(&mut self) -> Result<BridgeView, Self::Error>;
 
     /// The agent's flows on the switch, and the epoch of the connection
     /// that read them.
     async fn dump_flows(&mut self) -> Result<(Epoch, Vec<FlowDesc>), Self::Error>;
 
-    /// Carries out a run of OVSDB operations; the bridge's ports after.
-    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, Self::Error>;
+    /// Carries out a run of OVSDB operations; the bridge's ports and
+    /// mirrors after.
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<BridgeView, Self::Error>;
 
     /// Carries out a run of OpenFlow operations planned in `epoch`.
     async fn openflow(&mut self, epoch: Epoch, operations: Vec<Operation>) -> Result<Applied, Self::Error>;
@@ -73,10 +76,29 @@ pub struct Observed {
     /// The epoch `switch.flows` and `switch.port_settings` belong to; none
     /// when they are not known (read the flows back first).
     pub epoch: Option<Epoch>,
-    /// `switch.ports` are what a watch of the bridge last reported: the
-    /// pass need not read them again (a change the watch has not reported
-    /// yet will start a pass of its own once it does).
+    /// `switch.ports` and `switch.mirrors` are what a watch of the bridge
+    /// last reported: the pass need not read them again (a change the
+    /// watch has not reported yet will start a pass of its own once it
+    /// does).
     pub ports_current: bool,
+}
+
+impl Observed {
+    /// What the agent knows of `mode`'s bridge before it looked.
+    pub fn new(mode: BridgeMode) -> Self {
+        Observed { switch: SwitchState { mode, ..SwitchState::default() }, epoch: None, ports_current: false }
+    }
+
+    /// Takes the ports and mirrors of `view` as the bridge's.
+    pub fn saw(&mut self, view: BridgeView) {
+        self.switch.ports = view.ports;
+        self.switch.mirrors = view.mirrors;
+    }
+
+    /// The ports and mirrors as last seen.
+    pub fn bridge(&self) -> BridgeView {
+        BridgeView { ports: self.switch.ports.clone(), mirrors: self.switch.mirrors.clone() }
+    }
 }
 
 impl Observed {
@@ -175,7 +197,7 @@ pub async fn reconcile<S: SwitchAccess>(
     deletion: PortDeletion,
 ) -> Result<PassReport, ReconcileError<S::Error>> {
     if !std::mem::take(&mut observed.ports_current) {
-        observed.switch.ports = switch.read_ports().await.map_err(ReconcileError::Switch)?;
+        observed.saw(switch.read_bridge().await.map_err(ReconcileError::Switch)?);
     }
     let mut done = Done::default();
     for plans in 1..=MAX_PLANS {
@@ -248,7 +270,7 @@ async fn carry_out<S: SwitchAccess>(
         }
         match executor {
             Executor::Ovsdb => {
-                observed.switch.ports = switch.ovsdb(run).await.map_err(ReconcileError::Switch)?;
+                observed.saw(switch.ovsdb(run).await.map_err(ReconcileError::Switch)?);
                 if !pass.holds(&observed.switch.ports) {
                     return Ok(false);
                 }
@@ -334,8 +356,8 @@ where
 {
     type Error = ConnectionsError;
 
-    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, Self::Error> {
-        Ok(read_ports(&mut self.ovsdb, &self.bridge).await?)
+    async fn read_bridge(&mut self) -> Result<BridgeView, Self::Error> {
+        Ok(read_bridge(&mut self.ovsdb, &self.bridge).await?)
     }
 
     async fn dump_flows(&mut self) -> Result<(Epoch, Vec<FlowDesc>), Self::Error> {
@@ -343,7 +365,7 @@ where
         Ok((self.epoch, flows))
     }
 
-    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, Self::Error> {
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<BridgeView, Self::Error> {
         Ok(execute_ovsdb(&mut self.ovsdb, &self.bridge, &operations).await?)
     }
 

@@ -119,9 +119,26 @@ fn other_kinds_are_skipped() {
 fn plan_prints_the_sections_for_a_node() {
     let run = tcctl(&["plan", "-f", "fixtures/seed", "-f", "fixtures/cluster", "--node", "node-1"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    for section in ["# node node-1\n", "# ports\n", "# effective\n", "# traffic controls\n", "# flows\n"] {
+    for section in [
+        "# node node-1\n",
+        "# bridge mode shared\n",
+        "# ports\n",
+        "# effective\n",
+        "# traffic controls\n",
+        "# flows\n",
+        "# mirrors\n",
+    ] {
         assert!(run.stdout.contains(section), "missing {section:?}");
     }
+    // On a shared bridge: a mirror, no flow, no return port (the seed's
+    // third example mirrors).
+    assert!(run.stdout.contains("tc-geneve-99a006 output=geneve-99a006 select_src_port="), "{}", run.stdout);
+    assert!(run.stdout.contains("tc/redirect-prod-to-local: realized; 0 pods, target tap0; "), "{}", run.stdout);
+    assert!(
+        run.stdout.split("# flows\n").nth(1).is_some_and(|rest| rest.starts_with("# mirrors\n")),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("conflict: prod/web-prod is controlled by tc/mirror-all-to-remote"));
 }
 
@@ -136,6 +153,8 @@ fn plan_json_has_ports_effective_conflicts_and_flows() {
             "fixtures/cluster",
             "--node",
             "node-1",
+            "--bridge-mode",
+            "owned",
             "--format",
             "json",
         ],

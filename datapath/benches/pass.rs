@@ -16,7 +16,7 @@ use datapath::api::{
 use datapath::cluster::{PodInfo, PodRef};
 use datapath::flows::Cookie;
 use datapath::pass::{HeldFlows, SwitchState, pass};
-use datapath::plan::Cluster;
+use datapath::plan::{BridgeMode, Cluster};
 
 const NODE: &str = "node-1";
 const PODS: usize = 250;
@@ -52,8 +52,11 @@ fn cluster() -> Cluster {
 
 fn bench_pass(c: &mut Criterion) {
     let cluster = cluster();
-    let fresh =
-        SwitchState { ports: datapath::offline::pod_ports(NODE, &cluster.pods), ..SwitchState::default() };
+    let fresh = SwitchState {
+        mode: BridgeMode::Owned,
+        ports: datapath::offline::pod_ports(NODE, &cluster.pods),
+        ..SwitchState::default()
+    };
     let first = pass(&cluster, &fresh);
     let mut ports = fresh.ports.clone();
     ports.extend(first.created().map(|p| datapath::ports::SwitchPort {
@@ -65,7 +68,9 @@ fn bench_pass(c: &mut Criterion) {
         ..Default::default()
     }));
     let holding = SwitchState {
+        mode: BridgeMode::Owned,
         ports,
+        mirrors: Vec::new(),
         flows: HeldFlows::Installed(Arc::from(first.plan.flows.as_slice())),
         port_settings: first.port_settings.clone(),
     };
@@ -101,7 +106,13 @@ fn bench_pass(c: &mut Criterion) {
         b.iter(|| black_box(pass(black_box(&cluster), black_box(&new_port))))
     });
     group.bench_function("plan alone", |b| {
-        b.iter(|| black_box(datapath::plan::plan(black_box(&cluster), black_box(&holding.ports))))
+        b.iter(|| {
+            black_box(datapath::plan::plan(
+                black_box(&cluster),
+                black_box(&holding.ports),
+                &datapath::plan::Bridge::OWNED,
+            ))
+        })
     });
     let desired = first.plan.flows.clone();
     let HeldFlows::Installed(installed) = &holding.flows else { unreachable!() };

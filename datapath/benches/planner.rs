@@ -11,7 +11,7 @@ use datapath::api::{
     TrafficControl, TrafficControlSpec, UdpTunnel,
 };
 use datapath::cluster::{NamespaceInfo, PodInfo, PodRef};
-use datapath::plan::{Cluster, plan};
+use datapath::plan::{Bridge, Cluster, plan};
 use datapath::ports::{PortConfig, SwitchPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -169,7 +169,7 @@ fn bench_plan(c: &mut Criterion) {
         let pods = pods(count);
         let switch = switch_ports(&pods, &traffic_controls);
         let cluster = Cluster::new(NODE, traffic_controls.clone(), namespaces.clone(), pods);
-        let sample = plan(&cluster, &switch);
+        let sample = plan(&cluster, &switch, &Bridge::OWNED);
         eprintln!(
             "pods={count}: {} effective, {} conflicts, {} ports, {} flows",
             sample.effective.len(),
@@ -179,7 +179,7 @@ fn bench_plan(c: &mut Criterion) {
         );
         group.sample_size(if count >= 100_000 { 10 } else { 20 });
         group.bench_with_input(BenchmarkId::new("pods", count), &cluster, |b, cluster| {
-            b.iter(|| black_box(plan(black_box(cluster), black_box(&switch))))
+            b.iter(|| black_box(plan(black_box(cluster), black_box(&switch), &Bridge::OWNED)))
         });
     }
     group.finish();

@@ -18,7 +18,7 @@ use crate::api;
 use crate::cluster::{NamespaceInfo, PodInfo};
 use crate::cni::keys::antrea;
 use crate::pass::{SwitchState, pass};
-use crate::plan::{Cluster, Plan};
+use crate::plan::{BridgeMode, Cluster, Plan};
 use crate::ports::SwitchPort;
 use crate::validate::{Report, Validator};
 
@@ -85,8 +85,8 @@ impl Objects {
 /// Plans `objects` for `node` on a made-up switch (see the module doc):
 /// the plan of the pass the agent would run there, whose new ports get
 /// the next ofports.
-pub fn plan_offline(node: &str, objects: &Objects) -> Plan {
-    let switch = SwitchState { ports: pod_ports(node, &objects.pods), ..SwitchState::default() };
+pub fn plan_offline(node: &str, objects: &Objects, mode: BridgeMode) -> Plan {
+    let switch = SwitchState { mode, ports: pod_ports(node, &objects.pods), ..SwitchState::default() };
     pass(&objects.cluster(node), &switch).plan
 }
 

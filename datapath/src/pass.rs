@@ -37,15 +37,20 @@ use std::sync::Arc;
 use crate::flow_diff::{self, FlowChanges};
 use crate::flows::{Cookie, Flow};
 use crate::openflow::flow_mod::FlowDesc;
-use crate::plan::{Cluster, Plan, planned_ports};
+use crate::plan::{Bridge, BridgeMode, Cluster, Plan, PlannedMirror, planned_ports};
 use crate::port_diff;
-use crate::ports::{OFPORT_MAX, PortConfig, SwitchPort};
+use crate::ports::{OFPORT_MAX, PortConfig, SwitchMirror, SwitchPort};
 
 /// The switch as the agent last observed it.
 #[derive(Clone, Debug, Default)]
 pub struct SwitchState {
+    /// How the agent realizes TrafficControls on this bridge (the
+    /// configuration's, not observed).
+    pub mode: BridgeMode,
     /// The bridge's ports (OVSDB).
     pub ports: Vec<SwitchPort>,
+    /// The bridge's `Mirror` rows (OVSDB), the agent's and others'.
+    pub mirrors: Vec<SwitchMirror>,
     /// The agent's flows on the switch.
     pub flows: HeldFlows,
     /// The port settings the switch was given since ovs-vswitchd started.
@@ -192,6 +197,10 @@ pub enum Operation {
     /// Wait until OVS answered for each of these ports (an ofport or an
     /// error); then [`Pass::holds`] says whether the rest still stands.
     AwaitPorts(Vec<String>),
+    /// Create or update the agent's `Mirror` row of this name.
+    SetMirror(PlannedMirror),
+    /// Remove the agent's `Mirror` row of this name.
+    DeleteMirror(String),
     /// Give a port a setting.
     SetPort(SetPort),
     /// Send these flow changes in one bundle.
@@ -207,6 +216,8 @@ impl Operation {
             Operation::CreatePort(_)
             | Operation::ReconfigurePort(_)
             | Operation::AwaitPorts(_)
+            | Operation::SetMirror(_)
+            | Operation::DeleteMirror(_)
             | Operation::DeletePorts(_) => Executor::Ovsdb,
             Operation::SetPort(_) | Operation::ApplyFlows(_) => Executor::OpenFlow,
         }
@@ -271,10 +282,22 @@ impl Pass {
 /// Decides one pass; see the module documentation.
 pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
-    let needed = planned_ports(cluster, &switch.ports);
-    let requests = ofport_requests(&needed, switch);
-    let assumed_ports = with_requested(&switch.ports, &needed, &requests);
-    let plan = crate::plan::plan(cluster, &assumed_ports);
+    let needed = planned_ports(cluster, &switch.ports, switch.mode);
+    // Only flows name ofports: on a shared bridge a new port takes what
+    // OVS gives (a CNI may ask for numbers of its own) and nothing waits.
+    let owned = switch.mode == BridgeMode::Owned;
+    let requests = if owned { ofport_requests(&needed, switch) } else { BTreeMap::new() };
+    let mut assumed_ports = with_requested(&switch.ports, &needed, &requests);
+    if !owned {
+        let created = needed
+            .iter()
+            .filter(|(name, port)| !port.adopted && !observed.contains_key(name.as_str()))
+            .map(|(_, port)| created(&port.config, None));
+        assumed_ports.extend(created);
+        assumed_ports.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let foreign_mirrors = switch.mirrors.iter().filter(|m| !m.is_agents()).count();
+    let plan = crate::plan::plan(cluster, &assumed_ports, &Bridge { mode: switch.mode, foreign_mirrors });
     let ports = port_diff::diff(&plan.ports, &switch.ports);
 
     let mut operations = Vec::new();
@@ -289,9 +312,10 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     operations.extend(ports.reconfigure.into_iter().map(Operation::ReconfigurePort));
     let answered =
         |name: &str| observed.get(name).is_some_and(|p| p.usable_ofport().is_some() || p.error.is_some());
-    if !operations.is_empty() || !plan.ports.keys().all(|name| answered(name)) {
+    if owned && (!operations.is_empty() || !plan.ports.keys().all(|name| answered(name))) {
         operations.push(Operation::AwaitPorts(plan.ports.keys().cloned().collect()));
     }
+    operations.extend(mirror_changes(&plan, &switch.mirrors));
     let settings = port_settings(cluster, &plan, switch);
     operations.extend(settings.before_flows.into_iter().map(Operation::SetPort));
     let changes = switch.flows.changes_to(&plan.flows);
@@ -313,6 +337,31 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
         }
     }
     Pass { plan, operations, port_settings: settings.held, assumed }
+}
+
+/// The agent's `Mirror` rows to create or update (those that differ from
+/// the bridge's), and to delete (its own ones the plan no longer has).
+/// Mirrors that are not the agent's are never touched.
+fn mirror_changes(plan: &Plan, mirrors: &[SwitchMirror]) -> Vec<Operation> {
+    let ours: BTreeMap<&str, &SwitchMirror> =
+        mirrors.iter().filter(|m| m.is_agents()).map(|m| (m.name.as_str(), m)).collect();
+    let mut operations = Vec::new();
+    for (name, planned) in &plan.mirrors {
+        let held = ours.get(name.as_str()).is_some_and(|m| {
+            m.select_src_port == planned.select_src_port
+                && m.select_dst_port == planned.select_dst_port
+                && m.output_port.as_deref() == Some(planned.output_port.as_str())
+        });
+        if !held {
+            operations.push(Operation::SetMirror(planned.clone()));
+        }
+    }
+    operations.extend(
+        ours.keys()
+            .filter(|name| !plan.mirrors.contains_key(**name))
+            .map(|name| Operation::DeleteMirror((*name).to_owned())),
+    );
+    operations
 }
 
 /// The bridge's ports as they will be once the ports to create exist with
@@ -384,7 +433,10 @@ fn port_settings(cluster: &Cluster, plan: &Plan, switch: &SwitchState) -> Settin
         .collect();
     let mut settings =
         Settings { before_flows: Vec::new(), after_flows: Vec::new(), held: PortSettings::default() };
-    for (name, port) in &plan.ports {
+    // A mirror's output port gets only mirrored frames: a shared bridge
+    // needs no setting.
+    let planned = plan.ports.iter().filter(|_| switch.mode == BridgeMode::Owned);
+    for (name, port) in planned {
         let Some(ofport) = port.ofport else { continue };
         let configured = if port.adopted { Configured::Adopted } else { Configured::OwnPort };
         settings.held.0.insert(name.clone(), (ofport, configured));

@@ -185,6 +185,56 @@ impl SwitchPort {
     }
 }
 
+/// A `Mirror` row of the bridge, as the switch reports it, its ports by
+/// name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct SwitchMirror {
+    /// `name`.
+    pub name: String,
+    /// `external_ids` (the agent marks its mirrors as it marks its ports).
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+    /// `select_src_port`, by port name.
+    #[serde(default)]
+    pub select_src_port: std::collections::BTreeSet<String>,
+    /// `select_dst_port`, by port name.
+    #[serde(default)]
+    pub select_dst_port: std::collections::BTreeSet<String>,
+    /// `output_port`, by name.
+    #[serde(default)]
+    pub output_port: Option<String>,
+}
+
+impl SwitchMirror {
+    /// Whether the agent created this mirror.
+    pub fn is_agents(&self) -> bool {
+        self.external_ids.get(OWNER_KEY).is_some_and(|v| v == OWNER_VALUE)
+    }
+
+    /// One line for people, as `/status` and `tcctl status` compare it.
+    pub fn describe(&self) -> String {
+        describe_mirror(
+            &self.name,
+            self.output_port.as_deref().unwrap_or("-"),
+            &self.select_src_port,
+            &self.select_dst_port,
+        )
+    }
+}
+
+/// `<name> output=<port> select_src_port=<a,b> select_dst_port=<c>`.
+pub fn describe_mirror(
+    name: &str,
+    output: &str,
+    sources: &std::collections::BTreeSet<String>,
+    destinations: &std::collections::BTreeSet<String>,
+) -> String {
+    let list = |ports: &std::collections::BTreeSet<String>| {
+        ports.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+    };
+    format!("{name} output={output} select_src_port={} select_dst_port={}", list(sources), list(destinations))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 
 mod document;
 
-pub use document::{AgentStatus, FeatureGate, FlowStatus, SwitchFlows, TrafficControlStatus};
+pub use document::{AgentStatus, FeatureGate, FlowStatus, SwitchFlows, TrafficControlStatus, mirror_status};
 
 use std::collections::BTreeMap;
 

@@ -2,6 +2,7 @@
 //! `snapshots/plan/`: the seed's examples, every target port kind × action
 //! × direction, shared ports, conflicts and selector edge cases.
 
+use datapath::plan::BridgeMode;
 use std::path::{Path, PathBuf};
 
 use datapath::manifest::parse_documents;
@@ -44,7 +45,7 @@ const CLUSTER: [&str; 2] = ["cluster/namespaces.yaml", "cluster/pods.yaml"];
 fn plan_text(files: &[&str], inline: &str) -> String {
     let mut all: Vec<&str> = CLUSTER.to_vec();
     all.extend_from_slice(files);
-    plan_offline(NODE, &objects(&all, inline)).render()
+    plan_offline(NODE, &objects(&all, inline), BridgeMode::Owned).render()
 }
 
 #[test]
@@ -234,7 +235,7 @@ fn selector_edge_cases() {
             "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {{name: {name}}}\nspec:\n  appliedTo: {applied}\n  direction: Both\n  action: Mirror\n  targetPort: {{ovsInternal: {{name: t{}}}}}\n",
             &name[..2]
         );
-        let plan = plan_offline(NODE, &objects(&CLUSTER, &tc));
+        let plan = plan_offline(NODE, &objects(&CLUSTER, &tc), BridgeMode::Owned);
         let pods: Vec<String> = plan.effective.keys().map(ToString::to_string).collect();
         text.push_str(&format!(
             "{name}: {}\n",

@@ -50,14 +50,20 @@ pub fn free_port() -> u16 {
 }
 
 impl AgentProcess {
-    /// Starts the agent for `node` on `bridge`, talking to the API server
-    /// of `kubeconfig`.
+    /// Starts the agent for `node` on `bridge`, a bridge it owns (no
+    /// other controller programs it), talking to the API server of
+    /// `kubeconfig`.
     pub fn start(ovs: &Ovs, bridge: &Bridge, kubeconfig: &Path, node: &str) -> Self {
+        Self::start_in_mode(ovs, bridge, kubeconfig, node, "owned")
+    }
+
+    /// [`AgentProcess::start`] with `trafficControl.bridgeMode: mode`.
+    pub fn start_in_mode(ovs: &Ovs, bridge: &Bridge, kubeconfig: &Path, node: &str, mode: &str) -> Self {
         let dir = std::env::temp_dir().join(unique("tc-agent-"));
         std::fs::create_dir_all(&dir).expect("agent dir");
         let config = dir.join("antrea-agent.conf");
         let text = format!(
-            "featureGates:\n  TrafficControl: true\novsBridge: {}\ntrafficControl:\n  ovsdbSocket: unix:{}\n  openflowSocket: unix:{}\n",
+            "featureGates:\n  TrafficControl: true\novsBridge: {}\ntrafficControl:\n  bridgeMode: {mode}\n  ovsdbSocket: unix:{}\n  openflowSocket: unix:{}\n",
             bridge.name,
             ovs.db_socket().display(),
             bridge.mgmt.display()

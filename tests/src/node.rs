@@ -10,7 +10,7 @@ use actors::reconcile::{Connections, Epoch, Observed, PassReport, PortDeletion, 
 use datapath::api::TrafficControl;
 use datapath::cluster::PodInfo;
 use datapath::openflow::message::{VERSION_1_0, VERSION_1_5};
-use datapath::plan::Cluster;
+use datapath::plan::{BridgeMode, Cluster};
 
 use crate::ovs::{Bridge, Ovs};
 
@@ -35,7 +35,7 @@ impl TestNode {
         let ovs = Ovs::start();
         let bridge = ovs.add_bridge("br");
         let switch = connect(&ovs, &bridge, Epoch(1)).await;
-        TestNode { switch, observed: Observed::default(), bridge, ovs }
+        TestNode { switch, observed: Observed::new(BridgeMode::Owned), bridge, ovs }
     }
 
     /// Reconnects after the switch restarted: new connections, a new

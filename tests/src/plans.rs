@@ -1,6 +1,7 @@
 //! Plans for real-switch tests, made from the fixtures the way `tcctl
 //! plan` makes them.
 
+use datapath::plan::BridgeMode;
 use std::path::Path;
 
 use datapath::manifest::parse_documents;
@@ -25,7 +26,7 @@ pub fn plan_of(files: &[&str], inline: &str) -> Plan {
     for report in &objects.traffic_controls {
         assert!(report.is_valid(), "{report}");
     }
-    plan_offline("node-1", &objects)
+    plan_offline("node-1", &objects, BridgeMode::Owned)
 }
 
 /// Every flow shape the planner makes: the three seed examples, a Redirect

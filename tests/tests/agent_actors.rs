@@ -24,6 +24,7 @@ use datapath::cluster::PodInfo;
 use datapath::flow_diff;
 use datapath::flows::{Action as FlowAction, Cookie, Flow, Table};
 use datapath::pass::Operation;
+use datapath::plan::BridgeMode;
 use tests::capture::Capture;
 use tests::ovs::{Bridge, Ovs};
 use tests::plans::{mirror_to, traffic_controls};
@@ -39,7 +40,13 @@ fn start_agent(ovs: &Ovs, bridge: &Bridge) -> Agent {
         ovsdb: OvsSocket::Unix(ovs.db_socket()),
         openflow: OvsSocket::Unix(bridge.mgmt.clone()),
     };
-    runner::start(connector, bridge.name.clone(), AgentState::new("node-1"), None, Tuning::default())
+    runner::start(
+        connector,
+        bridge.name.clone(),
+        AgentState::new("node-1", BridgeMode::Owned),
+        None,
+        Tuning::default(),
+    )
 }
 
 fn observe(agent: &Agent, tcs: Vec<TrafficControl>, pods: Vec<PodInfo>) {
@@ -67,7 +74,7 @@ async fn converged(agent: &Agent, what: &str, check: impl Fn(&datapath::plan::Pl
     loop {
         if let Some(realized) = agent.state.realized()
             && check(&realized.plan)
-            && let Ok(Ok(observed)) = agent.dump_flows.send(DumpAgentFlows).await
+            && let Ok(Ok(observed)) = agent.readers.flows.send(DumpAgentFlows).await
             && flow_diff::drift(&realized.plan.flows, &observed.flows).is_empty()
         {
             return;

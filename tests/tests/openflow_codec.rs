@@ -2,6 +2,7 @@
 //! agent sends is written to a file and read back by `ovs-ofctl ofp-parse`,
 //! which must print exactly what we meant (for flows: the planner's text).
 
+use datapath::plan::BridgeMode;
 use std::path::Path;
 use std::process::Command;
 
@@ -34,7 +35,7 @@ fn planned_flows() -> Vec<Flow> {
     }
     let redirect = "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: ips, creationTimestamp: '2020-01-01T00:00:00Z'}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: db}}}\n  direction: Egress\n  action: Redirect\n  targetPort: {ovsInternal: {name: fw-in}}\n  returnPort: {ovsInternal: {name: fw-out}}\n";
     objects.add_documents(&validator, parse_documents(redirect).expect("yaml"));
-    let flows = plan_offline("node-1", &objects).flows;
+    let flows = plan_offline("node-1", &objects, BridgeMode::Owned).flows;
     assert!(flows.len() > 30);
     flows
 }

@@ -6,9 +6,9 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use actix::Recipient;
 use datapath::flow_diff;
-use datapath::status::{AgentStatus, FlowStatus, SwitchFlows};
+use datapath::plan::BridgeMode;
+use datapath::status::{AgentStatus, FlowStatus, SwitchFlows, mirror_status};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
@@ -17,12 +17,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::messages::DumpAgentFlows;
+use super::messages::{DumpAgentFlows, ReadBridge};
+use super::runner::SwitchReaders;
 use super::state::AgentState;
 use crate::errors::Chain;
 
 /// Serves the endpoints on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, state: Arc<AgentState>, flows: Option<Recipient<DumpAgentFlows>>) {
+pub async fn serve(listener: TcpListener, state: Arc<AgentState>, switch: Option<SwitchReaders>) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -32,8 +33,8 @@ pub async fn serve(listener: TcpListener, state: Arc<AgentState>, flows: Option<
             }
         };
         let state = state.clone();
-        let flows = flows.clone();
-        let service = service_fn(move |request| respond(request, state.clone(), flows.clone()));
+        let switch = switch.clone();
+        let service = service_fn(move |request| respond(request, state.clone(), switch.clone()));
         actix_rt::spawn(async move {
             if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(%error, "HTTP connection ended with an error");
@@ -56,7 +57,7 @@ fn reply(status: StatusCode, content_type: &str, body: String) -> Reply {
 async fn respond<B>(
     request: Request<B>,
     state: Arc<AgentState>,
-    flows: Option<Recipient<DumpAgentFlows>>,
+    switch: Option<SwitchReaders>,
 ) -> Result<Reply, Infallible> {
     const TEXT: &str = "text/plain; charset=utf-8";
     Ok(match request.uri().path() {
@@ -69,7 +70,7 @@ async fn respond<B>(
             state.metrics.render(),
         ),
         "/status" => {
-            let document = status(&state, flows).await;
+            let document = status(&state, switch).await;
             match serde_json::to_string_pretty(&document) {
                 Ok(body) => reply(StatusCode::OK, "application/json", body + "\n"),
                 Err(error) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{error}\n")),
@@ -82,26 +83,44 @@ async fn respond<B>(
 }
 
 /// The `/status` document.
-async fn status(state: &AgentState, flows: Option<Recipient<DumpAgentFlows>>) -> AgentStatus {
+async fn status(state: &AgentState, switch: Option<SwitchReaders>) -> AgentStatus {
     if state.is_idle() {
         return AgentStatus::gate_off(&state.node);
     }
     let Some(realized) = state.realized() else {
-        return AgentStatus::starting(&state.node);
+        return AgentStatus::starting(&state.node, state.mode);
     };
     let plan = &realized.plan;
-    let unreadable =
-        |error: &dyn std::error::Error| SwitchFlows::Unreadable { error: Chain(error).to_string() };
-    let switch = match flows {
-        None => SwitchFlows::Unreadable { error: "no switch connection".to_owned() },
-        Some(flows) => match flows.send(DumpAgentFlows).await {
-            Ok(Ok(observed)) => {
-                let drift = flow_diff::drift(&plan.flows, &observed.flows);
-                SwitchFlows::Read(FlowStatus::new(plan.flows.len(), observed.flows.len(), drift))
-            }
+    let Some(switch) = switch else {
+        let none = SwitchFlows::Unreadable { error: "no switch connection".to_owned() };
+        return AgentStatus::realized(
+            &state.node,
+            state.mode,
+            plan,
+            &realized.traffic_controls.invalid,
+            none,
+            None,
+        );
+    };
+    let flows = match switch.flows.send(DumpAgentFlows).await {
+        Ok(Ok(observed)) => {
+            let drift = flow_diff::drift(&plan.flows, &observed.flows);
+            SwitchFlows::Read(FlowStatus::new(plan.flows.len(), observed.flows.len(), drift))
+        }
+        Ok(Err(error)) => unreadable(&error),
+        Err(error) => unreadable(&error),
+    };
+    let mirrors = match state.mode {
+        BridgeMode::Owned => None,
+        BridgeMode::Shared => Some(match switch.bridge.send(ReadBridge).await {
+            Ok(Ok(view)) => SwitchFlows::Read(mirror_status(&plan.mirrors, &view.mirrors)),
             Ok(Err(error)) => unreadable(&error),
             Err(error) => unreadable(&error),
-        },
+        }),
     };
-    AgentStatus::realized(&state.node, plan, &realized.traffic_controls.invalid, switch)
+    AgentStatus::realized(&state.node, state.mode, plan, &realized.traffic_controls.invalid, flows, mirrors)
+}
+
+fn unreadable(error: &dyn std::error::Error) -> SwitchFlows {
+    SwitchFlows::Unreadable { error: Chain(error).to_string() }
 }

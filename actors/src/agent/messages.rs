@@ -12,8 +12,8 @@ use actix::Message;
 use datapath::api::TrafficControl;
 use datapath::cluster::{NamespaceInfo, PodInfo};
 use datapath::openflow::flow_mod::FlowDesc;
+use datapath::ovsdb::bridge::BridgeView;
 use datapath::pass::Operation;
-use datapath::ports::SwitchPort;
 
 use super::state::Realized;
 use crate::openflow_connection::ConnectionError;
@@ -44,11 +44,12 @@ pub struct TrafficControlsObserved {
     pub uids: Arc<BTreeMap<String, String>>,
 }
 
-/// Fact: the bridge's ports changed (a Pod's port came or went, an
-/// ofport changed after ovs-vswitchd restarted).
+/// Fact: the bridge's ports or mirrors changed (a Pod's port came or
+/// went, an ofport changed after ovs-vswitchd restarted, a CNI cleared the
+/// bridge's mirrors).
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
-pub struct SwitchPortsObserved(pub Arc<[SwitchPort]>);
+pub struct BridgeObserved(pub Arc<BridgeView>);
 
 /// Fact: the OpenFlow switch (re)appeared; after a restart it holds no
 /// flows and forgot its port settings, so the reconciler forgets what it
@@ -119,15 +120,16 @@ impl ManagerError {
     }
 }
 
-/// Command to the port manager: the bridge's ports as OVSDB has them now.
+/// Command to the port manager: the bridge's ports and mirrors as OVSDB
+/// has them now.
 #[derive(Message, Clone, Copy, Debug)]
-#[rtype(result = "Result<Vec<SwitchPort>, ManagerError>")]
-pub struct ReadSwitchPorts;
+#[rtype(result = "Result<BridgeView, ManagerError>")]
+pub struct ReadBridge;
 
 /// Command to the port manager: carry out these OVSDB operations, in
-/// order; answers with the bridge's ports afterwards.
+/// order; answers with the bridge's ports and mirrors afterwards.
 #[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<Vec<SwitchPort>, ManagerError>")]
+#[rtype(result = "Result<BridgeView, ManagerError>")]
 pub struct ApplyPortOperations(pub Vec<Operation>);
 
 /// Command to the flow manager: carry out these OpenFlow operations, in

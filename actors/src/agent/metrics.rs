@@ -32,6 +32,9 @@ pub struct Metrics {
     pub flow_mods: Counter,
     /// Failures by kind.
     pub errors: Family<Labels, Counter>,
+    /// 1 for the bridge mode the agent runs in (`mode="shared"` or
+    /// `mode="owned"`).
+    pub bridge_mode: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -55,6 +58,7 @@ impl Metrics {
             Family::new_with_constructor(step_histogram);
         let flow_mods = Counter::default();
         let errors = Family::<Labels, Counter>::default();
+        let bridge_mode = Family::<Labels, Gauge>::default();
         registry.register("traffic_controls", "TrafficControls by state", traffic_controls.clone());
         registry.register("ports", "TrafficControl ports on the bridge", ports.clone());
         registry.register(
@@ -80,6 +84,11 @@ impl Metrics {
         );
         registry.register("flow_mods", "flow_mods sent to the switch", flow_mods.clone());
         registry.register("errors", "Failures by kind", errors.clone());
+        registry.register(
+            "bridge_mode",
+            "The bridge mode the agent runs in (trafficControl.bridgeMode)",
+            bridge_mode.clone(),
+        );
         Metrics {
             registry,
             traffic_controls,
@@ -91,6 +100,7 @@ impl Metrics {
             pass_step_duration,
             flow_mods,
             errors,
+            bridge_mode,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `PortManager`: owns the OVSDB side of the bridge. It carries out the
 //! OVSDB operations of a pass (create, reconfigure, await and delete
-//! ports) and reports the bridge's ports whenever they change.
+//! ports, set and delete the agent's mirrors) and reports the bridge's
+//! ports and mirrors whenever they change.
 //!
 //! Two connections, so that waiting never blocks a command: the command
 //! connection, used only while a command runs (an atomic handler: one
@@ -11,16 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use datapath::ovsdb::bridge;
-use datapath::ports::SwitchPort;
+use datapath::ovsdb::bridge::{self, BridgeView};
 use futures::Stream;
 use tracing::Instrument;
 
 use super::backoff::Backoff;
 use super::connector::{Connector, connect_ovsdb};
-use super::messages::{ApplyPortOperations, ManagerError, ReadSwitchPorts, SwitchPortsObserved};
+use super::messages::{ApplyPortOperations, BridgeObserved, ManagerError, ReadBridge};
 use crate::errors::Chain;
-use crate::operations::{execute_ovsdb, read_ports};
+use crate::operations::{execute_ovsdb, read_bridge};
 use crate::ovsdb_connection::OvsdbConnection;
 
 /// The port manager.
@@ -28,12 +28,12 @@ pub struct PortManager<C: Connector> {
     connector: C,
     bridge: String,
     connection: Option<OvsdbConnection<C::Stream>>,
-    observer: Recipient<SwitchPortsObserved>,
+    observer: Recipient<BridgeObserved>,
 }
 
 impl<C: Connector> PortManager<C> {
     /// A manager of `bridge`'s ports that tells `observer` when they change.
-    pub fn new(connector: C, bridge: String, observer: Recipient<SwitchPortsObserved>) -> Self {
+    pub fn new(connector: C, bridge: String, observer: Recipient<BridgeObserved>) -> Self {
         PortManager { connector, bridge, connection: None, observer }
     }
 
@@ -76,30 +76,30 @@ impl<C: Connector> Actor for PortManager<C> {
     }
 }
 
-impl<C: Connector> StreamHandler<Arc<[SwitchPort]>> for PortManager<C> {
-    fn handle(&mut self, ports: Arc<[SwitchPort]>, _: &mut Self::Context) {
-        self.observer.do_send(SwitchPortsObserved(ports));
+impl<C: Connector> StreamHandler<Arc<BridgeView>> for PortManager<C> {
+    fn handle(&mut self, view: Arc<BridgeView>, _: &mut Self::Context) {
+        self.observer.do_send(BridgeObserved(view));
     }
 
     /// The watch never ends on its own; keep the manager when it does.
     fn finished(&mut self, _: &mut Self::Context) {}
 }
 
-impl<C: Connector> Handler<ReadSwitchPorts> for PortManager<C> {
-    type Result = AtomicResponse<Self, Result<Vec<SwitchPort>, ManagerError>>;
+impl<C: Connector> Handler<ReadBridge> for PortManager<C> {
+    type Result = AtomicResponse<Self, Result<BridgeView, ManagerError>>;
 
     /// The command connection reads only while a command runs, so its
     /// replica may miss updates the watch connection already reported:
-    /// [`read_ports`] makes a round trip first, so a pass never plans with
+    /// [`read_bridge`] makes a round trip first, so a pass never plans with
     /// ports older than the change that started it.
-    #[tracing::instrument(level = "debug", name = "read_switch_ports", skip_all)]
-    fn handle(&mut self, _: ReadSwitchPorts, _: &mut Self::Context) -> Self::Result {
-        self.with_connection(async |c, bridge_name| Ok(read_ports(c, bridge_name).await?))
+    #[tracing::instrument(level = "debug", name = "read_bridge", skip_all)]
+    fn handle(&mut self, _: ReadBridge, _: &mut Self::Context) -> Self::Result {
+        self.with_connection(async |c, bridge_name| Ok(read_bridge(c, bridge_name).await?))
     }
 }
 
 impl<C: Connector> Handler<ApplyPortOperations> for PortManager<C> {
-    type Result = AtomicResponse<Self, Result<Vec<SwitchPort>, ManagerError>>;
+    type Result = AtomicResponse<Self, Result<BridgeView, ManagerError>>;
 
     #[tracing::instrument(name = "port_operations", skip_all, fields(operations = command.0.len()))]
     fn handle(&mut self, command: ApplyPortOperations, _: &mut Self::Context) -> Self::Result {
@@ -110,12 +110,12 @@ impl<C: Connector> Handler<ApplyPortOperations> for PortManager<C> {
     }
 }
 
-/// The bridge's ports, each time they change, over a connection of its
+/// The bridge's ports and mirrors, each time they change, over a connection of its
 /// own that reconnects with backoff. Idle while OVSDB is quiet.
-fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<Item = Arc<[SwitchPort]>> {
+fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<Item = Arc<BridgeView>> {
     struct Watch<S> {
         connection: Option<OvsdbConnection<S>>,
-        last: Option<Vec<SwitchPort>>,
+        last: Option<BridgeView>,
         /// A new connection's first replica is compared at once.
         fresh: bool,
         backoff: Backoff,
@@ -151,10 +151,10 @@ fn watch_ports<C: Connector>(connector: C, bridge_name: String) -> impl Stream<I
                     watch.connection = None;
                     continue;
                 }
-                let ports = bridge::switch_ports(connection.replica(), &bridge_name);
-                if watch.last.as_ref() != Some(&ports) {
-                    watch.last = Some(ports.clone());
-                    return Some((Arc::from(ports), (watch, connector, bridge_name)));
+                let view = bridge::view(connection.replica(), &bridge_name);
+                if watch.last.as_ref() != Some(&view) {
+                    watch.last = Some(view.clone());
+                    return Some((Arc::new(view), (watch, connector, bridge_name)));
                 }
             }
         },

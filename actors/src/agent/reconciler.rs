@@ -21,15 +21,14 @@ use tokio::time::Instant;
 
 use actix::prelude::*;
 use datapath::openflow::flow_mod::FlowDesc;
+use datapath::ovsdb::bridge::BridgeView;
 use datapath::pass::Operation;
 use datapath::plan::{Cluster, Plan, Progress};
-use datapath::ports::SwitchPort;
 
 use super::backoff::Backoff;
 use super::messages::{
-    ApplyOpenFlowOperations, ApplyPortOperations, DumpAgentFlows, ManagerError, NamespacesObserved,
-    PodsObserved, PublishStatus, ReadSwitchPorts, SwitchConnected, SwitchPortsObserved,
-    TrafficControlsObserved,
+    ApplyOpenFlowOperations, ApplyPortOperations, BridgeObserved, DumpAgentFlows, ManagerError,
+    NamespacesObserved, PodsObserved, PublishStatus, ReadBridge, SwitchConnected, TrafficControlsObserved,
 };
 use super::metrics::gauge;
 use super::state::{AgentState, Realized};
@@ -40,8 +39,8 @@ use crate::reconcile::{Applied, Epoch, Observed, PassReport, ReconcileError, Swi
 /// Where the reconciler sends its commands.
 #[derive(Clone)]
 pub struct Managers {
-    /// The port manager: current ports.
-    pub read_ports: Recipient<ReadSwitchPorts>,
+    /// The port manager: current ports and mirrors.
+    pub read_bridge: Recipient<ReadBridge>,
     /// The port manager: OVSDB operations.
     pub port_operations: Recipient<ApplyPortOperations>,
     /// The flow manager: the agent's flows on the switch.
@@ -111,8 +110,8 @@ struct Managed {
 impl SwitchAccess for Managed {
     type Error = PassError;
 
-    async fn read_ports(&mut self) -> Result<Vec<SwitchPort>, PassError> {
-        let read = self.managers.read_ports.send(ReadSwitchPorts);
+    async fn read_bridge(&mut self) -> Result<BridgeView, PassError> {
+        let read = self.managers.read_bridge.send(ReadBridge);
         Ok(self.steps.time("read_ports", read).await??)
     }
 
@@ -121,7 +120,7 @@ impl SwitchAccess for Managed {
         Ok((dumped.epoch, dumped.flows))
     }
 
-    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<Vec<SwitchPort>, PassError> {
+    async fn ovsdb(&mut self, operations: Vec<Operation>) -> Result<BridgeView, PassError> {
         let applied = self.managers.port_operations.send(ApplyPortOperations(operations));
         Ok(self.steps.time("port_operations", applied).await??)
     }
@@ -154,16 +153,18 @@ pub struct Reconciler {
     switch_returned: bool,
     /// The plan of the last completed pass.
     last_plan: Option<Arc<Plan>>,
-    /// The bridge's ports as the port manager's watch last reported them.
-    reported_ports: Option<Arc<[SwitchPort]>>,
+    /// The bridge as the port manager's watch last reported it.
+    reported: Option<Arc<BridgeView>>,
     dirty: bool,
     running: bool,
     scheduled: Option<SpawnHandle>,
 }
 
 impl Reconciler {
-    /// A reconciler for `state.node`.
+    /// A reconciler for `state.node`'s bridge, realizing TrafficControls
+    /// as `state.mode` says.
     pub fn new(managers: Managers, state: Arc<AgentState>, tuning: Tuning) -> Self {
+        let mode = state.mode;
         Reconciler {
             cluster: Cluster { node: state.node.clone(), ..Cluster::default() },
             traffic_controls: TrafficControlsObserved {
@@ -176,10 +177,10 @@ impl Reconciler {
             state,
             retry: Backoff::new(tuning.retry_first, tuning.retry_max),
             tuning,
-            observed: Some(Observed::default()),
+            observed: Some(Observed::new(mode)),
             switch_returned: false,
             last_plan: None,
-            reported_ports: None,
+            reported: None,
             dirty: false,
             running: false,
             scheduled: None,
@@ -211,7 +212,7 @@ impl Reconciler {
         // Ports the watch reported since the last pass must be read anew
         // (through an OVSDB round trip); otherwise the last pass's are
         // still the bridge's, and the pass skips that round trip.
-        observed.ports_current = self.reported_ports.as_deref() == Some(&observed.switch.ports[..]);
+        observed.ports_current = self.reported.as_deref() == Some(&observed.bridge());
         self.dirty = false;
         self.running = true;
         let cluster = self.cluster.clone();
@@ -226,7 +227,7 @@ impl Reconciler {
                 if std::mem::take(&mut actor.switch_returned) {
                     observed.forget_switch();
                 }
-                if actor.reported_ports.as_deref().is_some_and(|ports| ports != observed.switch.ports) {
+                if actor.reported.as_deref().is_some_and(|view| *view != observed.bridge()) {
                     actor.dirty = true; // someone else changed the bridge during the pass
                 }
                 actor.observed = Some(observed);
@@ -303,10 +304,12 @@ impl Reconciler {
         }
     }
 
-    /// Whether `ports` are what the last pass left on the bridge (a
-    /// running pass expects nothing: its end compares).
-    fn expects(&self, ports: &[SwitchPort]) -> bool {
-        self.observed.as_ref().is_some_and(|o| o.switch.ports == ports)
+    /// Whether `view` is what the last pass left on the bridge (a running
+    /// pass expects nothing: its end compares).
+    fn expects(&self, view: &BridgeView) -> bool {
+        self.observed
+            .as_ref()
+            .is_some_and(|o| o.switch.ports == view.ports && o.switch.mirrors == view.mirrors)
     }
 }
 
@@ -417,20 +420,20 @@ impl Handler<TrafficControlsObserved> for Reconciler {
     }
 }
 
-impl Handler<SwitchPortsObserved> for Reconciler {
+impl Handler<BridgeObserved> for Reconciler {
     type Result = ();
 
-    #[tracing::instrument(level = "debug", name = "switch_ports_observed", skip_all, fields(ports = observed.0.len()))]
-    fn handle(&mut self, observed: SwitchPortsObserved, ctx: &mut Self::Context) {
-        let SwitchPortsObserved(ports) = observed;
+    #[tracing::instrument(level = "debug", name = "bridge_observed", skip_all, fields(ports = observed.0.ports.len()))]
+    fn handle(&mut self, observed: BridgeObserved, ctx: &mut Self::Context) {
+        let BridgeObserved(view) = observed;
         // The agent's own changes come back here too; only a difference
         // from what the last pass left (a Pod port, an ofport after a
-        // restart, a port someone removed) needs a pass. During a pass,
-        // the pass's end compares with the latest report.
-        let changed = !self.expects(&ports);
-        self.reported_ports = Some(ports);
+        // restart, a port or mirror someone removed) needs a pass. During
+        // a pass, the pass's end compares with the latest report.
+        let changed = !self.expects(&view);
+        self.reported = Some(view);
         if !self.running && changed {
-            tracing::debug!("bridge ports changed");
+            tracing::debug!("the bridge changed");
             self.request_pass(ctx);
         }
     }

@@ -9,7 +9,7 @@ use kube::Client;
 use super::connector::Connector;
 use super::crd_watcher::CrdWatcher;
 use super::flow_manager::FlowManager;
-use super::messages::DumpAgentFlows;
+use super::messages::{DumpAgentFlows, ReadBridge};
 use super::pod_watcher::PodWatcher;
 use super::port_manager::PortManager;
 use super::reconciler::{Managers, Reconciler, Tuning};
@@ -20,10 +20,19 @@ use super::status_writer::StatusWriter;
 pub struct Agent {
     /// Where facts go (tests without an API server send them here).
     pub reconciler: Addr<Reconciler>,
-    /// For `/status`.
-    pub dump_flows: Recipient<DumpAgentFlows>,
+    /// For `/status`: what the switch holds.
+    pub readers: SwitchReaders,
     /// What the endpoints show.
     pub state: Arc<AgentState>,
+}
+
+/// Where `/status` reads what the switch holds.
+#[derive(Clone)]
+pub struct SwitchReaders {
+    /// The agent's flows (the flow manager).
+    pub flows: Recipient<DumpAgentFlows>,
+    /// The bridge's ports and mirrors (the port manager).
+    pub bridge: Recipient<ReadBridge>,
 }
 
 /// Starts the managers and the reconciler for `bridge`, plus the watchers
@@ -37,14 +46,14 @@ pub fn start<C: Connector>(
     tuning: Tuning,
 ) -> Agent {
     let status_writer = client.clone().map(|client| StatusWriter::new(client, state.clone()).start());
-    let mut dump_flows = None;
+    let mut readers = None;
     let reconciler = Reconciler::create(|ctx| {
         let me = ctx.address();
         let ports = PortManager::new(connector.clone(), bridge, me.clone().recipient()).start();
         let flows = FlowManager::new(connector, me.recipient()).start();
-        dump_flows = Some(flows.clone().recipient());
+        readers = Some(SwitchReaders { flows: flows.clone().recipient(), bridge: ports.clone().recipient() });
         let managers = Managers {
-            read_ports: ports.clone().recipient(),
+            read_bridge: ports.clone().recipient(),
             port_operations: ports.recipient(),
             dump_flows: flows.clone().recipient(),
             openflow_operations: flows.recipient(),
@@ -62,9 +71,9 @@ pub fn start<C: Connector>(
         .start();
         CrdWatcher::new(client, &state.node, reconciler.clone().recipient()).start();
     }
-    let dump_flows = match dump_flows {
-        Some(recipient) => recipient,
+    let readers = match readers {
+        Some(readers) => readers,
         None => unreachable!("Actor::create runs its closure before returning"),
     };
-    Agent { reconciler, dump_flows, state }
+    Agent { reconciler, readers, state }
 }

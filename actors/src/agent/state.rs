@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datapath::plan::Plan;
+use datapath::plan::{BridgeMode, Plan};
 use k8s_openapi::jiff::Timestamp;
 
 use super::messages::TrafficControlsObserved;
@@ -29,6 +29,8 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 pub struct AgentState {
     /// This node.
     pub node: String,
+    /// How TrafficControls are realized on this node's bridge.
+    pub mode: BridgeMode,
     /// The clock.
     pub clock: Clock,
     ready: AtomicBool,
@@ -41,19 +43,24 @@ pub struct AgentState {
 
 impl AgentState {
     /// The state of a node's agent before its first pass.
-    pub fn new(node: impl Into<String>) -> Arc<Self> {
-        Self::with_clock(node, Arc::new(Timestamp::now))
+    pub fn new(node: impl Into<String>, mode: BridgeMode) -> Arc<Self> {
+        Self::with_clock(node, mode, Arc::new(Timestamp::now))
     }
 
     /// The same, with timestamps from `clock`.
-    pub fn with_clock(node: impl Into<String>, clock: Clock) -> Arc<Self> {
+    pub fn with_clock(node: impl Into<String>, mode: BridgeMode, clock: Clock) -> Arc<Self> {
         Arc::new(AgentState {
             node: node.into(),
+            mode,
             clock,
             ready: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             realized: Mutex::new(None),
-            metrics: Metrics::default(),
+            metrics: {
+                let metrics = Metrics::default();
+                metrics.bridge_mode.get_or_create(&vec![("mode", mode.name().to_owned())]).set(1);
+                metrics
+            },
         })
     }
 

@@ -83,7 +83,7 @@ enum Failure {
 }
 
 async fn run(config: AgentConfig, listen: &str) -> Result<(), Failure> {
-    let state = AgentState::new(config.node_name.clone());
+    let state = AgentState::new(config.node_name.clone(), config.bridge_mode);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))
@@ -98,11 +98,18 @@ async fn run(config: AgentConfig, listen: &str) -> Result<(), Failure> {
         return wait_for_signal().await.map_err(Failure::Runtime);
     }
     let client = kube_client(&config).await.map_err(Failure::Config)?;
-    tracing::info!(node = %config.node_name, bridge = %config.bridge, ovsdb = %config.ovsdb, openflow = %config.openflow, "starting");
+    tracing::info!(
+        node = %config.node_name,
+        bridge = %config.bridge,
+        mode = config.bridge_mode.name(),
+        ovsdb = %config.ovsdb,
+        openflow = %config.openflow,
+        "starting"
+    );
     let connector = SocketConnector { ovsdb: config.ovsdb.clone(), openflow: config.openflow.clone() };
     let agent =
         runner::start(connector, config.bridge.clone(), state.clone(), Some(client), Tuning::default());
-    actix_rt::spawn(http::serve(listener, state, Some(agent.dump_flows)));
+    actix_rt::spawn(http::serve(listener, state, Some(agent.readers)));
     wait_for_signal().await.map_err(Failure::Runtime)?;
     // Flows and ports stay: a restarted agent finds them in place and
     // changes nothing, and traffic is not disturbed meanwhile.

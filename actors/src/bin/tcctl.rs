@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use datapath::manifest::parse_documents;
 use datapath::offline::{Objects, plan_offline};
+use datapath::plan::BridgeMode;
 use datapath::status::AgentStatus;
 use datapath::validate::Validator;
 
@@ -46,6 +47,10 @@ enum Command {
         /// The node to plan for (default: the only node the Pods are on).
         #[arg(long)]
         node: Option<String>,
+        /// How the agent realizes TrafficControls on the bridge (its
+        /// trafficControl.bridgeMode): shared (Mirror rows) or owned (flows).
+        #[arg(long, value_enum, default_value_t = Mode::Shared)]
+        bridge_mode: Mode,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -59,6 +64,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Shared,
+    Owned,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,7 +91,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crd => print(&datapath::api::crd_yaml()).map(|()| Outcome::Ok),
         Command::Validate { files } => validate(&files),
-        Command::Plan { paths, node, format } => plan(&paths, node.as_deref(), format),
+        Command::Plan { paths, node, bridge_mode, format } => {
+            let mode = match bridge_mode {
+                Mode::Shared => BridgeMode::Shared,
+                Mode::Owned => BridgeMode::Owned,
+            };
+            plan(&paths, node.as_deref(), mode, format)
+        }
         Command::Status { agent, format } => status(&agent, format),
     };
     match result {
@@ -157,7 +174,7 @@ fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn plan(paths: &[PathBuf], node: Option<&str>, format: Format) -> Result<Outcome> {
+fn plan(paths: &[PathBuf], node: Option<&str>, mode: BridgeMode, format: Format) -> Result<Outcome> {
     let validator = Validator::new();
     let mut objects = Objects::default();
     for file in manifest_files(paths)? {
@@ -173,9 +190,9 @@ fn plan(paths: &[PathBuf], node: Option<&str>, format: Format) -> Result<Outcome
         Some(node) => node.to_owned(),
         None => only_node(&objects)?,
     };
-    let plan = plan_offline(&node, &objects);
+    let plan = plan_offline(&node, &objects, mode);
     let text = match format {
-        Format::Text => format!("# node {node}\n{}", plan.render()),
+        Format::Text => format!("# node {node}\n# bridge mode {}\n{}", mode.name(), plan.render()),
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&plan).context("rendering JSON")?;
             json.push('\n');

@@ -1,6 +1,7 @@
 //! The Open_vSwitch schema subset the agent uses: what to monitor, the
-//! transactions that create, reconfigure and delete ports, and the
-//! planner's port view ([`SwitchPort`]) read from the replica.
+//! transactions that create, reconfigure and delete ports and the agent's
+//! `Mirror` rows, and the planner's views ([`SwitchPort`],
+//! [`SwitchMirror`]) read from the replica.
 //!
 //! Deleting a port removes it from its bridge's `ports`; OVSDB then
 //! garbage-collects the Port and Interface rows (they are not root rows).
@@ -12,14 +13,16 @@ use serde_json::{Value, json};
 use super::datum::{named_uuid, optional, set, set_elements, string_map, to_string_map, uuid, uuid_of};
 use super::ops::{self, condition};
 use super::replica::{Replica, Row};
-use crate::ports::{PortConfig, SwitchPort};
+use crate::plan::PlannedMirror;
+use crate::ports::{PortConfig, SwitchMirror, SwitchPort};
 
 /// The `monitor_cond` request: exactly the columns the agent reads.
 pub fn monitor_request() -> Value {
     json!({
-        "Bridge": [{"columns": ["name", "ports"]}],
+        "Bridge": [{"columns": ["name", "ports", "mirrors"]}],
         "Port": [{"columns": ["name", "interfaces", "external_ids", "tag", "trunks", "vlan_mode"]}],
         "Interface": [{"columns": ["name", "type", "options", "external_ids", "ofport", "error"]}],
+        "Mirror": [{"columns": ["name", "external_ids", "select_src_port", "select_dst_port", "output_port"]}],
     })
 }
 
@@ -140,6 +143,131 @@ fn interface_view(row: &Row) -> SwitchPort {
     }
 }
 
+/// What the agent reads of a bridge: its ports and its `Mirror` rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BridgeView {
+    /// The ports (see [`switch_ports`]).
+    pub ports: Vec<SwitchPort>,
+    /// The mirrors (see [`switch_mirrors`]).
+    pub mirrors: Vec<SwitchMirror>,
+}
+
+/// `bridge`'s ports and mirrors, as the replica has them.
+pub fn view(replica: &Replica, bridge: &str) -> BridgeView {
+    BridgeView { ports: switch_ports(replica, bridge), mirrors: switch_mirrors(replica, bridge) }
+}
+
+/// The bridge's row, by uuid.
+fn bridge_row<'a>(replica: &'a Replica, bridge: &str) -> Option<(&'a str, &'a Row)> {
+    replica.rows("Bridge").find(|(_, r)| r.get("name").and_then(Value::as_str) == Some(bridge))
+}
+
+/// The names of the Ports `value` (a set of uuids) refers to.
+fn port_names(replica: &Replica, value: Option<&Value>) -> std::collections::BTreeSet<String> {
+    value
+        .map(set_elements)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(uuid_of)
+        .filter_map(|id| replica.row("Port", id)?.get("name")?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The `Mirror` rows of `bridge`, the agent's and others', by name.
+pub fn switch_mirrors(replica: &Replica, bridge: &str) -> Vec<SwitchMirror> {
+    let Some((_, row)) = bridge_row(replica, bridge) else { return Vec::new() };
+    let ids = row.get("mirrors").map(set_elements).unwrap_or_default();
+    let mut mirrors: Vec<SwitchMirror> = ids
+        .iter()
+        .filter_map(uuid_of)
+        .filter_map(|id| replica.row("Mirror", id))
+        .map(|mirror| SwitchMirror {
+            name: mirror.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            external_ids: mirror.get("external_ids").map(to_string_map).unwrap_or_default(),
+            select_src_port: port_names(replica, mirror.get("select_src_port")),
+            select_dst_port: port_names(replica, mirror.get("select_dst_port")),
+            output_port: port_names(replica, mirror.get("output_port")).into_iter().next(),
+        })
+        .collect();
+    mirrors.sort_by(|a, b| a.name.cmp(&b.name));
+    mirrors
+}
+
+/// The uuids of `bridge`'s ports named in `names` (names not on it are
+/// left out: a port gone since the plan is not mirrored).
+fn port_uuids<'a>(
+    replica: &Replica,
+    bridge: &str,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Vec<Value> {
+    let ports = bridge_ports(replica, bridge);
+    names
+        .into_iter()
+        .filter_map(|name| {
+            ports
+                .iter()
+                .find(|(_, p)| p.get("name").and_then(Value::as_str) == Some(name))
+                .map(|(id, _)| uuid(id))
+        })
+        .collect()
+}
+
+/// The agent's `Mirror` row named like `mirror`, on `bridge`, if any.
+fn agents_mirror<'a>(replica: &'a Replica, bridge: &str, name: &str) -> Option<&'a str> {
+    let (_, row) = bridge_row(replica, bridge)?;
+    let owned = PortConfig::external_ids();
+    row.get("mirrors").map(set_elements).unwrap_or_default().iter().filter_map(uuid_of).find(|id| {
+        replica.row("Mirror", id).is_some_and(|m| {
+            m.get("name").and_then(Value::as_str) == Some(name)
+                && m.get("external_ids")
+                    .map(to_string_map)
+                    .is_some_and(|ids| owned.iter().all(|(k, v)| ids.get(k) == Some(v)))
+        })
+    })
+}
+
+/// Creates the agent's `Mirror` row `mirror` on `bridge`, or sets the one
+/// it has (ports by uuid, resolved now; its `external_ids` mark it as the
+/// agent's). Empty when its output port is not on the bridge.
+pub fn set_mirror(replica: &Replica, bridge: &str, mirror: &PlannedMirror) -> Vec<Value> {
+    let Some(output) = port_uuids(replica, bridge, [&mirror.output_port]).into_iter().next() else {
+        return Vec::new();
+    };
+    let row = json!({
+        "name": mirror.name,
+        "external_ids": string_map(&PortConfig::external_ids()),
+        "select_src_port": set(port_uuids(replica, bridge, &mirror.select_src_port)),
+        "select_dst_port": set(port_uuids(replica, bridge, &mirror.select_dst_port)),
+        "output_port": output,
+    });
+    match agents_mirror(replica, bridge, &mirror.name) {
+        Some(id) => vec![ops::update("Mirror", vec![condition("_uuid", "==", uuid(id))], row)],
+        None => vec![
+            ops::insert("Mirror", row, Some("mirror")),
+            ops::mutate(
+                "Bridge",
+                bridge_where(bridge),
+                vec![json!(["mirrors", "insert", set(vec![named_uuid("mirror")])])],
+            ),
+        ],
+    }
+}
+
+/// Removes the agent's `Mirror` row `name` from `bridge` (OVSDB then
+/// garbage-collects it); empty when it has none of that name.
+pub fn delete_mirror(replica: &Replica, bridge: &str, name: &str) -> Vec<Value> {
+    match agents_mirror(replica, bridge, name) {
+        Some(id) => {
+            vec![ops::mutate(
+                "Bridge",
+                bridge_where(bridge),
+                vec![json!(["mirrors", "delete", set(vec![uuid(id)])])],
+            )]
+        }
+        None => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +347,78 @@ mod tests {
         assert_eq!(ops[1]["row"]["interfaces"], json!(["named-uuid", "iface"]));
         assert_eq!(ops[2]["mutations"], json!([["ports", "insert", ["set", [["named-uuid", "port"]]]]]));
         assert!(missing_bridge(&[json!({}), json!({}), json!({"count": 0})]));
+    }
+
+    fn with_mirrors() -> Replica {
+        let mut replica = Replica::default();
+        replica
+            .apply(&json!({
+                "Bridge": {"b1": {"initial": {"name": "br-int", "ports": ["set", [["uuid", "p1"], ["uuid", "p2"], ["uuid", "p3"]]],
+                    "mirrors": ["set", [["uuid", "m1"], ["uuid", "m2"]]]}}},
+                "Port": {
+                    "p1": {"initial": {"name": "tap0", "interfaces": ["uuid", "i1"]}},
+                    "p2": {"initial": {"name": "web", "interfaces": ["uuid", "i2"]}},
+                    "p3": {"initial": {"name": "db", "interfaces": ["uuid", "i3"]}},
+                },
+                "Mirror": {
+                    "m1": {"initial": {"name": "tc-tap0", "external_ids": ["map", [["antrea-type", "traffic-control"]]],
+                        "select_src_port": ["uuid", "p2"], "select_dst_port": ["set", []], "output_port": ["uuid", "p1"]}},
+                    "m2": {"initial": {"name": "m0", "external_ids": ["map", [["ovn-owned", "true"]]],
+                        "select_src_port": ["set", []], "select_dst_port": ["uuid", "p3"], "output_port": ["set", []]}},
+                },
+            }))
+            .unwrap();
+        replica
+    }
+
+    #[test]
+    fn mirrors_are_read_with_their_ports_by_name_and_whose_they_are() {
+        let mirrors = switch_mirrors(&with_mirrors(), "br-int");
+        assert_eq!(mirrors.len(), 2);
+        let ours = mirrors.iter().find(|m| m.name == "tc-tap0").unwrap();
+        assert!(ours.is_agents());
+        assert_eq!(
+            (
+                ours.select_src_port.iter().map(String::as_str).collect::<Vec<_>>(),
+                ours.output_port.as_deref()
+            ),
+            (vec!["web"], Some("tap0"))
+        );
+        let theirs = mirrors.iter().find(|m| m.name == "m0").unwrap();
+        assert!(!theirs.is_agents());
+        assert_eq!((theirs.output_port.as_deref(), theirs.select_dst_port.len()), (None, 1));
+    }
+
+    #[test]
+    fn the_agents_mirror_is_updated_in_place_a_new_one_inserted_and_only_its_own_deleted() {
+        let replica = with_mirrors();
+        let planned = |name: &str| PlannedMirror {
+            name: name.into(),
+            output_port: "tap0".into(),
+            select_src_port: ["web".to_owned(), "gone".to_owned()].into(),
+            select_dst_port: ["db".to_owned()].into(),
+            users: Default::default(),
+        };
+        let update = set_mirror(&replica, "br-int", &planned("tc-tap0"));
+        assert_eq!(update.len(), 1);
+        assert_eq!(update[0]["op"], "update");
+        assert_eq!(
+            update[0]["row"]["select_src_port"],
+            json!(["set", [["uuid", "p2"]]]),
+            "a port gone is left out"
+        );
+        let insert = set_mirror(&replica, "br-int", &planned("tc-tap9"));
+        assert_eq!((insert[0]["op"].as_str(), insert[1]["op"].as_str()), (Some("insert"), Some("mutate")));
+        assert_eq!(insert[0]["row"]["external_ids"], json!(["map", [["antrea-type", "traffic-control"]]]));
+        // A mirror of the same name that is not the agent's is never taken.
+        assert_eq!(
+            set_mirror(&replica, "br-int", &PlannedMirror { name: "m0".into(), ..planned("m0") })[0]["op"],
+            "insert"
+        );
+        assert!(delete_mirror(&replica, "br-int", "m0").is_empty());
+        let delete = delete_mirror(&replica, "br-int", "tc-tap0");
+        assert_eq!(delete[0]["mutations"], json!([["mirrors", "delete", ["set", [["uuid", "m1"]]]]]));
+        let no_output = PlannedMirror { output_port: "nowhere".into(), ..planned("tc-x") };
+        assert!(set_mirror(&replica, "br-int", &no_output).is_empty());
     }
 }

@@ -8,6 +8,8 @@ use crate::api::{
 use crate::cluster::{PodInfo, PodRef};
 use crate::flows::Action;
 use crate::offline::pod_ports;
+use crate::plan::BridgeMode;
+use crate::ports::SwitchMirror;
 
 const NODE: &str = "node-1";
 
@@ -57,7 +59,7 @@ fn cluster(tcs: Vec<TrafficControl>) -> Cluster {
 
 /// A switch with the Pods' ports (ofports 1 and 2) and nothing of ours.
 fn fresh_switch(cluster: &Cluster) -> SwitchState {
-    SwitchState { ports: pod_ports(NODE, &cluster.pods), ..SwitchState::default() }
+    SwitchState { mode: BridgeMode::Owned, ports: pod_ports(NODE, &cluster.pods), ..SwitchState::default() }
 }
 
 /// What OVS does with a pass's port operations: each new port gets the
@@ -101,10 +103,34 @@ fn granted(port: &NewPort) -> SwitchPort {
 /// The switch after every operation of `pass` was carried out as planned.
 fn after(switch: &SwitchState, pass: &Pass) -> SwitchState {
     SwitchState {
+        mode: switch.mode,
         ports: ovs_answers(switch, pass, granted),
+        mirrors: mirrors_after(switch, pass),
         flows: HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice())),
         port_settings: pass.port_settings.clone(),
     }
+}
+
+/// The bridge's mirrors after `pass`'s mirror operations.
+fn mirrors_after(switch: &SwitchState, pass: &Pass) -> Vec<SwitchMirror> {
+    let mut mirrors = switch.mirrors.clone();
+    for op in &pass.operations {
+        match op {
+            Operation::SetMirror(planned) => {
+                mirrors.retain(|m| m.name != planned.name);
+                mirrors.push(SwitchMirror {
+                    name: planned.name.clone(),
+                    external_ids: PortConfig::external_ids(),
+                    select_src_port: planned.select_src_port.clone(),
+                    select_dst_port: planned.select_dst_port.clone(),
+                    output_port: Some(planned.output_port.clone()),
+                });
+            }
+            Operation::DeleteMirror(name) => mirrors.retain(|m| &m.name != name),
+            _ => {}
+        }
+    }
+    mirrors
 }
 
 fn kinds(pass: &Pass) -> Vec<String> {
@@ -119,6 +145,14 @@ fn kinds(pass: &Pass) -> Vec<String> {
                 format!("flows +{} ~{} -{}", changes.added, changes.modified, changes.deleted)
             }
             Operation::DeletePorts(names) => format!("delete {}", names.join(",")),
+            Operation::SetMirror(m) => format!(
+                "mirror {} src={} dst={} out={}",
+                m.name,
+                m.select_src_port.iter().cloned().collect::<Vec<_>>().join(","),
+                m.select_dst_port.iter().cloned().collect::<Vec<_>>().join(","),
+                m.output_port
+            ),
+            Operation::DeleteMirror(name) => format!("delete mirror {name}"),
         })
         .collect()
 }
@@ -347,7 +381,7 @@ fn operations_always_come_in_design_order() {
     fn rank(op: &Operation) -> u8 {
         match op {
             Operation::CreatePort(_) | Operation::ReconfigurePort(_) => 0,
-            Operation::AwaitPorts(_) => 1,
+            Operation::AwaitPorts(_) | Operation::SetMirror(_) | Operation::DeleteMirror(_) => 1,
             Operation::SetPort(s)
                 if matches!(s.setting, PortSetting::NoFlood | PortSetting::NoFloodAndUp) =>
             {
@@ -400,4 +434,114 @@ fn a_flow_that_outputs_to_a_port_names_only_ports_the_switch_will_have() {
             assert!(ofports.contains(&ofport), "{flow}");
         }
     }
+}
+
+/// A switch as a CNI leaves it: the Pods' ports, the agent's nothing.
+fn shared_switch(cluster: &Cluster) -> SwitchState {
+    SwitchState { mode: BridgeMode::Shared, ..fresh_switch(cluster) }
+}
+
+fn port_of(switch: &SwitchState, pod: &str) -> String {
+    let port = switch.ports.iter().find(|p| p.pod_claim().and_then(|c| c.pod).is_some_and(|p| p.name == pod));
+    port.map(|p| p.name.clone()).unwrap_or_default()
+}
+
+#[test]
+fn on_a_shared_bridge_a_mirror_is_a_mirror_row_and_no_flow() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let switch = shared_switch(&cluster);
+    let web = port_of(&switch, "web");
+    let pass = pass(&cluster, &switch);
+    assert_eq!(
+        kinds(&pass),
+        ["create tap0 ofport=None".to_owned(), format!("mirror tc-tap0 src={web} dst={web} out=tap0")],
+        "no ofport asked for, no wait, no port setting, no flow"
+    );
+    assert!(pass.plan.flows.is_empty());
+    assert_eq!(pass.plan.traffic_controls["m"].progress, crate::plan::Progress::Realized);
+    assert!(pass.holds(&ovs_answers(&switch, &pass, granted)));
+    // Done, nothing is left to do.
+    let settled = after(&switch, &pass);
+    let again = pass_with_nothing_new(&cluster, &settled);
+    assert!(again.operations.is_empty(), "{:?}", kinds(&again));
+}
+
+fn pass_with_nothing_new(cluster: &Cluster, switch: &SwitchState) -> Pass {
+    pass(cluster, switch)
+}
+
+#[test]
+fn on_a_shared_bridge_egress_selects_sources_ingress_destinations() {
+    let mut egress = mirror("e", "web", internal("tap0"));
+    egress.spec.direction = Direction::Egress;
+    let mut ingress = mirror("i", "client", internal("tap0"));
+    ingress.spec.direction = Direction::Ingress;
+    let cluster = cluster(vec![egress, ingress]);
+    let switch = shared_switch(&cluster);
+    let (web, client) = (port_of(&switch, "web"), port_of(&switch, "client"));
+    let pass = pass(&cluster, &switch);
+    let mirror = &pass.plan.mirrors["tc-tap0"];
+    assert_eq!(mirror.select_src_port.iter().collect::<Vec<_>>(), [&web]);
+    assert_eq!(mirror.select_dst_port.iter().collect::<Vec<_>>(), [&client]);
+    assert_eq!(mirror.users.len(), 2, "two TrafficControls, one target: one mirror");
+}
+
+#[test]
+fn on_a_shared_bridge_a_redirect_is_refused_and_a_mirrors_return_port_not_created() {
+    let mut redirect = mirror("r", "web", internal("tap1"));
+    redirect.spec.action = TcAction::Redirect;
+    redirect.spec.return_port = Some(ReturnPort::try_from(internal("tap2")).unwrap());
+    let mut with_return = mirror("m", "client", internal("tap0"));
+    with_return.spec.return_port = Some(ReturnPort::try_from(internal("tap3")).unwrap());
+    let cluster = cluster(vec![redirect, with_return]);
+    let pass = pass(&cluster, &shared_switch(&cluster));
+    assert_eq!(
+        pass.plan.traffic_controls["r"].progress,
+        crate::plan::Progress::Failed(crate::plan::REDIRECT_ON_SHARED.to_owned())
+    );
+    let created: Vec<&str> = pass.created().map(|p| p.config.name.as_str()).collect();
+    assert_eq!(created, ["tap0"], "no port for the refused Redirect, no return port for the Mirror");
+    assert!(
+        pass.plan.effective.keys().all(|pod| pod.name == "client"),
+        "a refused TrafficControl claims nothing"
+    );
+}
+
+#[test]
+fn on_a_shared_bridge_other_mirrors_are_left_alone_and_counted_against_the_limit() {
+    let foreign = |i: usize| SwitchMirror { name: format!("cni-{i}"), ..SwitchMirror::default() };
+    let cluster =
+        cluster(vec![mirror("a", "web", internal("tap0")), mirror("b", "client", internal("tap1"))]);
+    let mut switch = shared_switch(&cluster);
+    switch.mirrors = (0..crate::plan::MAX_MIRRORS - 1).map(foreign).collect();
+    // And a mirror of the agent's that no TrafficControl needs any more.
+    switch.mirrors.push(SwitchMirror {
+        name: "tc-old".into(),
+        external_ids: PortConfig::external_ids(),
+        ..SwitchMirror::default()
+    });
+    let pass = pass(&cluster, &switch);
+    assert_eq!(pass.plan.traffic_controls["a"].progress, crate::plan::Progress::Realized);
+    let crate::plan::Progress::Failed(why) = &pass.plan.traffic_controls["b"].progress else {
+        panic!("{:?}", pass.plan.traffic_controls["b"])
+    };
+    assert_eq!(
+        why,
+        "the bridge has 32 mirrors, the most OVS allows (31 of them not the agent's): no room for tc-tap1"
+    );
+    let touched: Vec<String> = kinds(&pass).into_iter().filter(|k| k.contains("mirror")).collect();
+    assert_eq!(touched.len(), 2, "{touched:?}");
+    assert!(touched[0].starts_with("mirror tc-tap0 "), "{touched:?}");
+    assert_eq!(touched[1], "delete mirror tc-old", "only the agent's own");
+}
+
+#[test]
+fn a_bridge_that_becomes_shared_loses_the_agents_flows_and_mirrors_replace_them() {
+    let cluster = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let owned = after(&fresh_switch(&cluster), &pass(&cluster, &fresh_switch(&cluster)));
+    let shared = SwitchState { mode: BridgeMode::Shared, ..owned };
+    let pass = pass(&cluster, &shared);
+    let kinds = kinds(&pass);
+    assert!(kinds.iter().any(|k| k.starts_with("mirror tc-tap0")), "{kinds:?}");
+    assert!(kinds.contains(&"flows +0 ~0 -16".to_owned()), "{kinds:?}");
 }

@@ -14,6 +14,7 @@
 //! Same input, same output: every collection that reaches the output is
 //! ordered.
 
+mod mirrors;
 mod order;
 mod pipeline;
 mod pod_ports;
@@ -33,7 +34,9 @@ use crate::cluster::{NamespaceInfo, PodInfo, PodRef, PodSet};
 use crate::flows::Flow;
 use crate::ports::{PortConfig, SwitchPort};
 
+pub use mirrors::mirror_name;
 pub use order::precedence;
+pub use port_plan::REDIRECT_ON_SHARED;
 
 /// What the agent knows of Kubernetes: everything the planner reads
 /// besides the switch. Owned, and cheap to clone (the lists are shared),
@@ -68,6 +71,81 @@ impl Cluster {
     }
 }
 
+/// How the agent realizes TrafficControls on a bridge.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BridgeMode {
+    /// No other controller programs the bridge: the agent's own OpenFlow
+    /// pipeline (Mirror and Redirect).
+    Owned,
+    /// A CNI's controller owns the bridge's OpenFlow tables: the agent
+    /// writes no flow, realizes Mirror with OVS `Mirror` rows, and refuses
+    /// Redirect. The default: it cannot damage a CNI's pipeline.
+    #[default]
+    Shared,
+}
+
+impl BridgeMode {
+    /// `owned` or `shared`, as the configuration spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BridgeMode::Owned => "owned",
+            BridgeMode::Shared => "shared",
+        }
+    }
+}
+
+/// What the planner needs to know of the bridge besides its ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bridge {
+    /// How TrafficControls are realized on it.
+    pub mode: BridgeMode,
+    /// `Mirror` rows on it that are not the agent's (OVS allows
+    /// [`MAX_MIRRORS`] per bridge, theirs and ours together).
+    pub foreign_mirrors: usize,
+}
+
+impl Bridge {
+    /// An owned bridge.
+    pub const OWNED: Bridge = Bridge { mode: BridgeMode::Owned, foreign_mirrors: 0 };
+    /// A shared bridge with no other mirrors.
+    pub const SHARED: Bridge = Bridge { mode: BridgeMode::Shared, foreign_mirrors: 0 };
+}
+
+/// How many `Mirror` rows OVS allows on one bridge (`MAX_MIRRORS`).
+pub const MAX_MIRRORS: usize = 32;
+
+/// An OVS `Mirror` row the plan wants on a shared bridge: what the
+/// TrafficControls with one target port select.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMirror {
+    /// The row's name (`tc-<target port>`).
+    pub name: String,
+    /// The target port.
+    pub output_port: String,
+    /// Ports whose received packets are copied (Egress).
+    pub select_src_port: BTreeSet<String>,
+    /// Ports whose sent packets are copied (Ingress).
+    pub select_dst_port: BTreeSet<String>,
+    /// The TrafficControls it realizes.
+    pub users: BTreeSet<String>,
+}
+
+impl PlannedMirror {
+    /// One line for people, as `/status` and `tcctl status` compare it.
+    pub fn describe(&self) -> String {
+        crate::ports::describe_mirror(
+            &self.name,
+            &self.output_port,
+            &self.select_src_port,
+            &self.select_dst_port,
+        )
+    }
+}
+
 /// What should be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -79,8 +157,10 @@ pub struct Plan {
     pub effective: BTreeMap<PodRef, String>,
     /// The TrafficControls' names in precedence order (oldest first).
     pub precedence: Vec<String>,
-    /// The flows, in dump order.
+    /// The flows, in dump order (none on a shared bridge).
     pub flows: Vec<Flow>,
+    /// The `Mirror` rows, by name (on a shared bridge only).
+    pub mirrors: BTreeMap<String, PlannedMirror>,
     /// Ports with a Pod's keys that the agent cannot match to a Pod, and
     /// why (keys that contradict each other, a port of an earlier Pod of
     /// the same name, two ports for one interface).
@@ -115,12 +195,15 @@ impl Serialize for Plan {
     /// The plan with its conflicts, as `tcctl plan --format json` prints it.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut plan = serializer.serialize_struct("Plan", 6)?;
+        let mut plan = serializer.serialize_struct("Plan", 7)?;
         plan.serialize_field("ports", &self.ports)?;
         plan.serialize_field("trafficControls", &self.traffic_controls)?;
         plan.serialize_field("effective", &self.effective)?;
         plan.serialize_field("conflicts", &self.conflicts())?;
         plan.serialize_field("flows", &self.flows)?;
+        if !self.mirrors.is_empty() {
+            plan.serialize_field("mirrors", &self.mirrors)?;
+        }
         if !self.port_problems.is_empty() {
             plan.serialize_field("portProblems", &self.port_problems)?;
         }
@@ -227,36 +310,66 @@ pub struct Conflict {
 /// The TrafficControl ports `cluster` needs on a switch with
 /// `switch_ports`: the first step of [`plan`], alone, for a pass that must
 /// know which ports it will create before it plans the flows.
-pub fn planned_ports(cluster: &Cluster, switch_ports: &[SwitchPort]) -> BTreeMap<String, PlannedPort> {
+pub fn planned_ports(
+    cluster: &Cluster,
+    switch_ports: &[SwitchPort],
+    mode: BridgeMode,
+) -> BTreeMap<String, PlannedPort> {
     let ordered = order::precedence(&cluster.traffic_controls);
-    port_plan::plan_ports(&ordered, switch_ports).ports
+    port_plan::plan_ports(&ordered, switch_ports, mode).ports
 }
 
-/// Plans everything for `cluster` on a switch with `switch_ports`; see
+/// Plans everything for `cluster` on `bridge` with `switch_ports`; see
 /// the module documentation.
-pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
+pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> Plan {
     let ordered = order::precedence(&cluster.traffic_controls);
-    let ports = port_plan::plan_ports(&ordered, switch_ports);
+    let ports = port_plan::plan_ports(&ordered, switch_ports, bridge.mode);
     let selection = selection::select(cluster, &ordered, &ports.failed);
     let pod_ports = pod_ports::pod_ports(cluster, switch_ports);
     let universe_ports: Vec<&[pod_ports::PodPort]> =
         selection.universe.iter().map(|p| pod_ports.by_pod.get(p).map_or(&[][..], Vec::as_slice)).collect();
-
-    let mut traffic_controls = BTreeMap::new();
-    let mut flows = pipeline::static_flows();
-    flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding));
-    flows.extend(pipeline::port_flows(&ports.ports));
     let nobody = || PodSet::empty(selection.universe.clone());
+    let mut outcomes: BTreeMap<String, pipeline::Outcome> = BTreeMap::new();
+    let mut flows = Vec::new();
+    let mut mirrors = BTreeMap::new();
+    match bridge.mode {
+        BridgeMode::Owned => {
+            flows = pipeline::static_flows();
+            flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding));
+            flows.extend(pipeline::port_flows(&ports.ports));
+            for tc in &ordered {
+                let name = tc.metadata.name.clone().unwrap_or_default();
+                let pods = selection.won.get(&name).cloned().unwrap_or_else(nobody);
+                let mut outcome = match ports.failed.get(&name) {
+                    Some(reason) => pipeline::Outcome::failed(reason, nobody()),
+                    None => pipeline::traffic_control_flows(
+                        tc,
+                        &ports.names[&name],
+                        &pods,
+                        &ports.ports,
+                        &universe_ports,
+                    ),
+                };
+                flows.append(&mut outcome.flows);
+                outcomes.insert(name, outcome);
+            }
+            flows.sort_unstable();
+        }
+        BridgeMode::Shared => {
+            let planned =
+                mirrors::mirrors(&ordered, &ports, &selection, &universe_ports, bridge.foreign_mirrors);
+            mirrors = planned.mirrors;
+            outcomes = planned.outcomes;
+        }
+    }
+    let mut traffic_controls = BTreeMap::new();
     for tc in &ordered {
         let name = tc.metadata.name.clone().unwrap_or_default();
         let names = &ports.names[&name];
         let pods = selection.won.get(&name).cloned().unwrap_or_else(nobody);
         let lost_pods = selection.lost.get(&name).cloned().unwrap_or_else(nobody);
-        let outcome = match ports.failed.get(&name) {
-            Some(reason) => pipeline::Outcome::failed(reason, nobody()),
-            None => pipeline::traffic_control_flows(tc, names, &pods, &ports.ports, &universe_ports),
-        };
-        flows.extend(outcome.flows);
+        let outcome =
+            outcomes.remove(&name).unwrap_or_else(|| pipeline::Outcome::failed("not planned", nobody()));
         traffic_controls.insert(
             name,
             TrafficControlPlan {
@@ -269,7 +382,6 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
             },
         );
     }
-    flows.sort_unstable();
     let precedence = ordered.iter().map(|tc| tc.metadata.name.clone().unwrap_or_default()).collect();
     Plan {
         ports: ports.ports,
@@ -277,6 +389,7 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort]) -> Plan {
         effective: selection.effective,
         precedence,
         flows,
+        mirrors,
         port_problems: pod_ports.problems,
     }
 }

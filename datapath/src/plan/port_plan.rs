@@ -1,12 +1,14 @@
 //! The ports the TrafficControls need. TrafficControls with equal port
 //! parameters share one port. A TrafficControl whose port name is already
 //! taken (by an older TrafficControl's different port, a Pod's port or the
-//! bridge's own port) fails on this node, and gets no ports at all.
+//! bridge's own port) fails on this node, and gets no ports at all; so
+//! does a Redirect on a shared bridge (it needs the agent's pipeline), and
+//! there a Mirror's return port is not created (nothing would use it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{PlannedPort, PortRole};
-use crate::api::TrafficControl;
+use super::{BridgeMode, PlannedPort, PortRole};
+use crate::api::{Action, TrafficControl};
 use crate::ports::{OFPP_LOCAL, PortConfig, SwitchPort};
 
 /// The port names of one TrafficControl.
@@ -23,20 +25,32 @@ pub(super) struct PortPlan {
     pub failed: BTreeMap<String, String>,
 }
 
-pub(super) fn plan_ports(ordered: &[&TrafficControl], switch_ports: &[SwitchPort]) -> PortPlan {
+/// Why a Redirect fails on a shared bridge.
+pub const REDIRECT_ON_SHARED: &str = "Redirect needs the agent's own OpenFlow pipeline, and this bridge's tables belong to the CNI (trafficControl.bridgeMode: shared): use Mirror here, or Redirect on a bridge the agent owns (bridgeMode: owned)";
+
+pub(super) fn plan_ports(
+    ordered: &[&TrafficControl],
+    switch_ports: &[SwitchPort],
+    mode: BridgeMode,
+) -> PortPlan {
     let on_switch: HashMap<&str, &SwitchPort> = switch_ports.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut plan = PortPlan { ports: BTreeMap::new(), names: HashMap::new(), failed: BTreeMap::new() };
     for tc in ordered {
         let name = tc.metadata.name.clone().unwrap_or_default();
         let mut wanted = vec![(PortConfig::of(&tc.spec.target_port), PortRole::Target)];
-        if let Some(ret) = &tc.spec.return_port {
+        if let Some(ret) = &tc.spec.return_port
+            && mode == BridgeMode::Owned
+        {
             wanted.push((PortConfig::of(ret.port()), PortRole::Return));
         }
         plan.names.insert(
             name.clone(),
             PortNames { target: wanted[0].0.name.clone(), ret: wanted.get(1).map(|(c, _)| c.name.clone()) },
         );
-        let refusal = wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch));
+        let shared_redirect = (mode == BridgeMode::Shared && tc.spec.action == Action::Redirect)
+            .then(|| REDIRECT_ON_SHARED.to_owned());
+        let refusal = shared_redirect
+            .or_else(|| wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch)));
         if let Some(reason) = refusal {
             plan.failed.insert(name, reason);
             continue;

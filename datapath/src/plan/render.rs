@@ -1,6 +1,7 @@
 //! The plan as text for people (`tcctl plan`, snapshots): sections
-//! `# ports`, `# effective`, `# traffic controls` and `# flows`, in a
-//! stable order.
+//! `# ports`, `# effective`, `# traffic controls` and `# flows`, then
+//! `# mirrors` (a shared bridge) and `# port problems` when there are any,
+//! in a stable order.
 
 use std::fmt::{self, Write};
 
@@ -22,6 +23,19 @@ impl Plan {
         out.push_str("# flows\n");
         for flow in &self.flows {
             let _ = writeln!(out, "{flow}");
+        }
+        if !self.mirrors.is_empty() {
+            out.push_str("# mirrors\n");
+            for mirror in self.mirrors.values() {
+                let users: Vec<String> = mirror.users.iter().map(|u| format!("tc/{u}")).collect();
+                let _ = writeln!(out, "{} used-by={}", mirror.describe(), users.join(","));
+            }
+        }
+        if !self.port_problems.is_empty() {
+            out.push_str("# port problems\n");
+            for problem in &self.port_problems {
+                let _ = writeln!(out, "{problem}");
+            }
         }
         out
     }

@@ -96,7 +96,7 @@ impl World {
 
     fn plan(&self) -> Plan {
         let cluster = Cluster::new(NODE, self.tcs.clone(), self.namespaces.clone(), self.pods.clone());
-        plan(&cluster, &self.switch)
+        plan(&cluster, &self.switch, &Bridge::OWNED)
     }
 }
 

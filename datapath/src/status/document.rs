@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::flow_diff::FlowDrift;
-use crate::plan::Plan;
+use crate::plan::{BridgeMode, Plan, PlannedMirror};
+use crate::ports::SwitchMirror;
 
 /// What a node's agent realized, and whether its switch holds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,10 +31,17 @@ pub struct AgentStatus {
     /// Ports with a Pod's keys that match no Pod, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub port_problems: Vec<String>,
+    /// How the agent realizes TrafficControls on the bridge.
+    #[serde(default)]
+    pub bridge_mode: BridgeMode,
     /// The switch's flows against the plan; none before the first full
     /// sync (there is no plan to compare with yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flows: Option<SwitchFlows>,
+    /// The agent's `Mirror` rows against the plan (a shared bridge), in
+    /// the same shape as `flows`, a mirror per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<SwitchFlows>,
 }
 
 /// The state of the agent's feature gate.
@@ -122,8 +130,8 @@ impl FlowStatus {
 
 impl AgentStatus {
     /// A node whose agent has not finished its first full sync.
-    pub fn starting(node: &str) -> Self {
-        AgentStatus { node: node.to_owned(), ..AgentStatus::default() }
+    pub fn starting(node: &str, bridge_mode: BridgeMode) -> Self {
+        AgentStatus { node: node.to_owned(), bridge_mode, ..AgentStatus::default() }
     }
 
     /// A node whose agent realizes nothing: the feature gate is off.
@@ -136,9 +144,17 @@ impl AgentStatus {
         }
     }
 
-    /// What `plan` realizes on `node`, with the refused TrafficControls
-    /// and the switch's flows.
-    pub fn realized(node: &str, plan: &Plan, invalid: &BTreeMap<String, String>, flows: SwitchFlows) -> Self {
+    /// What `plan` realizes on `node`'s bridge (in `bridge_mode`), with the
+    /// refused TrafficControls, the switch's flows and, on a shared bridge,
+    /// its mirrors.
+    pub fn realized(
+        node: &str,
+        bridge_mode: BridgeMode,
+        plan: &Plan,
+        invalid: &BTreeMap<String, String>,
+        flows: SwitchFlows,
+        mirrors: Option<SwitchFlows>,
+    ) -> Self {
         let traffic_controls = plan
             .precedence
             .iter()
@@ -161,7 +177,9 @@ impl AgentStatus {
             traffic_controls,
             invalid: invalid.clone(),
             port_problems: plan.port_problems.clone(),
+            bridge_mode,
             flows: Some(flows),
+            mirrors,
         }
     }
 
@@ -178,7 +196,9 @@ impl AgentStatus {
 
     /// Whether the switch's flows are known to equal the plan.
     pub fn in_sync(&self) -> bool {
-        matches!(&self.flows, Some(SwitchFlows::Read(flows)) if flows.in_sync)
+        let held =
+            |what: &Option<SwitchFlows>| matches!(what, Some(SwitchFlows::Read(status)) if status.in_sync);
+        held(&self.flows) && (self.bridge_mode == BridgeMode::Owned || held(&self.mirrors))
     }
 
     /// Whether all is as it should be: the switch holds the plan, or the
@@ -192,7 +212,7 @@ impl AgentStatus {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let ready = if self.ready { "ready" } else { "not ready" };
-        let _ = writeln!(out, "node {}: {ready}", self.node);
+        let _ = writeln!(out, "node {}: {ready}, {} bridge", self.node, self.bridge_mode.name());
         if self.feature_gate == FeatureGate::Off {
             let _ = writeln!(
                 out,
@@ -236,30 +256,50 @@ impl AgentStatus {
                 let _ = writeln!(out, "  {problem}");
             }
         }
-        match flows {
-            SwitchFlows::Unreadable { error } => {
-                let _ = writeln!(out, "\nflows: cannot read the switch: {error}");
-            }
-            SwitchFlows::Read(flows) if flows.in_sync => {
-                let _ =
-                    writeln!(out, "\nflows: {} planned, the switch holds exactly the plan", flows.planned);
-            }
-            SwitchFlows::Read(flows) => {
-                let _ = writeln!(
-                    out,
-                    "\nflows: the switch differs from the plan ({} planned, {} on the switch):",
-                    flows.planned, flows.on_switch
-                );
-                for line in &flows.missing {
-                    let _ = writeln!(out, "+ {line}");
-                }
-                for line in &flows.unexpected {
-                    let _ = writeln!(out, "- {line}");
-                }
-            }
+        render_held(&mut out, "flows", flows);
+        if let Some(mirrors) = &self.mirrors {
+            render_held(&mut out, "mirrors", mirrors);
         }
         out
     }
+}
+
+/// What the switch holds of `what` against the plan, for a person.
+fn render_held(out: &mut String, what: &str, held: &SwitchFlows) {
+    match held {
+        SwitchFlows::Unreadable { error } => {
+            let _ = writeln!(out, "\n{what}: cannot read the switch: {error}");
+        }
+        SwitchFlows::Read(status) if status.in_sync => {
+            let _ = writeln!(out, "\n{what}: {} planned, the switch holds exactly the plan", status.planned);
+        }
+        SwitchFlows::Read(status) => {
+            let _ = writeln!(
+                out,
+                "\n{what}: the switch differs from the plan ({} planned, {} on the switch):",
+                status.planned, status.on_switch
+            );
+            for line in &status.missing {
+                let _ = writeln!(out, "+ {line}");
+            }
+            for line in &status.unexpected {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
+    }
+}
+
+/// The agent's mirrors on the switch (`observed`, every mirror of the
+/// bridge) against the plan's, a mirror per line.
+pub fn mirror_status(planned: &BTreeMap<String, PlannedMirror>, observed: &[SwitchMirror]) -> FlowStatus {
+    let want: std::collections::BTreeSet<String> = planned.values().map(PlannedMirror::describe).collect();
+    let have: std::collections::BTreeSet<String> =
+        observed.iter().filter(|m| m.is_agents()).map(SwitchMirror::describe).collect();
+    let drift = FlowDrift {
+        missing: want.difference(&have).cloned().collect(),
+        unexpected: have.difference(&want).cloned().collect(),
+    };
+    FlowStatus::new(want.len(), have.len(), drift)
 }
 
 #[cfg(test)]
@@ -283,6 +323,8 @@ mod tests {
             }],
             invalid: BTreeMap::from([("bad".into(), "tc/bad: spec.direction: required".into())]),
             port_problems: vec!["port veth9 (ovs-cni, net1) names no Pod".into()],
+            bridge_mode: BridgeMode::Owned,
+            mirrors: None,
             flows: Some(SwitchFlows::Read(FlowStatus {
                 planned: 2,
                 on_switch: 1,
@@ -309,8 +351,49 @@ mod tests {
     }
 
     #[test]
+    fn on_a_shared_bridge_the_mirrors_must_be_the_plans_too() {
+        let planned = BTreeMap::from([(
+            "tc-tap0".to_owned(),
+            PlannedMirror {
+                name: "tc-tap0".into(),
+                output_port: "tap0".into(),
+                select_src_port: ["web".to_owned()].into(),
+                ..PlannedMirror::default()
+            },
+        )]);
+        let theirs = SwitchMirror { name: "m0".into(), ..SwitchMirror::default() };
+        let ours = SwitchMirror {
+            name: "tc-tap0".into(),
+            external_ids: crate::ports::PortConfig::external_ids(),
+            select_src_port: ["web".to_owned()].into(),
+            output_port: Some("tap0".into()),
+            ..SwitchMirror::default()
+        };
+        let held = mirror_status(&planned, &[theirs.clone(), ours.clone()]);
+        assert!(held.in_sync && held.on_switch == 1, "{held:?}");
+        let missing = mirror_status(&planned, &[theirs]);
+        assert_eq!(missing.missing, ["tc-tap0 output=tap0 select_src_port=web select_dst_port="]);
+        let shared = |mirrors: FlowStatus| AgentStatus {
+            bridge_mode: BridgeMode::Shared,
+            mirrors: Some(SwitchFlows::Read(mirrors)),
+            flows: Some(SwitchFlows::Read(FlowStatus { in_sync: true, ..FlowStatus::default() })),
+            ..sample()
+        };
+        assert!(shared(held).in_sync());
+        let drifted = shared(missing);
+        assert!(!drifted.in_sync());
+        assert!(
+            drifted.render().contains(
+                "mirrors: the switch differs from the plan (1 planned, 0 on the switch):\n+ tc-tap0"
+            ),
+            "{}",
+            drifted.render()
+        );
+    }
+
+    #[test]
     fn before_the_first_sync_there_are_no_flows_to_compare() {
-        let starting = AgentStatus::starting("node-1");
+        let starting = AgentStatus::starting("node-1", BridgeMode::Shared);
         let json = serde_json::to_value(&starting).unwrap();
         assert!(json.get("flows").is_none());
         assert!(!starting.is_healthy());
@@ -328,7 +411,7 @@ mod tests {
     #[test]
     fn the_text_shows_each_traffic_control_conflicts_refusals_and_the_drift() {
         let text = sample().render();
-        assert!(text.starts_with("node node-1: ready\n"), "{text}");
+        assert!(text.starts_with("node node-1: ready, owned bridge\n"), "{text}");
         assert!(
             text.contains("mirror-web-app               Realized  tap0                  7     1"),
             "{text}"

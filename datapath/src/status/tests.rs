@@ -1,6 +1,7 @@
 use super::*;
 use crate::manifest::parse_documents;
 use crate::offline::{Objects, plan_offline};
+use crate::plan::BridgeMode;
 use crate::validate::Validator;
 
 fn seed_plan() -> Plan {
@@ -19,7 +20,7 @@ fn seed_plan() -> Plan {
             parse_documents(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap(),
         );
     }
-    plan_offline("node-1", &objects)
+    plan_offline("node-1", &objects, BridgeMode::Owned)
 }
 
 fn condition<'a>(status: &'a NodeStatus, kind: &str) -> &'a Condition {

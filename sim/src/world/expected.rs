@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use datapath::flows::Flow;
 use datapath::offline::Objects;
 use datapath::pass::{SwitchState, pass};
-use datapath::plan::Plan;
+use datapath::plan::{BridgeMode, Plan};
 use datapath::ports::SwitchPort;
 use datapath::selector::Selector;
 use datapath::validate::Validator;
@@ -34,7 +34,8 @@ pub fn cluster_objects(api: &ApiServer) -> Objects {
 /// switch must hold once the agent has caught up (the plan of the pass the
 /// agent runs, planned from the API server's objects).
 pub fn expected_plan(node: &str, objects: &Objects, switch_ports: &[SwitchPort]) -> Plan {
-    let switch = SwitchState { ports: switch_ports.to_vec(), ..SwitchState::default() };
+    let switch =
+        SwitchState { mode: BridgeMode::Owned, ports: switch_ports.to_vec(), ..SwitchState::default() };
     pass(&objects.cluster(node), &switch).plan
 }
 

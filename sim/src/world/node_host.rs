@@ -9,6 +9,7 @@ use actors::agent::connector::Connector;
 use actors::agent::reconciler::Tuning;
 use actors::agent::runner;
 use actors::agent::state::AgentState;
+use datapath::plan::BridgeMode;
 use futures::future::LocalBoxFuture;
 use k8s_openapi::jiff::Timestamp;
 
@@ -55,10 +56,12 @@ impl Connector for TurmoilConnector {
 }
 
 /// The agent's state on virtual time (the API server's epoch plus the
-/// simulation's elapsed time, to the nanosecond).
+/// simulation's elapsed time, to the nanosecond). The simulated switch
+/// runs the agent's own pipeline (its packet engine has no `Mirror` rows).
 pub fn agent_state(node: &str) -> Arc<AgentState> {
     AgentState::with_clock(
         node,
+        BridgeMode::Owned,
         Arc::new(|| {
             let elapsed = turmoil::sim_elapsed().unwrap_or_default();
             let nanos = i128::from(EPOCH) * 1_000_000_000 + i128::try_from(elapsed.as_nanos()).unwrap_or(0);

@@ -123,6 +123,7 @@ impl Database {
     pub fn prepare_commit(&mut self) -> Result<(), IntegrityError> {
         self.check_references()?;
         self.collect_garbage();
+        self.drop_dangling_weak_references();
         self.check_sizes()?;
         self.check_indexes()
     }
@@ -142,7 +143,7 @@ impl Database {
 
     fn check_references(&self) -> Result<(), IntegrityError> {
         for (table, uuid, column, datum) in self.columns() {
-            let Some(target_table) = column.ty.ref_table else { continue };
+            let Some(target_table) = column.ty.ref_table.filter(|_| !column.ty.weak) else { continue };
             if let Some(target) = datum.uuids().find(|target| !self.table(target_table).contains_key(*target))
             {
                 return Err(IntegrityError::Dangling {
@@ -163,7 +164,7 @@ impl Database {
         loop {
             let referenced: BTreeSet<String> = self
                 .columns()
-                .filter(|(_, _, column, _)| column.ty.ref_table.is_some())
+                .filter(|(_, _, column, _)| column.ty.ref_table.is_some() && !column.ty.weak)
                 .flat_map(|(_, _, _, datum)| datum.uuids().map(str::to_owned).collect::<Vec<_>>())
                 .collect();
             let mut collected = false;
@@ -175,6 +176,22 @@ impl Database {
             }
             if !collected {
                 return;
+            }
+        }
+    }
+
+    /// Removes weak references to rows that are gone (a mirror's ports
+    /// when the CNI removes a Pod's port).
+    fn drop_dangling_weak_references(&mut self) {
+        for table in &TABLES {
+            for column in table.columns.iter().filter(|c| c.ty.weak) {
+                let Some(target) = column.ty.ref_table else { continue };
+                let alive: BTreeSet<String> = self.table(target).keys().cloned().collect();
+                for row in self.table_mut(table).values_mut() {
+                    if let Some(datum) = row.get_mut(column.name) {
+                        datum.retain_uuids(|uuid| alive.contains(uuid));
+                    }
+                }
             }
         }
     }

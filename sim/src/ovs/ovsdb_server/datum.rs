@@ -137,6 +137,13 @@ impl Datum {
         }
     }
 
+    /// Keeps only the uuids `keep` accepts (a set column's).
+    pub fn retain_uuids(&mut self, keep: impl Fn(&str) -> bool) {
+        if let Datum::Set(set) = self {
+            set.retain(|atom| !matches!(atom, Atom::Uuid(uuid) if !keep(uuid)));
+        }
+    }
+
     /// The uuids it refers to (keys and values).
     pub fn uuids(&self) -> impl Iterator<Item = &str> {
         let atoms: Box<dyn Iterator<Item = &Atom>> = match self {

@@ -1,4 +1,4 @@
-//! The Open_vSwitch schema subset the simulated server knows: four tables,
+//! The Open_vSwitch schema subset the simulated server knows: five tables,
 //! the columns the agent, the CNI and ovs-vswitchd touch, which tables are
 //! roots (the others are garbage-collected when unreferenced) and the
 //! `name` indexes. Columns of the real schema that nobody here uses are
@@ -42,21 +42,24 @@ pub struct ColumnType {
     pub min: usize,
     /// Most elements (`usize::MAX`: unlimited).
     pub max: usize,
-    /// The table a uuid key refers to (all references here are strong).
+    /// The table a uuid key refers to.
     pub ref_table: Option<&'static str>,
+    /// A weak reference: it keeps no row alive, and one whose row is gone
+    /// disappears at commit instead of failing it (RFC 7047 §3.2).
+    pub weak: bool,
 }
 
 impl ColumnType {
     const fn scalar(key: AtomType) -> Self {
-        ColumnType { key, value: None, min: 1, max: 1, ref_table: None }
+        ColumnType { key, value: None, min: 1, max: 1, ref_table: None, weak: false }
     }
 
     const fn optional(key: AtomType) -> Self {
-        ColumnType { key, value: None, min: 0, max: 1, ref_table: None }
+        ColumnType { key, value: None, min: 0, max: 1, ref_table: None, weak: false }
     }
 
     const fn set(key: AtomType) -> Self {
-        ColumnType { key, value: None, min: 0, max: usize::MAX, ref_table: None }
+        ColumnType { key, value: None, min: 0, max: usize::MAX, ref_table: None, weak: false }
     }
 
     const fn string_map() -> Self {
@@ -66,11 +69,23 @@ impl ColumnType {
             min: 0,
             max: usize::MAX,
             ref_table: None,
+            weak: false,
         }
     }
 
     const fn references(table: &'static str, min: usize) -> Self {
-        ColumnType { key: AtomType::Uuid, value: None, min, max: usize::MAX, ref_table: Some(table) }
+        ColumnType {
+            key: AtomType::Uuid,
+            value: None,
+            min,
+            max: usize::MAX,
+            ref_table: Some(table),
+            weak: false,
+        }
+    }
+
+    const fn weak_references(table: &'static str, max: usize) -> Self {
+        ColumnType { key: AtomType::Uuid, value: None, min: 0, max, ref_table: Some(table), weak: true }
     }
 
     /// A map column.
@@ -99,6 +114,9 @@ impl ColumnType {
         let mut key = json!({"type": self.key.name()});
         if let Some(table) = self.ref_table {
             key["refTable"] = json!(table);
+            if self.weak {
+                key["refType"] = json!("weak");
+            }
         }
         let mut ty = json!({"key": key, "min": self.min});
         ty["max"] = if self.max == usize::MAX { json!("unlimited") } else { json!(self.max) };
@@ -154,7 +172,7 @@ const fn column(name: &'static str, ty: ColumnType) -> ColumnSchema {
 }
 
 /// The tables, parents before children.
-pub static TABLES: [TableSchema; 4] = [
+pub static TABLES: [TableSchema; 5] = [
     TableSchema {
         name: "Open_vSwitch",
         is_root: true,
@@ -169,6 +187,7 @@ pub static TABLES: [TableSchema; 4] = [
         columns: &[
             column("name", ColumnType::scalar(AtomType::String)),
             column("ports", ColumnType::references("Port", 0)),
+            column("mirrors", ColumnType::references("Mirror", 0)),
             column("datapath_type", ColumnType::scalar(AtomType::String)),
             column("external_ids", ColumnType::string_map()),
         ],
@@ -203,6 +222,19 @@ pub static TABLES: [TableSchema; 4] = [
             column("mac_in_use", ColumnType::optional(AtomType::String)),
         ],
         indexes: &["name"],
+    },
+    TableSchema {
+        name: "Mirror",
+        is_root: false,
+        max_rows: None,
+        columns: &[
+            column("name", ColumnType::scalar(AtomType::String)),
+            column("external_ids", ColumnType::string_map()),
+            column("select_src_port", ColumnType::weak_references("Port", usize::MAX)),
+            column("select_dst_port", ColumnType::weak_references("Port", usize::MAX)),
+            column("output_port", ColumnType::weak_references("Port", 1)),
+        ],
+        indexes: &[],
     },
 ];
 

@@ -2,6 +2,7 @@
 //! on an in-memory pipe: the handshake on 1.5 and 1.0, `sync_flows` of real
 //! plans, dumps, port_mods, port status and a restart.
 
+use datapath::plan::BridgeMode;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -47,7 +48,7 @@ fn planned(files: &[&str]) -> Vec<Flow> {
         let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         objects.add_documents(&validator, parse_documents(&text).expect("fixture YAML"));
     }
-    plan_offline("node-1", &objects).flows
+    plan_offline("node-1", &objects, BridgeMode::Owned).flows
 }
 
 fn text_of(flows: &[Flow]) -> String {
