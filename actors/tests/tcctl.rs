@@ -133,7 +133,11 @@ fn plan_prints_the_sections_for_a_node() {
     // On a shared bridge: a mirror, no flow, no return port (the seed's
     // third example mirrors).
     assert!(run.stdout.contains("tc-geneve-99a006 output=geneve-99a006 select_src_port="), "{}", run.stdout);
-    assert!(run.stdout.contains("tc/redirect-prod-to-local: realized; 0 pods, target tap0; "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("tc/redirect-prod-to-local: realized; 0 pods, target tap0; "),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.split("# flows\n").nth(1).is_some_and(|rest| rest.starts_with("# mirrors\n")),
         "{}",

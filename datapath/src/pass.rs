@@ -105,6 +105,9 @@ pub enum Configured {
     /// A device someone else attached, used by a TrafficControl: out of
     /// floods; otherwise as its owner left it.
     Adopted,
+    /// The agent's own port on a shared bridge: up (OVS never floods into
+    /// a mirror's output port, so no-flood is not needed).
+    MirrorOutput,
 }
 
 /// The port settings a switch holds, by port name, with the ofport they
@@ -433,12 +436,17 @@ fn port_settings(cluster: &Cluster, plan: &Plan, switch: &SwitchState) -> Settin
         .collect();
     let mut settings =
         Settings { before_flows: Vec::new(), after_flows: Vec::new(), held: PortSettings::default() };
-    // A mirror's output port gets only mirrored frames: a shared bridge
-    // needs no setting.
-    let planned = plan.ports.iter().filter(|_| switch.mode == BridgeMode::Owned);
-    for (name, port) in planned {
+    let owned = switch.mode == BridgeMode::Owned;
+    for (name, port) in &plan.ports {
         let Some(ofport) = port.ofport else { continue };
-        let configured = if port.adopted { Configured::Adopted } else { Configured::OwnPort };
+        let configured = match (owned, port.adopted) {
+            (true, true) => Configured::Adopted,
+            (true, false) => Configured::OwnPort,
+            // A mirror's output port gets only mirrored frames: a device
+            // someone attached is left as it is.
+            (false, true) => continue,
+            (false, false) => Configured::MirrorOutput,
+        };
         settings.held.0.insert(name.clone(), (ofport, configured));
         if switch.port_settings.get(name) == Some((ofport, configured)) {
             continue;
@@ -453,6 +461,7 @@ fn port_settings(cluster: &Cluster, plan: &Plan, switch: &SwitchState) -> Settin
                 settings.before_flows.push(set(PortSetting::NoFlood));
                 settings.after_flows.push(set(PortSetting::Up));
             }
+            Configured::MirrorOutput => settings.after_flows.push(set(PortSetting::Up)),
         }
     }
     let present: BTreeMap<&str, u32> =
