@@ -29,6 +29,7 @@ fn cluster() -> Cluster {
             labels: BTreeMap::from([("app".to_owned(), "bench".to_owned())]),
             node_name: Some(NODE.to_owned()),
             host_network: false,
+            interface_macs: Default::default(),
         })
         .collect();
     let mirror = TrafficControl::new(

@@ -57,6 +57,7 @@ fn pods(count: usize) -> Vec<PodInfo> {
                 labels: labels(&pairs),
                 node_name: Some(NODE.to_owned()),
                 host_network: false,
+                interface_macs: Default::default(),
             }
         })
         .collect()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 
+use crate::flows::MacAddr;
 use crate::selector::Bitset;
 
 /// The label Kubernetes puts on every Namespace with its own name.
@@ -55,6 +56,32 @@ pub struct PodInfo {
     pub node_name: Option<String>,
     /// Host-network Pods share the node's stack and are never selected.
     pub host_network: bool,
+    /// The MAC address of each of the Pod's network attachments, by
+    /// interface (`net1`, ...), from Multus' `network-status` annotation:
+    /// how the agent learns the MAC of a port whose CNI (ovs-cni) writes
+    /// none.
+    pub interface_macs: BTreeMap<String, MacAddr>,
+}
+
+/// Multus' annotation listing a Pod's attachments.
+pub const NETWORK_STATUS: &str = "k8s.v1.cni.cncf.io/network-status";
+
+/// The interface MACs of a `network-status` annotation (entries without an
+/// interface or a valid MAC are left out; text that is not the
+/// annotation's JSON gives none).
+pub fn interface_macs(network_status: &str) -> BTreeMap<String, MacAddr> {
+    let Ok(serde_json::Value::Array(entries)) = serde_json::from_str::<serde_json::Value>(network_status)
+    else {
+        return BTreeMap::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let interface = entry.get("interface")?.as_str()?;
+            let mac = entry.get("mac")?.as_str()?.parse().ok()?;
+            Some((interface.to_owned(), mac))
+        })
+        .collect()
 }
 
 impl From<&Pod> for PodInfo {
@@ -69,6 +96,13 @@ impl From<&Pod> for PodInfo {
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             node_name: spec.and_then(|s| s.node_name.clone()),
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+            interface_macs: pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(NETWORK_STATUS))
+                .map(|status| interface_macs(status))
+                .unwrap_or_default(),
         }
     }
 }

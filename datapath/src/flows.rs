@@ -20,8 +20,11 @@
 //! ```
 //!
 //! Register roles follow Antrea's (reg0 marks, reg1 output port, reg4
-//! TrafficControl action, reg9 TrafficControl target), so the flows read
-//! like Antrea's to anyone who knows them. OpenFlow 1.5 loads registers
+//! TrafficControl action, reg8 VLAN, reg9 TrafficControl target), so the
+//! flows read like Antrea's to anyone who knows them. On a bridge with
+//! VLANs (a Port `tag` or `trunks`), the Classifier puts a Pod port's
+//! access VLAN in reg8 and L2ForwardingCalc finds a destination only in
+//! the sender's VLAN: everything else is NORMAL's, which keeps VLANs apart. OpenFlow 1.5 loads registers
 //! with `set_field` (OVS refuses Nicira `reg_load` there).
 
 use std::cmp::Reverse;
@@ -103,6 +106,12 @@ pub const OUTPUT_PORT: RegField = RegField::new(1, 0, 31);
 pub const TC_ACTION: RegField = RegField::new(4, 22, 23);
 /// reg9: the TrafficControl target port.
 pub const TC_TARGET: RegField = RegField::new(9, 0, 31);
+/// `reg8[0..11]`: the VLAN a packet from a Pod belongs to, on a bridge with
+/// VLANs (Antrea's register for it).
+pub const VLAN_ID: RegField = RegField::new(8, 0, 11);
+/// [`VLAN_ID`] of a packet from a trunk port: no VLAN the agent forwards
+/// in (NORMAL does, by the packet's tag).
+pub const VLAN_OF_TRUNK: u32 = 0xfff;
 
 /// [`PACKET_SOURCE`] of a packet from a local Pod (Antrea's value).
 pub const FROM_POD: u32 = 3;

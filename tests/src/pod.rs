@@ -155,6 +155,7 @@ impl Pod {
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             node_name: Some("node-1".to_owned()),
             host_network: false,
+            interface_macs: Default::default(),
         }
     }
 

@@ -20,6 +20,7 @@ fn pod(namespace: &str, name: &str, app: &str) -> PodInfo {
         labels: BTreeMap::from([("app".to_owned(), app.to_owned())]),
         node_name: Some(NODE.to_owned()),
         host_network: false,
+        interface_macs: Default::default(),
     }
 }
 

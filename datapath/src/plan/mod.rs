@@ -335,7 +335,8 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> 
     match bridge.mode {
         BridgeMode::Owned => {
             flows = pipeline::static_flows();
-            flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding));
+            let vlans = pod_ports::has_vlans(switch_ports);
+            flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding, vlans));
             flows.extend(pipeline::port_flows(&ports.ports));
             for tc in &ordered {
                 let name = tc.metadata.name.clone().unwrap_or_default();

@@ -9,11 +9,11 @@ use crate::api::{Action as TcAction, TrafficControl};
 use crate::cluster::PodSet;
 use crate::flows::{
     ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, Match, OUTPUT_FOUND,
-    OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table,
+    OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table, VLAN_ID, VLAN_OF_TRUNK,
 };
 use crate::selector::Bitset;
 
-use super::pod_ports::PodPort;
+use super::pod_ports::{PodPort, PortVlan};
 use super::port_plan::PortNames;
 
 /// Priorities, per table.
@@ -82,26 +82,45 @@ pub(super) fn static_flows() -> Vec<Flow> {
 }
 
 /// Classifier and L2 forwarding flows for every Pod port. A MAC claimed by
-/// two ports is forwarded to the first (by Pod, then port) only.
-pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort]) -> Vec<Flow> {
+/// two ports is forwarded to the first (by Pod, then port) only. On a
+/// bridge with VLANs (`vlans`), a packet carries its sender's access VLAN
+/// (reg8) and finds a destination in that VLAN only; a trunk port's
+/// packets and destinations are left to NORMAL, which reads their tags.
+pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort], vlans: bool) -> Vec<Flow> {
     let mut flows = Vec::with_capacity(pod_ports.len() * 2);
     let mut macs = BTreeSet::new();
     for port in pod_ports {
+        let mut classify = vec![Action::SetField(PACKET_SOURCE, FROM_POD)];
+        let vlan = match port.vlan {
+            PortVlan::Untagged => Some(0),
+            PortVlan::Access(tag) => Some(u32::from(tag)),
+            PortVlan::Trunk => None,
+        };
+        if vlans {
+            classify.push(Action::SetField(VLAN_ID, vlan.unwrap_or(VLAN_OF_TRUNK)));
+        }
+        classify.push(goto(Table::L2ForwardingCalc));
         flows.push(Flow::new(
             Cookie::pipeline(),
             Table::Classifier,
             priority::POD_PORT,
             vec![Match::InPort(port.ofport)],
-            vec![Action::SetField(PACKET_SOURCE, FROM_POD), goto(Table::L2ForwardingCalc)],
+            classify,
         ));
-        if let Some(mac) = port.mac
-            && macs.insert(mac)
+        let destination = match (vlans, vlan) {
+            (false, _) => Some(vec![]),
+            (true, Some(vlan)) => Some(vec![Match::Reg(VLAN_ID, vlan)]),
+            (true, None) => None,
+        };
+        if let (Some(mut matches), Some(mac)) = (destination, port.mac)
+            && macs.insert((vlan, mac))
         {
+            matches.push(Match::DlDst(mac));
             flows.push(Flow::new(
                 Cookie::pipeline(),
                 Table::L2ForwardingCalc,
                 priority::POD_MAC,
-                vec![Match::DlDst(mac)],
+                matches,
                 vec![
                     Action::SetField(OUTPUT_PORT, port.ofport),
                     Action::SetField(OUTPUT_FOUND, 1),

@@ -22,6 +22,35 @@ pub(super) struct PodPort {
     pub name: String,
     pub ofport: u32,
     pub mac: Option<MacAddr>,
+    pub vlan: PortVlan,
+}
+
+/// The VLAN a port is in, per its Port row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PortVlan {
+    /// No VLAN configuration.
+    Untagged,
+    /// An access port of this VLAN.
+    Access(u16),
+    /// A trunk (or a native-VLAN mode): its packets carry their VLAN.
+    Trunk,
+}
+
+impl PortVlan {
+    pub fn of(port: &SwitchPort) -> Self {
+        match (port.vlan_mode.as_deref(), port.tag) {
+            (Some(mode), _) if mode != "access" => PortVlan::Trunk,
+            (_, Some(tag)) => PortVlan::Access(tag),
+            (_, None) if !port.trunks.is_empty() => PortVlan::Trunk,
+            _ => PortVlan::Untagged,
+        }
+    }
+}
+
+/// Whether any port of the bridge is in a VLAN: then forwarding must
+/// respect VLANs.
+pub(super) fn has_vlans(switch_ports: &[SwitchPort]) -> bool {
+    switch_ports.iter().any(|p| PortVlan::of(p) != PortVlan::Untagged)
 }
 
 /// What the bridge's ports say about the Pods.
@@ -36,12 +65,14 @@ pub(super) struct PodPorts {
 }
 
 pub(super) fn pod_ports(cluster: &Cluster, switch_ports: &[SwitchPort]) -> PodPorts {
-    let local: BTreeMap<&PodRef, Option<&str>> = cluster
+    let pods: BTreeMap<&PodRef, &crate::cluster::PodInfo> = cluster
         .pods
         .iter()
         .filter(|p| !p.host_network && p.node_name.as_deref() == Some(cluster.node.as_str()))
-        .map(|p| (&p.pod, p.uid.as_deref()))
+        .map(|p| (&p.pod, p))
         .collect();
+    let local: BTreeMap<&PodRef, Option<&str>> =
+        pods.iter().map(|(pod, info)| (*pod, info.uid.as_deref())).collect();
     let by_uid: BTreeMap<&str, &PodRef> =
         local.iter().filter_map(|(pod, uid)| Some(((*uid)?, *pod))).collect();
     let mut problems = Vec::new();
@@ -54,7 +85,8 @@ pub(super) fn pod_ports(cluster: &Cluster, switch_ports: &[SwitchPort]) -> PodPo
             PortIdentity::Pod(claim) => {
                 let order =
                     claim.pod.as_ref().map(ToString::to_string).or(claim.uid.clone()).unwrap_or_default();
-                let pod_port = PodPort { name: port.name.clone(), ofport, mac: claim.mac };
+                let pod_port =
+                    PodPort { name: port.name.clone(), ofport, mac: claim.mac, vlan: PortVlan::of(port) };
                 claimed.push((order, claim, pod_port));
             }
         }
@@ -62,9 +94,14 @@ pub(super) fn pod_ports(cluster: &Cluster, switch_ports: &[SwitchPort]) -> PodPo
     claimed.sort_by(|a, b| (&a.0, &a.1.interface, &a.2.name).cmp(&(&b.0, &b.1.interface, &b.2.name)));
 
     let mut by_interface: BTreeMap<(PodRef, String), Vec<PodPort>> = BTreeMap::new();
-    for (_, claim, port) in &claimed {
+    for (_, claim, port) in &mut claimed {
         match matched(claim, &port.name, &local, &by_uid) {
             Ok(Some(pod)) => {
+                // A CNI that writes no MAC (ovs-cni): Multus' annotation says.
+                if port.mac.is_none() {
+                    port.mac =
+                        pods.get(&pod).and_then(|info| info.interface_macs.get(&claim.interface)).copied();
+                }
                 by_interface.entry((pod, claim.interface.clone())).or_default().push(port.clone())
             }
             Ok(None) => {}

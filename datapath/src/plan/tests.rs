@@ -24,6 +24,7 @@ fn pod(ns: &str, name: &str, pairs: &[(&str, &str)]) -> PodInfo {
         labels: labels(pairs),
         node_name: Some(NODE.into()),
         host_network: false,
+        interface_macs: Default::default(),
     }
 }
 
@@ -591,5 +592,65 @@ fn a_pod_with_two_attachments_is_controlled_on_both_and_a_doubled_interface_on_n
             "port vethy (ovs-cni, net3) names no Pod: its Pod UID is empty (the container runtime did not pass K8S_POD_UID)",
             "ports veth1, veth9 all claim interface net1 of Pod default/vm: none is used for it",
         ]
+    );
+}
+
+#[test]
+fn on_a_bridge_with_vlans_a_destination_is_found_only_in_the_senders_vlan() {
+    let pods = vec![
+        pod("default", "a10", &[("app", "web")]),
+        pod("default", "b10", &[("app", "web")]),
+        pod("default", "c20", &[("app", "web")]),
+        pod("default", "t", &[("app", "web")]),
+    ];
+    let mut world = World::new(vec![tc("m", selector(&[("app", "web")]), None, internal("tap0"))], pods);
+    let mut tag = |pod: &str, tag: Option<u16>, trunk: bool| {
+        let port =
+            world.switch.iter_mut().find(|p| p.external_ids.get(antrea::POD_NAME).is_some_and(|n| n == pod));
+        let port = port.unwrap();
+        port.tag = tag;
+        if trunk {
+            port.vlan_mode = Some("trunk".into());
+            port.trunks = vec![10, 20];
+        }
+    };
+    tag("a10", Some(10), false);
+    tag("b10", Some(10), false);
+    tag("c20", Some(20), false);
+    tag("t", None, true);
+    let plan = world.with_tc_ports().plan();
+    let flows: Vec<String> = plan.flows.iter().map(ToString::to_string).collect();
+    let l2: Vec<&String> = flows.iter().filter(|f| f.contains("table=1, priority=200")).collect();
+    assert_eq!(l2.len(), 3, "access ports only, each in its VLAN: {l2:#?}");
+    assert!(l2.iter().all(|f| f.contains("reg8=0xa/0xfff,") || f.contains("reg8=0x14/0xfff,")), "{l2:#?}");
+    let classified: Vec<&String> = flows.iter().filter(|f| f.contains("priority=190")).collect();
+    assert!(
+        classified.iter().filter(|f| f.contains("set_field:0xa/0xfff->reg8")).count() == 2,
+        "{classified:#?}"
+    );
+    assert!(
+        classified.iter().any(|f| f.contains("set_field:0xfff/0xfff->reg8")),
+        "a trunk's packets: {classified:#?}"
+    );
+    // Without VLANs on the bridge the pipeline is as it always was.
+    let plain = World::new(vec![tc("m", selector(&[("app", "web")]), None, internal("tap0"))], sample_pods());
+    assert!(plain.with_tc_ports().plan().flows.iter().all(|f| !f.to_string().contains("reg8")));
+}
+
+#[test]
+fn an_ovs_cni_port_gets_its_mac_from_multus_network_status() {
+    let status = r#"[{"name":"default/vlan10","interface":"net1","mac":"02:00:00:00:0a:01","ips":["10.10.0.1"]},
+        {"name":"kindnet","interface":"eth0","mac":"not-a-mac"}, {"name":"no-interface"}]"#;
+    let macs = crate::cluster::interface_macs(status);
+    assert_eq!(macs.keys().collect::<Vec<_>>(), ["net1"]);
+    assert!(crate::cluster::interface_macs("not json").is_empty());
+    let mut vm = with_uid(pod("default", "vm", &[("app", "web")]), "uid-vm");
+    vm.interface_macs = macs;
+    let mut world = World::new(vec![tc("t", selector(&[("app", "web")]), None, internal("tap0"))], vec![vm]);
+    world.switch = vec![cni_port("veth1", 1, &[], &[("contPodUid", "uid-vm"), ("contIface", "net1")])];
+    let plan = world.with_tc_ports().plan();
+    assert!(
+        plan.flows.iter().any(|f| f.matches.contains(&Match::DlDst("02:00:00:00:0a:01".parse().unwrap()))),
+        "the ingress of an ovs-cni Pod is seen by its MAC"
     );
 }
