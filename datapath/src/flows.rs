@@ -21,11 +21,16 @@
 //!
 //! Register roles follow Antrea's (reg0 marks, reg1 output port, reg4
 //! TrafficControl action, reg8 VLAN, reg9 TrafficControl target), so the
-//! flows read like Antrea's to anyone who knows them. On a bridge with
-//! VLANs (a Port `tag` or `trunks`), the Classifier puts a Pod port's
-//! access VLAN in reg8 and L2ForwardingCalc finds a destination only in
-//! the sender's VLAN: everything else is NORMAL's, which keeps VLANs apart. OpenFlow 1.5 loads registers
-//! with `set_field` (OVS refuses Nicira `reg_load` there).
+//! flows read like Antrea's to anyone who knows them. OpenFlow 1.5 loads
+//! registers with `set_field` (OVS refuses Nicira `reg_load` there).
+//!
+//! On a bridge with VLANs (a Port `tag` or `trunks`), the Classifier puts
+//! a Pod port's access VLAN in reg8 and L2ForwardingCalc finds a
+//! destination only in the sender's VLAN: everything else is NORMAL's,
+//! which keeps VLANs apart. Copies and redirected packets leave for the
+//! target tagged with their VLAN, and a return port's packets are
+//! forwarded in the VLAN of their tag (never of their addresses, which a
+//! Pod can forge).
 
 use std::cmp::Reverse;
 use std::fmt;
@@ -198,9 +203,24 @@ pub enum Match {
     Reg(RegField, u32),
     /// The packet came in on this port.
     InPort(u32),
+    /// The packet's 802.1Q tag.
+    Vlan(VlanMatch),
     /// The Ethernet destination.
     DlDst(MacAddr),
 }
+
+/// What a [`Match::Vlan`] asks of the packet's 802.1Q tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VlanMatch {
+    /// Tagged with this VLAN ID (`dl_vlan=N`).
+    Id(u16),
+    /// Tagged, whatever the VLAN (`vlan_tci=0x1000/0x1000`).
+    Tagged,
+}
+
+/// The bit of OpenFlow's VLAN_VID that says a tag is present
+/// (`OFPVID_PRESENT`).
+pub const VLAN_PRESENT: u16 = 0x1000;
 
 /// One action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -213,6 +233,12 @@ pub enum Action {
     OutputReg(RegField),
     /// Forward as a learning switch.
     Normal,
+    /// Push an 802.1Q tag (VLAN ID 0 until [`Action::SetVlanVid`]).
+    PushVlan,
+    /// Set the outer tag's VLAN ID.
+    SetVlanVid(u16),
+    /// Pop the outer 802.1Q tag.
+    PopVlan,
     /// Drop (an empty action list).
     Drop,
 }
@@ -304,6 +330,8 @@ impl fmt::Display for Match {
         match self {
             Match::Reg(field, value) => write!(f, "reg{}={}", field.reg, masked(*field, *value)),
             Match::InPort(port) => write!(f, "in_port={port}"),
+            Match::Vlan(VlanMatch::Id(vid)) => write!(f, "dl_vlan={vid}"),
+            Match::Vlan(VlanMatch::Tagged) => write!(f, "vlan_tci={VLAN_PRESENT:#x}/{VLAN_PRESENT:#x}"),
             Match::DlDst(mac) => write!(f, "dl_dst={mac}"),
         }
     }
@@ -321,6 +349,9 @@ impl fmt::Display for Action {
                 write!(f, "output:NXM_NX_REG{}[{}..{}]", field.reg, field.start, field.end)
             }
             Action::Normal => f.write_str("NORMAL"),
+            Action::PushVlan => f.write_str("push_vlan:0x8100"),
+            Action::SetVlanVid(vid) => write!(f, "set_field:{}->vlan_vid", vid | VLAN_PRESENT),
+            Action::PopVlan => f.write_str("pop_vlan"),
             Action::Drop => f.write_str("drop"),
         }
     }
@@ -366,6 +397,24 @@ mod tests {
         assert_eq!(Action::SetField(TC_TARGET, 7).to_string(), "set_field:0x7->reg9");
         assert_eq!(Action::SetField(OUTPUT_FOUND, 1).to_string(), "set_field:0x100/0x100->reg0");
         assert_eq!(Action::OutputReg(OUTPUT_PORT).to_string(), "output:NXM_NX_REG1[]");
+    }
+
+    #[test]
+    fn vlan_matches_and_actions_print_as_ovs_ofctl_does() {
+        assert_eq!(Match::Vlan(VlanMatch::Id(10)).to_string(), "dl_vlan=10");
+        assert_eq!(Match::Vlan(VlanMatch::Tagged).to_string(), "vlan_tci=0x1000/0x1000");
+        assert_eq!(Action::SetVlanVid(10).to_string(), "set_field:4106->vlan_vid");
+        let flow = Flow::new(
+            Cookie::port(),
+            Table::Classifier,
+            210,
+            vec![Match::Vlan(VlanMatch::Id(20)), Match::InPort(4)],
+            vec![Action::PopVlan, Action::PushVlan, Action::GotoTable(Table::L2ForwardingCalc)],
+        );
+        assert_eq!(
+            flow.to_string(),
+            "cookie=0x7463020000000000, priority=210,in_port=4,dl_vlan=20 actions=pop_vlan,push_vlan:0x8100,goto_table:1"
+        );
     }
 
     #[test]

@@ -244,3 +244,38 @@ fn selector_edge_cases() {
     }
     snapshot("selector-edge-cases", &text);
 }
+
+/// An ovs-cni style bridge with access VLANs 10 and 20 and a trunk: the
+/// seed's `mirror-web-app` and a Redirect, so the review sees the VLAN
+/// register, the tags copies and redirected packets leave with, and how
+/// a return port gives a packet back to its VLAN.
+#[test]
+fn vlans() {
+    use datapath::pass::{SwitchState, pass};
+    let redirect = r#"
+apiVersion: crd.antrea.io/v1alpha2
+kind: TrafficControl
+metadata: {name: client-ips}
+spec:
+  appliedTo: {podSelector: {matchLabels: {app: client}}}
+  direction: Both
+  action: Redirect
+  targetPort: {device: {name: fw-tgt}}
+  returnPort: {device: {name: fw-ret}}
+"#;
+    let objects = objects(&[CLUSTER[0], CLUSTER[1], "seed/mirror-web-app.yaml"], redirect);
+    let mut ports = datapath::offline::pod_ports(NODE, &objects.pods);
+    for port in &mut ports {
+        match port.external_ids.get("pod-name").map(String::as_str) {
+            Some("web-1" | "client") => port.tag = Some(10),
+            Some("web-2" | "web-prod") => port.tag = Some(20),
+            Some("db") => port.trunks = vec![10, 20],
+            _ => {}
+        }
+    }
+    let mut text =
+        String::from("# ports: web-1, client in VLAN 10; web-2, web-prod in VLAN 20; db a trunk\n");
+    let switch = SwitchState { mode: BridgeMode::Owned, ports, ..SwitchState::default() };
+    text.push_str(&pass(&objects.cluster(NODE), &switch).plan.render());
+    snapshot("vlans", &text);
+}

@@ -14,6 +14,7 @@ use datapath::openflow::message::{
     self, BUNDLE_ATOMIC, BUNDLE_ORDERED, BundleOp, Message, MultipartRequest, VERSION_1_0, VERSION_1_5,
 };
 use datapath::openflow::port::PortMod10;
+use datapath::pass::{SwitchState, pass};
 use datapath::validate::Validator;
 use tests::ovs_text::as_flow_mod_add;
 use tests::ovs_tool;
@@ -35,8 +36,29 @@ fn planned_flows() -> Vec<Flow> {
     }
     let redirect = "apiVersion: crd.antrea.io/v1alpha2\nkind: TrafficControl\nmetadata: {name: ips, creationTimestamp: '2020-01-01T00:00:00Z'}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: db}}}\n  direction: Egress\n  action: Redirect\n  targetPort: {ovsInternal: {name: fw-in}}\n  returnPort: {ovsInternal: {name: fw-out}}\n";
     objects.add_documents(&validator, parse_documents(redirect).expect("yaml"));
-    let flows = plan_offline("node-1", &objects, BridgeMode::Owned).flows;
+    let mut flows = plan_offline("node-1", &objects, BridgeMode::Owned).flows;
     assert!(flows.len() > 30);
+    for flow in vlan_flows(&objects) {
+        if !flows.contains(&flow) {
+            flows.push(flow);
+        }
+    }
+    flows
+}
+
+/// The same, on a bridge whose Pod ports are in VLANs 10 and 20 and one
+/// a trunk: the VLAN register, tags pushed and popped, VLAN matches.
+fn vlan_flows(objects: &Objects) -> Vec<Flow> {
+    let mut ports = datapath::offline::pod_ports("node-1", &objects.pods);
+    for (port, tag) in ports.iter_mut().zip([Some(10), Some(20), None, Some(20)]) {
+        port.tag = tag;
+        if tag.is_none() {
+            port.trunks = vec![10, 20];
+        }
+    }
+    let switch = SwitchState { mode: BridgeMode::Owned, ports, ..SwitchState::default() };
+    let flows = pass(&objects.cluster("node-1"), &switch).plan.flows;
+    assert!(flows.iter().any(|f| f.to_string().contains("dl_vlan=")), "VLAN flows are planned");
     flows
 }
 

@@ -1,17 +1,21 @@
 //! Instructions and actions on the wire, for what the pipeline does:
 //! `goto_table`, `output` (NORMAL), `set_field` on registers (masked, as
-//! OpenFlow 1.5 allows: OVS refuses Nicira `reg_load` there) and Nicira
-//! `output:NXM_NX_REGn[]` (`NXAST_OUTPUT_REG`).
+//! OpenFlow 1.5 allows: OVS refuses Nicira `reg_load` there) and on
+//! `vlan_vid`, `push_vlan`, `pop_vlan` and Nicira `output:NXM_NX_REGn[]`
+//! (`NXAST_OUTPUT_REG`).
 
 use super::DecodeError;
 use super::oxm::{self, Field, OxmHeader};
 use super::wire::{Reader, Writer, len16};
-use crate::flows::{Action, Match, RegField, Table};
+use crate::flows::{Action, Match, RegField, Table, VlanMatch};
 
 const OFPIT_GOTO_TABLE: u16 = 1;
 const OFPIT_APPLY_ACTIONS: u16 = 4;
 const OFPAT_OUTPUT: u16 = 0;
+const OFPAT_PUSH_VLAN: u16 = 17;
+const OFPAT_POP_VLAN: u16 = 18;
 const OFPAT_SET_FIELD: u16 = 25;
+const ETH_TYPE_8021Q: u16 = 0x8100;
 const OFPAT_EXPERIMENTER: u16 = 0xffff;
 const NX_VENDOR_ID: u32 = 0x0000_2320;
 const NXAST_OUTPUT_REG: u16 = 15;
@@ -48,6 +52,19 @@ fn write_action(w: &mut Writer, action: &Action) {
             oxm::write_register(w, *field, *value);
             w.pad8_from(start);
             w.set_u16(start + 2, len16(w.len() - start));
+        }
+        Action::SetVlanVid(vid) => {
+            let start = w.len();
+            w.u16(OFPAT_SET_FIELD).u16(0);
+            oxm::write_vlan_vid(w, *vid);
+            w.pad8_from(start);
+            w.set_u16(start + 2, len16(w.len() - start));
+        }
+        Action::PushVlan => {
+            w.u16(OFPAT_PUSH_VLAN).u16(8).u16(ETH_TYPE_8021Q).zeros(2);
+        }
+        Action::PopVlan => {
+            w.u16(OFPAT_POP_VLAN).u16(8).zeros(4);
         }
         Action::OutputReg(field) => {
             let nbits = u16::from(field.end - field.start) + 1;
@@ -129,8 +146,14 @@ fn read_action(r: &mut Reader<'_>) -> Result<Result<Action, String>, DecodeError
         },
         OFPAT_SET_FIELD => match oxm::read_field(&mut body)?.as_slice() {
             [Field::Known(Match::Reg(field, value))] => Ok(Action::SetField(*field, *value)),
+            [Field::Known(Match::Vlan(VlanMatch::Id(vid)))] => Ok(Action::SetVlanVid(*vid)),
             other => Err(format!("set_field of {other:?}")),
         },
+        OFPAT_PUSH_VLAN => match body.u16()? {
+            ETH_TYPE_8021Q => Ok(Action::PushVlan),
+            other => Err(format!("push_vlan:{other:#x}")),
+        },
+        OFPAT_POP_VLAN => Ok(Action::PopVlan),
         OFPAT_EXPERIMENTER => {
             let vendor = body.u32()?;
             let subtype = body.u16()?;
@@ -181,11 +204,35 @@ mod tests {
             vec![Action::OutputReg(OUTPUT_PORT), Action::OutputReg(TC_TARGET)],
             vec![Action::OutputReg(TC_TARGET), Action::Normal],
             vec![Action::Normal],
+            vec![
+                Action::OutputReg(OUTPUT_PORT),
+                Action::PushVlan,
+                Action::SetVlanVid(20),
+                Action::OutputReg(TC_TARGET),
+                Action::PopVlan,
+                Action::Normal,
+            ],
             vec![Action::GotoTable(Table::Output)],
             vec![Action::Drop],
         ] {
             assert_eq!(round_trip(actions.clone()), Ok(actions));
         }
+    }
+
+    #[test]
+    fn vlan_actions_are_laid_out_as_ovs_sends_them() {
+        // push_vlan:0x8100,set_field:4106->vlan_vid,pop_vlan, from
+        // `ovs-ofctl -O OpenFlow15 parse-flows`.
+        let mut w = Writer::new();
+        for action in [Action::PushVlan, Action::SetVlanVid(10), Action::PopVlan] {
+            write_action(&mut w, &action);
+        }
+        let expected: [u8; 32] = [
+            0x00, 0x11, 0x00, 0x08, 0x81, 0x00, 0x00, 0x00, // push_vlan
+            0x00, 0x19, 0x00, 0x10, 0x80, 0x00, 0x0c, 0x02, 0x10, 0x0a, 0, 0, 0, 0, 0, 0, // set_field
+            0x00, 0x12, 0x00, 0x08, 0, 0, 0, 0, // pop_vlan
+        ];
+        assert_eq!(w.finish(), expected);
     }
 
     #[test]

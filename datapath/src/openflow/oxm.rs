@@ -1,5 +1,6 @@
 //! OXM: how matches (and set-field values) are laid out on the wire, for
-//! the fields the pipeline uses: `in_port`, `eth_dst` and the registers.
+//! the fields the pipeline uses: `in_port`, `vlan_vid`, `eth_dst` and the
+//! registers.
 //!
 //! We send registers as Nicira `reg0`..`reg15` (class 0x0001), which OVS
 //! accepts in every version; OVS *reports* them in OpenFlow 1.5 as packet
@@ -8,13 +9,16 @@
 
 use super::DecodeError;
 use super::wire::{Reader, Writer, len16};
-use crate::flows::{MacAddr, Match, RegField};
+use crate::flows::{MacAddr, Match, RegField, VLAN_PRESENT, VlanMatch};
 
 const CLASS_BASIC: u16 = 0x8000;
 const CLASS_NXM1: u16 = 0x0001;
 const CLASS_PACKET_REGS: u16 = 0x8001;
 const FIELD_IN_PORT: u8 = 0;
 const FIELD_ETH_DST: u8 = 3;
+const FIELD_VLAN_VID: u8 = 6;
+/// VLAN_VID's bits: the VLAN ID and [`VLAN_PRESENT`].
+const VLAN_VID_BITS: u16 = 0x1fff;
 const OFPMT_OXM: u16 = 1;
 
 /// One OXM TLV's header: class, field, has-mask, payload length.
@@ -77,7 +81,29 @@ pub fn write_match_field(w: &mut Writer, m: &Match) {
             w.u32(OxmHeader { class: CLASS_BASIC, field: FIELD_ETH_DST, has_mask: false, len: 6 }.to_u32())
                 .bytes(&mac.0);
         }
+        Match::Vlan(VlanMatch::Id(vid)) => write_vlan_vid(w, *vid),
+        Match::Vlan(VlanMatch::Tagged) => {
+            w.u32(OxmHeader { class: CLASS_BASIC, field: FIELD_VLAN_VID, has_mask: true, len: 4 }.to_u32())
+                .u16(VLAN_PRESENT)
+                .u16(VLAN_PRESENT);
+        }
         Match::Reg(field, value) => write_register(w, *field, *value),
+    }
+}
+
+/// VLAN_VID = `vid`, tagged: a match, or the value of a set-field.
+pub fn write_vlan_vid(w: &mut Writer, vid: u16) {
+    w.u32(OxmHeader { class: CLASS_BASIC, field: FIELD_VLAN_VID, has_mask: false, len: 2 }.to_u32())
+        .u16(VLAN_PRESENT | (vid & 0xfff));
+}
+
+/// A VLAN match from VLAN_VID's value and mask, for the two shapes the
+/// pipeline makes (a full mask is OVS's way of saying unmasked).
+fn vlan_from(value: u16, mask: u16) -> Option<VlanMatch> {
+    match (value & mask, mask) {
+        (v, VLAN_VID_BITS) if v & VLAN_PRESENT != 0 => Some(VlanMatch::Id(v & 0xfff)),
+        (VLAN_PRESENT, VLAN_PRESENT) => Some(VlanMatch::Tagged),
+        _ => None,
     }
 }
 
@@ -159,6 +185,11 @@ pub fn read_field(r: &mut Reader<'_>) -> Result<Vec<Field>, DecodeError> {
     Ok(match (header.class, header.field, header.has_mask, header.len) {
         (CLASS_BASIC, FIELD_IN_PORT, false, 4) => known(Match::InPort(payload.u32()?)),
         (CLASS_BASIC, FIELD_ETH_DST, false, 6) => known(Match::DlDst(MacAddr(payload.mac()?))),
+        (CLASS_BASIC, FIELD_VLAN_VID, has_mask, len @ (2 | 4)) if has_mask == (len == 4) => {
+            let value = payload.u16()?;
+            let mask = if has_mask { payload.u16()? } else { VLAN_VID_BITS };
+            vlan_from(value, mask).map_or_else(other, |vlan| known(Match::Vlan(vlan)))
+        }
         (CLASS_NXM1, reg @ 0..=15, false, 4) => {
             known(Match::Reg(RegField { reg, start: 0, end: 31 }, payload.u32()?))
         }
@@ -222,6 +253,8 @@ mod tests {
             Match::Reg(OUTPUT_PORT, 7),
             Match::Reg(TC_ACTION, 2),
             Match::InPort(65279),
+            Match::Vlan(VlanMatch::Id(4094)),
+            Match::Vlan(VlanMatch::Tagged),
             Match::DlDst("0a:58:0a:00:00:05".parse().unwrap()),
         ];
         let mut w = Writer::new();
@@ -233,6 +266,26 @@ mod tests {
             fields.into_iter().map(|f| if let Field::Known(m) = f { m } else { panic!("{f:?}") }).collect();
         assert_eq!(back, matches);
         assert_eq!(raw.len() + 4, usize::from(u16::from_be_bytes([bytes[2], bytes[3]])));
+    }
+
+    #[test]
+    fn vlan_matches_are_laid_out_as_ovs_sends_them() {
+        // dl_vlan=10 and vlan_tci=0x1000/0x1000, from `ovs-ofctl -O
+        // OpenFlow15 parse-flows`.
+        let mut w = Writer::new();
+        write_match_field(&mut w, &Match::Vlan(VlanMatch::Id(10)));
+        assert_eq!(w.finish(), [0x80, 0x00, 0x0c, 0x02, 0x10, 0x0a]);
+        let mut w = Writer::new();
+        write_match_field(&mut w, &Match::Vlan(VlanMatch::Tagged));
+        assert_eq!(w.finish(), [0x80, 0x00, 0x0d, 0x04, 0x10, 0x00, 0x10, 0x00]);
+        // Untagged (vlan_tci=0) is not a shape the pipeline makes.
+        let untagged = [0x80, 0x00, 0x0c, 0x02, 0x00, 0x00];
+        assert!(matches!(read_field(&mut Reader::new(&untagged, "t")).as_deref(), Ok([Field::Other(_)])));
+        let full_mask = [0x80, 0x00, 0x0d, 0x04, 0x10, 0x14, 0x1f, 0xff];
+        assert_eq!(
+            read_field(&mut Reader::new(&full_mask, "t")).unwrap(),
+            [Field::Known(Match::Vlan(VlanMatch::Id(20)))]
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The packet engine: runs a frame through the switch's flow tables from
 //! an ingress port and says which ports it leaves by, the way
 //! ovs-vswitchd's userspace datapath would for the subset the pipeline
-//! uses (DESIGN §3): matches on `in_port`, registers and `dl_dst`;
-//! actions `set_field` on registers, `goto_table`, `output:reg`, `NORMAL`
-//! and `drop`.
+//! uses (DESIGN §3): matches on `in_port`, registers, the VLAN tag and
+//! `dl_dst`; actions `set_field` on registers, `goto_table`, `output:reg`,
+//! `NORMAL`, `drop`, and `push_vlan`/`set_field:vlan_vid`/`pop_vlan`,
+//! which change the tag later matches see. The simulated bridges have no
+//! VLANs, so `NORMAL` ignores tags and outputs are ports, not frames.
 //!
 //! OVS's rules that matter to mirroring, modelled here: a packet never
 //! leaves by the port it came in on (neither `output` nor `NORMAL` sends it
@@ -14,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use datapath::flows::{Action, Flow, Match, Table};
+use datapath::flows::{Action, Flow, Match, Table, VlanMatch};
 
 /// A bridge port as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,10 +58,12 @@ impl PacketEngine {
         let mut verdict = Verdict::default();
         let Some(dl_dst) = mac_at(frame, 0) else { return verdict };
         let dl_src = mac_at(frame, 6).unwrap_or([0; 6]);
+        let mut vlan = tag_of(frame);
         let mut registers: Registers = [0; 16];
         let mut table = Some(Table::Classifier);
         while let Some(current) = table.take() {
-            let Some(flow) = lookup(flows, current, in_port, &registers, dl_dst) else { break };
+            let packet = Packet { in_port, registers: &registers, vlan, dl_dst };
+            let Some(flow) = lookup(flows, current, &packet) else { break };
             verdict.hits.push(flow.to_string());
             for action in &flow.actions {
                 match *action {
@@ -74,6 +78,9 @@ impl PacketEngine {
                     }
                     Action::Normal => self.normal(ports, in_port, dl_src, dl_dst, &mut verdict.outputs),
                     Action::Drop => return verdict,
+                    Action::PushVlan => vlan = Some(0),
+                    Action::SetVlanVid(vid) => vlan = vlan.map(|_| vid),
+                    Action::PopVlan => vlan = None,
                 }
             }
         }
@@ -96,24 +103,30 @@ impl PacketEngine {
     }
 }
 
-/// The highest-priority flow of `table` that matches.
-fn lookup<'a>(
-    flows: &'a [Flow],
-    table: Table,
+/// What flows match on, at one table.
+struct Packet<'a> {
     in_port: u32,
-    registers: &Registers,
+    registers: &'a Registers,
+    /// The outer tag's VLAN ID, if tagged.
+    vlan: Option<u16>,
     dl_dst: [u8; 6],
-) -> Option<&'a Flow> {
+}
+
+/// The highest-priority flow of `table` that matches.
+fn lookup<'a>(flows: &'a [Flow], table: Table, packet: &Packet<'_>) -> Option<&'a Flow> {
     flows
         .iter()
         .filter(|flow| flow.table == table)
         .filter(|flow| {
             flow.matches.iter().all(|m| match *m {
-                Match::InPort(port) => port == in_port,
+                Match::InPort(port) => port == packet.in_port,
                 Match::Reg(field, value) => {
-                    registers[usize::from(field.reg)] & field.mask() == (value << field.start) & field.mask()
+                    packet.registers[usize::from(field.reg)] & field.mask()
+                        == (value << field.start) & field.mask()
                 }
-                Match::DlDst(mac) => mac.0 == dl_dst,
+                Match::Vlan(VlanMatch::Id(vid)) => packet.vlan == Some(vid),
+                Match::Vlan(VlanMatch::Tagged) => packet.vlan.is_some(),
+                Match::DlDst(mac) => mac.0 == packet.dl_dst,
             })
         })
         // Equal priorities that overlap are undefined in OpenFlow; the
@@ -127,6 +140,14 @@ fn output(ports: &[EnginePort], in_port: u32, port: u32, out: &mut Vec<u32>) {
     }
     if ports.iter().any(|p| p.ofport == port && !p.down) {
         out.push(port);
+    }
+}
+
+/// The VLAN ID of an 802.1Q-tagged frame.
+fn tag_of(frame: &[u8]) -> Option<u16> {
+    match frame.get(12..16)? {
+        [0x81, 0x00, high, low] => Some(u16::from_be_bytes([*high, *low]) & 0xfff),
+        _ => None,
     }
 }
 
@@ -198,6 +219,45 @@ mod tests {
         assert_eq!(engine.process(&flows, &ports, 3, &frame(b, a)).outputs, [2], "b was learned on 2");
         engine.forget();
         assert_eq!(engine.process(&flows, &ports, 3, &frame(b, a)).outputs, [1, 2]);
+    }
+
+    #[test]
+    fn vlan_matches_see_the_frames_tag_as_the_actions_change_it() {
+        let tagged = |vid| Match::Vlan(VlanMatch::Id(vid));
+        let flows = [
+            flow(
+                Table::Classifier,
+                20,
+                vec![tagged(10)],
+                vec![Action::PopVlan, Action::GotoTable(Table::Output)],
+            ),
+            flow(
+                Table::Classifier,
+                10,
+                vec![],
+                vec![Action::PushVlan, Action::SetVlanVid(20), Action::GotoTable(Table::Output)],
+            ),
+            flow(
+                Table::Output,
+                20,
+                vec![tagged(20)],
+                vec![Action::SetField(OUTPUT_PORT, 2), Action::OutputReg(OUTPUT_PORT)],
+            ),
+            flow(Table::Output, 10, vec![Match::Vlan(VlanMatch::Tagged)], vec![Action::Drop]),
+            flow(
+                Table::Output,
+                0,
+                vec![],
+                vec![Action::SetField(OUTPUT_PORT, 3), Action::OutputReg(OUTPUT_PORT)],
+            ),
+        ];
+        let mut engine = PacketEngine::default();
+        let untagged = frame([2, 0, 0, 0, 0, 9], [2; 6]);
+        let mut vlan10 = untagged[..12].to_vec();
+        vlan10.extend([0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
+        let all = ports(&[1, 2, 3]);
+        assert_eq!(engine.process(&flows, &all, 1, &untagged).outputs, [2], "pushed and set to 20");
+        assert_eq!(engine.process(&flows, &all, 1, &vlan10).outputs, [3], "popped");
     }
 
     #[test]

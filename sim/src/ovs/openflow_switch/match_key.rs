@@ -1,5 +1,5 @@
 //! A flow's match as the switch holds it: the fields the codec models
-//! (`in_port`, `eth_dst`, register fields) in the pipeline's terms and
+//! (`in_port`, `vlan_vid`, `eth_dst`, register fields) in the pipeline's terms and
 //! sorted, so that one match sent as Nicira registers and dumped back as
 //! packet registers is the same match; and every other OXM field as the
 //! bytes it came in, so a flow the agent does not understand is dumped
@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use datapath::flows::{Match, RegField};
+use datapath::flows::{Match, RegField, VlanMatch};
 use datapath::openflow::oxm::{self, Field, OxmHeader};
 use datapath::openflow::wire::{Reader, Writer};
 
@@ -38,6 +38,7 @@ pub struct ParsedMatch {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
     InPort,
+    Vlan,
     EthDst,
     Register(u8),
     Other(u16, u8),
@@ -46,6 +47,7 @@ enum Slot {
 fn slot_of(m: &Match) -> Slot {
     match m {
         Match::InPort(_) => Slot::InPort,
+        Match::Vlan(_) => Slot::Vlan,
         Match::DlDst(_) => Slot::EthDst,
         Match::Reg(field, _) => Slot::Register(field.reg),
     }
@@ -147,6 +149,7 @@ fn covers(held: &Match, wanted: &Match) -> bool {
                 && mask & wanted_mask == wanted_mask
                 && value & wanted_mask == wanted_value
         }
+        (Match::Vlan(VlanMatch::Id(_)), Match::Vlan(VlanMatch::Tagged)) => true,
         _ => held == wanted,
     }
 }
