@@ -18,6 +18,8 @@
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
 //!   namespace at 10.0.10.2.
 //! - [`firewall`]: an inline nftables bridge filter for Redirect.
+//! - [`vlan`]: access and trunk VLANs as ovs-cni sets them, probe frames,
+//!   802.1Q tags of copies.
 //! - [`demo`]: the seed's examples end to end, with a live table (`./demo.sh`).
 //! - [`http`]: one plain HTTP request to a loopback server.
 //! - [`netns`]: network namespaces that delete themselves.
@@ -39,6 +41,7 @@ pub mod ovs;
 pub mod ovs_text;
 pub mod plans;
 pub mod pod;
+pub mod vlan;
 
 use std::path::PathBuf;
 

@@ -109,6 +109,11 @@ impl CniKeys {
     }
 }
 
+/// The MAC address of the Pod attached with `index`.
+pub fn mac_of(index: u8) -> String {
+    format!("02:88:00:00:00:{index:02x}")
+}
+
 impl Pod {
     /// Attaches a new Pod with address `10.88.0.<index>/24` and MAC
     /// `02:88:00:00:00:<index>` to `bridge`, as Antrea would.
@@ -128,7 +133,7 @@ impl Pod {
         let netns = Netns::new("tcp");
         let port = unique("v");
         let ip = format!("10.88.0.{index}");
-        let mac = format!("02:88:00:00:00:{index:02x}");
+        let mac = mac_of(index);
         let node = ovs.node().name();
         netns.exec(&["ip", "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", node]);
         netns.exec(&["ip", "link", "set", "eth0", "address", &mac]);
@@ -161,9 +166,14 @@ impl Pod {
 
     /// Pings `other` `count` times (0.1 s apart, 1 s deadline per reply).
     pub fn ping(&self, other: &Pod, count: u32) -> Pings {
+        self.ping_ip(&other.ip, count)
+    }
+
+    /// Pings address `ip` `count` times, as [`Pod::ping`].
+    pub fn ping_ip(&self, ip: &str, count: u32) -> Pings {
         let count_text = count.to_string();
         let output =
-            self.netns.try_exec(&["ping", "-n", "-q", "-c", &count_text, "-i", "0.1", "-W", "1", &other.ip]);
+            self.netns.try_exec(&["ping", "-n", "-q", "-c", &count_text, "-i", "0.1", "-W", "1", ip]);
         let text = String::from_utf8_lossy(&output.stdout);
         // "5 packets transmitted, 5 received, 0% packet loss, time 404ms"
         let summary = text.lines().find(|l| l.contains("transmitted")).unwrap_or_default();

@@ -23,6 +23,7 @@ mod render;
 mod selection;
 #[cfg(test)]
 mod tests;
+mod vlans;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -335,11 +336,10 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> 
     match bridge.mode {
         BridgeMode::Owned => {
             flows = pipeline::static_flows();
-            let vlans =
-                pod_ports::has_vlans(switch_ports).then(|| pipeline::access_vlans(&pod_ports.forwarding));
-            flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding, vlans.is_some()));
+            let vlans = vlans::has_vlans(switch_ports).then(|| vlans::access_vlans(&pod_ports.forwarding));
+            flows.extend(pipeline::pod_forwarding_flows(&pod_ports.forwarding, vlans.as_ref()));
             flows.extend(pipeline::port_flows(&ports.ports, vlans.as_ref()));
-            flows.extend(vlans.iter().flat_map(pipeline::vlan_output_flows));
+            flows.extend(vlans.iter().flat_map(vlans::output_flows));
             for tc in &ordered {
                 let name = tc.metadata.name.clone().unwrap_or_default();
                 let pods = selection.won.get(&name).cloned().unwrap_or_else(nobody);

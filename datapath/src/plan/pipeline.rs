@@ -9,18 +9,17 @@ use crate::api::{Action as TcAction, TrafficControl};
 use crate::cluster::PodSet;
 use crate::flows::{
     ACTION_MIRROR, ACTION_REDIRECT, Action, Cookie, FROM_POD, FROM_TC_RETURN, Flow, Match, OUTPUT_FOUND,
-    OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table, VLAN_ID, VLAN_OF_TRUNK, VlanMatch,
+    OUTPUT_PORT, PACKET_SOURCE, TC_ACTION, TC_TARGET, Table, VLAN_ID,
 };
 use crate::selector::Bitset;
 
-use super::pod_ports::{PodPort, PortVlan};
+use super::pod_ports::PodPort;
 use super::port_plan::PortNames;
+use super::vlans::{self, PortVlan};
 
 /// Priorities, per table.
 mod priority {
     pub const RETURN_PORT: u16 = 200;
-    pub const RETURN_PORT_VLAN: u16 = 210;
-    pub const RETURN_PORT_TAGGED: u16 = 205;
     pub const TARGET_PORT: u16 = 200;
     pub const POD_PORT: u16 = 190;
     pub const POD_MAC: u16 = 200;
@@ -33,10 +32,6 @@ mod priority {
     pub const MIRROR_EGRESS: u16 = 110;
     pub const MIRROR_INGRESS: u16 = 100;
     pub const OUTPUT_CONTROLLED: u16 = 300;
-    pub const OUTPUT_CONTROLLED_IN_VLAN: u16 = 310;
-    // Below OUTPUT_FOUND: a returned packet that found its Pod is output
-    // there; only the others are NORMAL's.
-    pub const OUTPUT_RETURNED_IN_VLAN: u16 = 100;
     pub const OUTPUT_FOUND: u16 = 200;
     pub const DEFAULT: u16 = 0;
 }
@@ -89,36 +84,40 @@ pub(super) fn static_flows() -> Vec<Flow> {
 
 /// Classifier and L2 forwarding flows for every Pod port. A MAC claimed by
 /// two ports is forwarded to the first (by Pod, then port) only. On a
-/// bridge with VLANs (`vlans`), a packet carries its sender's access VLAN
-/// (reg8) and finds a destination in that VLAN only; a trunk port's
-/// packets and destinations are left to NORMAL, which reads their tags.
-pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort], vlans: bool) -> Vec<Flow> {
+/// bridge with VLANs (`vlans` holds the Pods' access VLANs), a packet
+/// carries its VLAN in reg8 and finds a destination in that VLAN only
+/// (see [`vlans`]).
+pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort], vlans: Option<&BTreeSet<u16>>) -> Vec<Flow> {
     let mut flows = Vec::with_capacity(pod_ports.len() * 2);
     let mut macs = BTreeSet::new();
+    let from_pod = [Action::SetField(PACKET_SOURCE, FROM_POD)];
     for port in pod_ports {
-        let mut classify = vec![Action::SetField(PACKET_SOURCE, FROM_POD)];
-        let vlan = match port.vlan {
-            PortVlan::Untagged => Some(0),
-            PortVlan::Access(tag) => Some(u32::from(tag)),
-            PortVlan::Trunk => None,
+        let destination = match vlans {
+            None => {
+                flows.push(Flow::new(
+                    Cookie::pipeline(),
+                    Table::Classifier,
+                    priority::POD_PORT,
+                    vec![Match::InPort(port.ofport)],
+                    vec![from_pod[0], goto(Table::L2ForwardingCalc)],
+                ));
+                Some((None, vec![]))
+            }
+            Some(access_vlans) => {
+                let cookie = Cookie::pipeline();
+                flows.extend(vlans::classify(
+                    cookie,
+                    port.ofport,
+                    &port.vlan,
+                    access_vlans,
+                    priority::POD_PORT,
+                    &from_pod,
+                ));
+                let vlan = port.vlan.delivers_untagged();
+                vlan.map(|vlan| (Some(vlan), vec![Match::Reg(VLAN_ID, u32::from(vlan))]))
+            }
         };
-        if vlans {
-            classify.push(Action::SetField(VLAN_ID, vlan.unwrap_or(VLAN_OF_TRUNK)));
-        }
-        classify.push(goto(Table::L2ForwardingCalc));
-        flows.push(Flow::new(
-            Cookie::pipeline(),
-            Table::Classifier,
-            priority::POD_PORT,
-            vec![Match::InPort(port.ofport)],
-            classify,
-        ));
-        let destination = match (vlans, vlan) {
-            (false, _) => Some(vec![]),
-            (true, Some(vlan)) => Some(vec![Match::Reg(VLAN_ID, vlan)]),
-            (true, None) => None,
-        };
-        if let (Some(mut matches), Some(mac)) = (destination, port.mac)
+        if let (Some((vlan, mut matches)), Some(mac)) = (destination, port.mac)
             && macs.insert((vlan, mac))
         {
             matches.push(Match::DlDst(mac));
@@ -138,115 +137,39 @@ pub(super) fn pod_forwarding_flows(pod_ports: &[PodPort], vlans: bool) -> Vec<Fl
     flows
 }
 
-/// The access VLANs of the Pod ports of a bridge with VLANs (VLAN 0 is
-/// no VLAN): the values [`VLAN_ID`] can hold besides 0 and
-/// [`VLAN_OF_TRUNK`].
-pub(super) fn access_vlans(pod_ports: &[PodPort]) -> BTreeSet<u16> {
-    pod_ports
-        .iter()
-        .filter_map(|port| match port.vlan {
-            PortVlan::Access(tag) if tag != 0 => Some(tag),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Classifier flows for TrafficControl ports: what comes back through a
 /// return port is forwarded (and not controlled again); nothing may enter
-/// through a port that is only a target.
-///
-/// On a bridge with VLANs (`vlans` holds its access VLANs) a packet left
-/// for the target tagged with its VLAN (see [`vlan_output_flows`]) and
-/// comes back tagged: the tag, which the switch put there on the way out,
-/// says which VLAN it is forwarded in, never its addresses (a Pod can
-/// forge those). An access VLAN's tag is popped (its Pods' ports are
-/// access ports); any other tag stays, for NORMAL to read.
+/// through a port that is only a target. On a bridge with VLANs a return
+/// port's packets are classified by their tag (see [`vlans`]).
 pub(super) fn port_flows(ports: &BTreeMap<String, PlannedPort>, vlans: Option<&BTreeSet<u16>>) -> Vec<Flow> {
     let mut flows = Vec::new();
     for port in ports.values() {
         let Some(ofport) = port.ofport else { continue };
-        if !port.roles.contains(&PortRole::Return) {
-            flows.push(Flow::new(
+        let returned = [Action::SetField(PACKET_SOURCE, FROM_TC_RETURN)];
+        match (port.roles.contains(&PortRole::Return), vlans) {
+            (false, _) => flows.push(Flow::new(
                 Cookie::port(),
                 Table::Classifier,
                 priority::TARGET_PORT,
                 vec![Match::InPort(ofport)],
                 vec![Action::Drop],
-            ));
-            continue;
-        }
-        let returned = Action::SetField(PACKET_SOURCE, FROM_TC_RETURN);
-        flows.push(Flow::new(
-            Cookie::port(),
-            Table::Classifier,
-            priority::RETURN_PORT,
-            vec![Match::InPort(ofport)],
-            vec![returned, goto(Table::L2ForwardingCalc)],
-        ));
-        let Some(vlans) = vlans else { continue };
-        for &vlan in vlans {
-            flows.push(Flow::new(
+            )),
+            (true, None) => flows.push(Flow::new(
                 Cookie::port(),
                 Table::Classifier,
-                priority::RETURN_PORT_VLAN,
-                vec![Match::InPort(ofport), Match::Vlan(VlanMatch::Id(vlan))],
-                vec![
-                    returned,
-                    Action::SetField(VLAN_ID, u32::from(vlan)),
-                    Action::PopVlan,
-                    goto(Table::L2ForwardingCalc),
-                ],
-            ));
+                priority::RETURN_PORT,
+                vec![Match::InPort(ofport)],
+                vec![returned[0], goto(Table::L2ForwardingCalc)],
+            )),
+            (true, Some(access_vlans)) => flows.extend(vlans::classify(
+                Cookie::port(),
+                ofport,
+                &PortVlan::none(),
+                access_vlans,
+                priority::RETURN_PORT,
+                &returned,
+            )),
         }
-        flows.push(Flow::new(
-            Cookie::port(),
-            Table::Classifier,
-            priority::RETURN_PORT_TAGGED,
-            vec![Match::InPort(ofport), Match::Vlan(VlanMatch::Tagged)],
-            vec![returned, Action::SetField(VLAN_ID, VLAN_OF_TRUNK), goto(Table::L2ForwardingCalc)],
-        ));
-    }
-    flows
-}
-
-/// Output flows of a bridge with VLANs, for each access VLAN: a copy or a
-/// redirected packet leaves for the target tagged with its VLAN, as OVS's
-/// own port mirroring tags what it sends to a trunk (so an IDS sees which
-/// VLAN a packet was in, and a return port can give it back to the right
-/// one); a packet from a return port that found no Pod goes to NORMAL
-/// tagged again, so NORMAL floods it in its VLAN only. Packets of trunk
-/// ports carry their own tags and take the flows of [`static_flows`].
-pub(super) fn vlan_output_flows(vlans: &BTreeSet<u16>) -> Vec<Flow> {
-    let pipeline =
-        |priority, matches, actions| Flow::new(Cookie::pipeline(), Table::Output, priority, matches, actions);
-    let mut flows = Vec::with_capacity(vlans.len() * 4);
-    for &vlan in vlans {
-        let in_vlan = Match::Reg(VLAN_ID, u32::from(vlan));
-        let tag = [Action::PushVlan, Action::SetVlanVid(vlan)];
-        let to_target = |before: &[Action], after: &[Action]| {
-            [before, &tag, &[Action::OutputReg(TC_TARGET)], after].concat()
-        };
-        let mirror = Match::Reg(TC_ACTION, ACTION_MIRROR);
-        flows.push(pipeline(
-            priority::OUTPUT_CONTROLLED_IN_VLAN,
-            vec![mirror, Match::Reg(OUTPUT_FOUND, 1), in_vlan],
-            to_target(&[Action::OutputReg(OUTPUT_PORT)], &[]),
-        ));
-        flows.push(pipeline(
-            priority::OUTPUT_CONTROLLED_IN_VLAN,
-            vec![mirror, Match::Reg(OUTPUT_FOUND, 0), in_vlan],
-            to_target(&[], &[Action::PopVlan, Action::Normal]),
-        ));
-        flows.push(pipeline(
-            priority::OUTPUT_CONTROLLED_IN_VLAN,
-            vec![Match::Reg(TC_ACTION, ACTION_REDIRECT), in_vlan],
-            to_target(&[], &[]),
-        ));
-        flows.push(pipeline(
-            priority::OUTPUT_RETURNED_IN_VLAN,
-            vec![Match::Reg(PACKET_SOURCE, FROM_TC_RETURN), in_vlan],
-            [&tag[..], &[Action::Normal]].concat(),
-        ));
     }
     flows
 }

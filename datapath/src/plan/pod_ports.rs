@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::Cluster;
+use super::vlans::PortVlan;
 use crate::cluster::PodRef;
 use crate::cni::{PodClaim, PortIdentity, identify};
 use crate::flows::MacAddr;
@@ -23,34 +24,6 @@ pub(super) struct PodPort {
     pub ofport: u32,
     pub mac: Option<MacAddr>,
     pub vlan: PortVlan,
-}
-
-/// The VLAN a port is in, per its Port row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum PortVlan {
-    /// No VLAN configuration.
-    Untagged,
-    /// An access port of this VLAN.
-    Access(u16),
-    /// A trunk (or a native-VLAN mode): its packets carry their VLAN.
-    Trunk,
-}
-
-impl PortVlan {
-    pub fn of(port: &SwitchPort) -> Self {
-        match (port.vlan_mode.as_deref(), port.tag) {
-            (Some(mode), _) if mode != "access" => PortVlan::Trunk,
-            (_, Some(tag)) => PortVlan::Access(tag),
-            (_, None) if !port.trunks.is_empty() => PortVlan::Trunk,
-            _ => PortVlan::Untagged,
-        }
-    }
-}
-
-/// Whether any port of the bridge is in a VLAN: then forwarding must
-/// respect VLANs.
-pub(super) fn has_vlans(switch_ports: &[SwitchPort]) -> bool {
-    switch_ports.iter().any(|p| PortVlan::of(p) != PortVlan::Untagged)
 }
 
 /// What the bridge's ports say about the Pods.
