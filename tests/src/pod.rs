@@ -62,7 +62,14 @@ pub enum CniKeys {
 
 impl CniKeys {
     /// The `ovs-vsctl set` arguments that write these keys for a Pod.
-    fn set_args(&self, port: &str, namespace: &str, name: &str, mac: &str, ip: &str) -> Vec<String> {
+    pub(crate) fn set_args(
+        &self,
+        port: &str,
+        namespace: &str,
+        name: &str,
+        mac: &str,
+        ip: &str,
+    ) -> Vec<String> {
         let keys: (&str, Vec<(String, String)>) = match self {
             CniKeys::Antrea => (
                 "port",
@@ -130,6 +137,23 @@ impl Pod {
         index: u8,
         keys: &CniKeys,
     ) -> Pod {
+        Self::attach_with(ovs, bridge, namespace, name, index, Some(keys))
+    }
+
+    /// A host on `bridge` with no CNI's keys at all (not a Pod to the
+    /// agent): a guest behind a trunk, say.
+    pub fn attach_host(ovs: &Ovs, bridge: &Bridge, name: &str, index: u8) -> Pod {
+        Self::attach_with(ovs, bridge, "", name, index, None)
+    }
+
+    fn attach_with(
+        ovs: &Ovs,
+        bridge: &Bridge,
+        namespace: &str,
+        name: &str,
+        index: u8,
+        keys: Option<&CniKeys>,
+    ) -> Pod {
         let netns = Netns::new("tcp");
         let port = unique("v");
         let ip = format!("10.88.0.{index}");
@@ -145,8 +169,11 @@ impl Pod {
         // userspace OVS turns it off the same way.
         netns.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
         ovs.node().exec(&["ip", "link", "set", &port, "up"]);
-        let mut args = vec!["add-port".to_owned(), bridge.name.clone(), port.clone(), "--".to_owned()];
-        args.extend(keys.set_args(&port, namespace, name, &mac, &ip));
+        let mut args = vec!["add-port".to_owned(), bridge.name.clone(), port.clone()];
+        if let Some(keys) = keys {
+            args.push("--".to_owned());
+            args.extend(keys.set_args(&port, namespace, name, &mac, &ip));
+        }
         ovs.vsctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
         ovs.wait_for_ofport(&port);
         Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }

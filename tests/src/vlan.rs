@@ -1,14 +1,15 @@
 //! VLANs on a plain bridge, as ovs-cni sets them up: Pods on access VLANs
-//! (the Port's `tag`) and a trunk Pod (the Port's `trunks`) with one VLAN
-//! interface per VLAN; each VLAN is its own subnet, `10.<vlan>.0.0/24`.
+//! (the Port's `tag`) and a trunk Pod (the Port's `trunks`) with a host in
+//! each VLAN behind it; each VLAN is its own subnet, `10.<vlan>.0.0/24`.
 //! Also what a test needs to see VLANs: the Multus network-status
 //! annotation that gives an ovs-cni Pod's MAC, probe frames sent raw (no
 //! ARP, no IP: a probe to a MAC in another VLAN is exactly what a switch
 //! must not deliver), and the 802.1Q tag of a captured copy.
 
+use crate::cmd::unique;
 use crate::netns::Netns;
-use crate::ovs::Ovs;
-use crate::pod::Pod;
+use crate::ovs::{Bridge, Ovs};
+use crate::pod::{CniKeys, Pod, mac_of};
 
 /// The EtherType of probe frames (IEEE's local experimental one).
 pub const PROBE_ETHERTYPE: &str = "0x88b5";
@@ -28,37 +29,61 @@ pub fn make_access(ovs: &Ovs, pod: &mut Pod, vlan: u16, host: u8) {
     pod.ip = vlan_ip(vlan, host);
 }
 
-/// Makes `pod`'s port a trunk of `vlans`, as ovs-cni does for a trunk
-/// attachment: `eth0` keeps no address, `eth0.<vlan>` has address `host`
-/// of each VLAN's subnet. Returns those addresses, by VLAN.
-pub fn make_trunk(ovs: &Ovs, pod: &Pod, vlans: &[u16], host: u8) -> Vec<(u16, String)> {
-    let list: Vec<String> = vlans.iter().map(u16::to_string).collect();
-    ovs.vsctl(&["set", "port", &pod.port, &format!("trunks={}", list.join(","))]);
-    pod.netns.exec(&["ip", "addr", "flush", "dev", "eth0"]);
-    vlans
-        .iter()
-        .map(|&vlan| {
-            let device = format!("eth0.{vlan}");
-            let ip = vlan_ip(vlan, host);
-            let netns = &pod.netns;
-            netns.exec(&[
-                "ip",
-                "link",
-                "add",
-                "link",
-                "eth0",
-                "name",
-                &device,
-                "type",
-                "vlan",
-                "id",
-                &vlan.to_string(),
-            ]);
-            netns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", &device]);
-            netns.exec(&["ip", "link", "set", &device, "up"]);
-            (vlan, ip)
-        })
-        .collect()
+/// A Pod with a trunk attachment, as a VM with VLAN interfaces is: its
+/// port on the bridge carries `trunks`, and behind it (on the guest's own
+/// switch, a second OVS bridge doing NORMAL) one host per VLAN. Real VLAN
+/// devices would be simpler, but the test machine's kernel has no 802.1Q
+/// module; OVS tags and untags in userspace.
+pub struct TrunkPod {
+    /// Its port on the bridge under test.
+    pub port: String,
+    /// Its host in each VLAN (`eth0`, address `10.<vlan>.0.<host>`).
+    pub hosts: Vec<(u16, Pod)>,
+    _guest_switch: Bridge,
+}
+
+impl TrunkPod {
+    /// Attaches the Pod `namespace/name` with CNI keys `keys` to `bridge`
+    /// as a trunk of `vlans` (VLAN, attach index of its host).
+    pub fn attach(
+        ovs: &Ovs,
+        bridge: &Bridge,
+        (namespace, name): (&str, &str),
+        keys: &CniKeys,
+        vlans: &[(u16, u8)],
+    ) -> TrunkPod {
+        let guest_switch = ovs.add_bridge("brvm");
+        ovs.ofctl(&guest_switch, "add-flow", &["actions=NORMAL"]);
+        let port = unique("trk");
+        let inside = unique("trv");
+        let node = ovs.node();
+        node.exec(&["ip", "link", "add", &port, "type", "veth", "peer", "name", &inside]);
+        for device in [&port, &inside] {
+            node.exec(&["ip", "link", "set", device, "up"]);
+        }
+        let list: Vec<String> = vlans.iter().map(|(vlan, _)| vlan.to_string()).collect();
+        let mut args = vec!["add-port".to_owned(), bridge.name.clone(), port.clone(), "--".to_owned()];
+        let (first_mac, first_ip) = (mac_of(vlans[0].1), vlan_ip(vlans[0].0, vlans[0].1));
+        args.extend(keys.set_args(&port, namespace, name, &first_mac, &first_ip));
+        args.extend(["--", "set", "port", &port, &format!("trunks={}", list.join(","))].map(str::to_owned));
+        ovs.vsctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        ovs.wait_for_ofport(&port);
+        ovs.vsctl(&["add-port", &guest_switch.name, &inside]);
+        let hosts = vlans
+            .iter()
+            .map(|&(vlan, index)| {
+                let mut host = Pod::attach_host(ovs, &guest_switch, &format!("{name}-vlan{vlan}"), index);
+                make_access(ovs, &mut host, vlan, index);
+                (vlan, host)
+            })
+            .collect();
+        TrunkPod { port, hosts, _guest_switch: guest_switch }
+    }
+
+    /// Its host in VLAN `vlan`.
+    pub fn host(&self, vlan: u16) -> &Pod {
+        self.hosts.iter().find(|(v, _)| *v == vlan).map(|(_, pod)| pod).expect("the trunk carries the VLAN")
+    }
 }
 
 fn readdress(netns: &Netns, device: &str, old: &str, new: &str) {
