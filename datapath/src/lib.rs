@@ -50,6 +50,7 @@ pub mod naming;
 pub mod offline;
 pub mod openflow;
 pub mod ovsdb;
+pub mod owned_tables;
 pub mod pass;
 pub mod plan;
 pub mod port_diff;

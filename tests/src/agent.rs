@@ -156,6 +156,21 @@ impl AgentProcess {
         });
     }
 
+    /// Waits for the agent to exit on its own; its exit code.
+    ///
+    /// # Panics
+    /// After `timeout`, with its log.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "tc-agent did not exit; its log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops it with SIGTERM (as kubelet does) and waits.
     pub fn stop(mut self) -> String {
         self.terminate();

@@ -23,6 +23,7 @@ pub mod flow_manager;
 pub mod http;
 pub mod messages;
 pub mod metrics;
+pub mod owned_bridge;
 pub mod pod_watcher;
 pub mod port_manager;
 pub mod reconciler;

@@ -11,10 +11,11 @@ use std::process::ExitCode;
 use actors::agent::connector::SocketConnector;
 use actors::agent::reconciler::Tuning;
 use actors::agent::state::AgentState;
-use actors::agent::{http, runner};
+use actors::agent::{http, owned_bridge, runner};
 use actors::config::{AgentConfig, Overrides};
 use anyhow::{Context, Result};
 use clap::Parser;
+use datapath::plan::BridgeMode;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[derive(Parser)]
@@ -107,6 +108,14 @@ async fn run(config: AgentConfig, listen: &str) -> Result<(), Failure> {
         "starting"
     );
     let connector = SocketConnector { ovsdb: config.ovsdb.clone(), openflow: config.openflow.clone() };
+    if config.bridge_mode == BridgeMode::Owned {
+        tokio::select! {
+            checked = owned_bridge::check(&connector, &config.bridge) => {
+                checked.map_err(|refusal| Failure::Config(refusal.into()))?;
+            }
+            stopped = wait_for_signal() => return stopped.map_err(Failure::Runtime),
+        }
+    }
     let agent =
         runner::start(connector, config.bridge.clone(), state.clone(), Some(client), Tuning::default());
     actix_rt::spawn(http::serve(listener, state, Some(agent.readers)));
