@@ -88,3 +88,141 @@ async fn the_server_answers_our_echo_and_a_new_connection_after_a_restart_sees_t
     assert_eq!(after, before);
     assert!(after.iter().any(|p| p.name == "tap0"));
 }
+
+/// A replica's value in a form where equal contents compare equal: a
+/// one-element set as its element (the server sends either), columns,
+/// set elements and map pairs sorted.
+fn canonical(replica: &datapath::ovsdb::replica::Replica) -> String {
+    use datapath::ovsdb::datum::{map_pairs, set_elements};
+    use serde_json::Value;
+    fn value(v: &Value) -> String {
+        if let Some(mut pairs) =
+            map_pairs(v).map(|p| p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())
+        {
+            pairs.sort();
+            return format!("{{{}}}", pairs.join(","));
+        }
+        let mut elements: Vec<String> = set_elements(v).iter().map(Value::to_string).collect();
+        elements.sort();
+        format!("[{}]", elements.join(","))
+    }
+    let mut text = String::new();
+    for table in ["Bridge", "Port", "Interface", "Mirror"] {
+        let mut rows: Vec<String> = replica
+            .rows(table)
+            .map(|(uuid, row)| {
+                // A snapshot leaves out columns at their default (empty), a diff
+                // empties them.
+                let mut columns: Vec<String> = row
+                    .iter()
+                    .map(|(c, v)| (c, value(v)))
+                    .filter(|(_, v)| v != "[]" && v != "{}")
+                    .map(|(c, v)| format!("{c}:{v}"))
+                    .collect();
+                columns.sort();
+                format!("{table} {uuid} {}", columns.join(" "))
+            })
+            .collect();
+        rows.sort();
+        text.extend(rows.into_iter().map(|r| r + "\n"));
+    }
+    text
+}
+
+/// The replica the agent keeps from monitor diffs equals a fresh
+/// snapshot after each kind of change to every monitored column: sets
+/// that grow to two elements and shrink to one (a bridge's mirrors, a
+/// mirror's selected ports, a trunk list), optional columns set, changed
+/// and cleared (a tag, a VLAN mode, a mirror's output port), maps.
+#[tokio::test(flavor = "current_thread")]
+async fn the_replica_kept_by_diffs_matches_a_fresh_snapshot_after_every_kind_of_change() {
+    let ovs = Ovs::start();
+    let br = ovs.add_bridge("br");
+    let mut db = connect_unix(&ovs.db_socket()).await.expect("OVSDB");
+    db.monitor(bridge::monitor_request()).await.expect("monitor");
+    let steps: &[&[&str]] = &[
+        &["add-port", &br.name, "p1", "--", "set", "interface", "p1", "type=internal"],
+        &["add-port", &br.name, "p2", "--", "set", "interface", "p2", "type=internal"],
+        &["set", "port", "p1", "tag=10", "external_ids:a=1", "external_ids:b=2"],
+        &["set", "port", "p1", "tag=20", "vlan_mode=native-untagged", "external_ids:a=3"],
+        &["clear", "port", "p1", "tag", "vlan_mode"],
+        &["remove", "port", "p1", "external_ids", "b"],
+        &["set", "port", "p2", "trunks=10,20"],
+        &["set", "port", "p2", "trunks=20"],
+        &[
+            "--",
+            "--id=@p1",
+            "get",
+            "port",
+            "p1",
+            "--",
+            "--id=@m",
+            "create",
+            "mirror",
+            "name=m1",
+            "select_src_port=@p1",
+            "--",
+            "add",
+            "bridge",
+            &br.name,
+            "mirrors",
+            "@m",
+        ],
+        &[
+            "--",
+            "--id=@p1",
+            "get",
+            "port",
+            "p1",
+            "--",
+            "--id=@p2",
+            "get",
+            "port",
+            "p2",
+            "--",
+            "--id=@m",
+            "create",
+            "mirror",
+            "name=m2",
+            "select_src_port=@p1,@p2",
+            "select_dst_port=@p2",
+            "output_port=@p1",
+            "--",
+            "add",
+            "bridge",
+            &br.name,
+            "mirrors",
+            "@m",
+        ],
+        &[
+            "--",
+            "--id=@p2",
+            "get",
+            "port",
+            "p2",
+            "--",
+            "set",
+            "mirror",
+            "m1",
+            "select_dst_port=@p2",
+            "output_port=@p2",
+        ],
+        &["clear", "mirror", "m2", "output_port", "select_dst_port"],
+        &["--", "--id=@p1", "get", "port", "p1", "--", "remove", "mirror", "m2", "select_src_port", "@p1"],
+        &["--", "--id=@m", "get", "mirror", "m1", "--", "remove", "bridge", &br.name, "mirrors", "@m"],
+        &["del-port", "p1"],
+    ];
+    for step in steps {
+        ovs.vsctl(step);
+        let mut fresh = connect_unix(&ovs.db_socket()).await.expect("OVSDB");
+        fresh.monitor(bridge::monitor_request()).await.expect("monitor");
+        let snapshot = canonical(fresh.replica());
+        let kept = db.wait_for(|replica| canonical(replica) == snapshot).await;
+        assert!(
+            kept.is_ok(),
+            "after `ovs-vsctl {}` the replica differs from a fresh snapshot:\nkept:\n{}\nfresh:\n{snapshot}",
+            step.join(" "),
+            canonical(db.replica())
+        );
+    }
+}

@@ -273,6 +273,29 @@ mod tests {
     use super::*;
     use crate::api::{NamedPort, Port};
 
+    /// A monitored set or optional column the replica does not know is
+    /// merged by its diff's shape, which is wrong for a one-element set
+    /// and for a cleared optional value: each must be listed.
+    #[test]
+    fn every_monitored_column_has_a_known_kind() {
+        use super::super::replica::{OPTIONAL_COLUMNS, SET_COLUMNS};
+        // Scalars (a diff is the new value) and maps (a diff is by shape).
+        let scalar_or_map = ["name", "type", "external_ids", "options"];
+        let request = monitor_request();
+        for (table, monitors) in request.as_object().into_iter().flatten() {
+            for column in monitors[0]["columns"].as_array().into_iter().flatten() {
+                let column = column.as_str().unwrap_or_default();
+                let key = (table.as_str(), column);
+                assert!(
+                    SET_COLUMNS.contains(&key)
+                        || OPTIONAL_COLUMNS.contains(&key)
+                        || scalar_or_map.contains(&column),
+                    "{table}.{column} is monitored but the replica does not know its kind"
+                );
+            }
+        }
+    }
+
     fn replica() -> Replica {
         let mut replica = Replica::default();
         replica

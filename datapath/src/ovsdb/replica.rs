@@ -7,8 +7,14 @@
 //! value) or change (other value), and for a scalar or optional column the
 //! new value. A one-element set travels as a bare atom, so telling a set
 //! from an optional column (a set of at most one) or a scalar needs the
-//! schema: [`SET_COLUMNS`] lists the monitored set columns; other columns
-//! tagged `set` are read as sets too.
+//! schema: [`SET_COLUMNS`] lists the monitored set columns, whose diff
+//! toggles elements, and [`OPTIONAL_COLUMNS`] the monitored columns of at
+//! most one value, whose diff is the new value (ovsdb-server sends an
+//! optional column's new value, `["set", []]` when it is cleared). Every
+//! monitored column of either kind must be listed: read by its shape, a
+//! one-element set diff looks like a new value and a cleared optional
+//! column like an empty diff (the bug behind a second Mirror row making
+//! the replica forget the first).
 
 use std::collections::BTreeMap;
 
@@ -17,9 +23,22 @@ use serde_json::{Map, Value};
 use super::datum::{map_pairs, set_elements};
 
 /// Monitored columns that are sets of any size: a diff toggles elements.
-pub const SET_COLUMNS: [(&str, &str); 2] = [("Bridge", "ports"), ("Port", "interfaces")];
+pub const SET_COLUMNS: [(&str, &str); 6] = [
+    ("Bridge", "ports"),
+    ("Bridge", "mirrors"),
+    ("Port", "interfaces"),
+    ("Port", "trunks"),
+    ("Mirror", "select_src_port"),
+    ("Mirror", "select_dst_port"),
+];
 /// Monitored columns that hold at most one value: a diff replaces them.
-pub const OPTIONAL_COLUMNS: [(&str, &str); 2] = [("Interface", "ofport"), ("Interface", "error")];
+pub const OPTIONAL_COLUMNS: [(&str, &str); 5] = [
+    ("Interface", "ofport"),
+    ("Interface", "error"),
+    ("Port", "tag"),
+    ("Port", "vlan_mode"),
+    ("Mirror", "output_port"),
+];
 
 /// A row: column name to value, as OVSDB sends them.
 pub type Row = Map<String, Value>;
