@@ -1,10 +1,18 @@
-//! Mirror throughput on a real switch: iperf3 (TCP) between two Pods with
-//! no TrafficControl, with a TrafficControl mirroring one Pod to an
-//! internal port, and with OVS's own port mirroring (the `Mirror` table)
-//! copying the same Pod to the same kind of port, in the same run.
+//! Mirror throughput on a real switch, both bridge modes in one run:
+//! iperf3 (TCP) from one Pod to another with no mirror, with a Mirror
+//! TrafficControl copying the sender to an internal port, and with OVS's
+//! own port mirroring (a `Mirror` row set by hand with ovs-vsctl) copying
+//! the same Pod to the same kind of port.
+//!
+//! - owned: the agent's pipeline forwards and mirrors (flows).
+//! - shared: a stand-in for a CNI's controller forwards (NORMAL under its
+//!   own cookie) and the agent mirrors with a `Mirror` row, writing no flow.
 //!
 //! Run: `cargo run --release -p tests --bin mirror-bench [-- SECONDS]`.
 
+use actors::reconcile::Observed;
+use datapath::flows::Cookie;
+use datapath::plan::BridgeMode;
 use tests::node::TestNode;
 use tests::plans::{mirror_to, traffic_controls};
 use tests::pod::Pod;
@@ -25,6 +33,50 @@ fn iperf(client: &Pod, server: &Pod, seconds: u32) -> f64 {
         / 1e9
 }
 
+/// OVS's own mirroring of `pod` (both ways) to a new internal port.
+fn ovs_port_mirroring(node: &TestNode, pod: &Pod, port: &str) {
+    let bridge = &node.bridge.name;
+    node.ovs.vsctl(&["add-port", bridge, port, "--", "set", "interface", port, "type=internal"]);
+    node.ovs.node().exec(&["ip", "link", "set", port, "up"]);
+    node.ovs.vsctl(&[
+        "--",
+        "--id=@out",
+        "get",
+        "port",
+        port,
+        "--",
+        "--id=@pod",
+        "get",
+        "port",
+        &pod.port,
+        "--",
+        "--id=@m",
+        "create",
+        "mirror",
+        "name=by-hand",
+        "select-src-port=@pod",
+        "select-dst-port=@pod",
+        "output-port=@out",
+        "--",
+        "set",
+        "bridge",
+        bridge,
+        "mirrors=@m",
+    ]);
+}
+
+/// Removes what [`ovs_port_mirroring`] made.
+fn remove_port_mirroring(node: &TestNode, port: &str) {
+    node.ovs.vsctl(&["clear", "bridge", &node.bridge.name, "mirrors", "--", "del-port", port]);
+}
+
+struct Row {
+    mode: &'static str,
+    plain: f64,
+    ours: f64,
+    by_hand: f64,
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let seconds: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -32,58 +84,53 @@ async fn main() {
     let web = Pod::attach(&node.ovs, &node.bridge, "default", "web-1", 1);
     let client = Pod::attach(&node.ovs, &node.bridge, "default", "client", 2);
     let pods = [web.info(&[("app", "web")]), client.info(&[("app", "client")])];
+    let mirror = traffic_controls(
+        &mirror_to("mirror-web", "ovsInternal: {name: tap0}")
+            .replace("podSelector: {}", "podSelector: {matchLabels: {app: web}}"),
+    );
+    let mut rows = Vec::new();
 
+    // Owned: the agent's pipeline does the forwarding.
     node.reconcile(&[], &pods).await;
     let plain = iperf(&web, &client, seconds);
-
-    let mirror = mirror_to("mirror-web", "ovsInternal: {name: tap0}")
-        .replace("podSelector: {}", "podSelector: {matchLabels: {app: web}}");
-    node.reconcile(&traffic_controls(&mirror), &pods).await;
+    node.reconcile(&mirror, &pods).await;
     let ours = iperf(&web, &client, seconds);
-
-    // OVS's own mirroring of the same Pod to an internal port of its own.
     node.reconcile(&[], &pods).await;
-    node.ovs.vsctl(&[
-        "add-port",
-        &node.bridge.name,
-        "mir0",
-        "--",
-        "set",
-        "interface",
-        "mir0",
-        "type=internal",
-    ]);
-    node.ovs.node().exec(&["ip", "link", "set", "mir0", "up"]);
-    node.ovs.vsctl(&[
-        "--",
-        "--id=@out",
-        "get",
-        "port",
-        "mir0",
-        "--",
-        "--id=@web",
-        "get",
-        "port",
-        &web.port,
-        "--",
-        "--id=@m",
-        "create",
-        "mirror",
-        "name=web",
-        "select-src-port=@web",
-        "select-dst-port=@web",
-        "output-port=@out",
-        "--",
-        "set",
-        "bridge",
-        &node.bridge.name,
-        "mirrors=@m",
-    ]);
-    let ovs_mirror = iperf(&web, &client, seconds);
+    ovs_port_mirroring(&node, &web, "mir0");
+    let by_hand = iperf(&web, &client, seconds);
+    remove_port_mirroring(&node, "mir0");
+    rows.push(Row { mode: "owned", plain, ours, by_hand });
 
-    println!("iperf3 TCP, web -> client, {seconds} s each, same switch and run (Gbit/s)");
-    println!("  no TrafficControl:             {plain:>7.2}");
-    println!("  TrafficControl Mirror (ours):  {ours:>7.2}  ({:.2} of no mirror)", ours / plain);
-    println!("  OVS port mirroring:            {ovs_mirror:>7.2}  ({:.2} of no mirror)", ovs_mirror / plain);
-    println!("  ours / OVS mirroring:          {:>7.2}", ours / ovs_mirror);
+    // Shared: the agent's flows go, a "CNI" forwards, the agent only
+    // writes Mirror rows.
+    let agents = format!("cookie={:#x}/{:#x}", Cookie::AGENT, Cookie::AGENT_MASK);
+    node.ovs.ofctl(&node.bridge, "del-flows", &[&agents]);
+    node.ovs.ofctl(&node.bridge, "add-flow", &["cookie=0xc1,priority=0,actions=NORMAL"]);
+    node.observed = Observed::new(BridgeMode::Shared);
+    node.reconcile(&[], &pods).await;
+    let plain = iperf(&web, &client, seconds);
+    let report = node.reconcile(&mirror, &pods).await;
+    assert_eq!(report.plan.mirrors.len(), 1, "the agent's Mirror row");
+    let ours = iperf(&web, &client, seconds);
+    node.reconcile(&[], &pods).await;
+    ovs_port_mirroring(&node, &web, "mir0");
+    let by_hand = iperf(&web, &client, seconds);
+    rows.push(Row { mode: "shared", plain, ours, by_hand });
+
+    println!("iperf3 TCP, web -> client, {seconds} s each, one switch, one run (Gbit/s)");
+    println!(
+        "  mode     no mirror   TrafficControl Mirror        OVS port mirroring (by hand)   ours / by hand"
+    );
+    for r in rows {
+        println!(
+            "  {:<7} {:>9.2}   {:>7.2} ({:.2} of no mirror)   {:>7.2} ({:.2} of no mirror)    {:>7.2}",
+            r.mode,
+            r.plain,
+            r.ours,
+            r.ours / r.plain,
+            r.by_hand,
+            r.by_hand / r.plain,
+            r.ours / r.by_hand
+        );
+    }
 }
