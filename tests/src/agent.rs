@@ -205,6 +205,15 @@ impl Drop for AgentProcess {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
         }
+        if std::thread::panicking() {
+            // A failed assertion would otherwise lose the log with the dir.
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "the agent's log (last lines):\n{}",
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,7 +1,9 @@
 //! Packet capture inside a namespace: `tcpdump -w` while a test sends
-//! traffic, then the frames read back from the pcap file.
+//! traffic, then the frames read back from the pcap file; the ICMP echoes
+//! in frames, to compare what arrived with what was sent.
 
 use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -140,4 +142,60 @@ pub fn read_pcap(bytes: &[u8]) -> Vec<Vec<u8>> {
         at = start + len as usize;
     }
     frames
+}
+
+/// One IPv4 ICMP echo: who to whom, request or reply, and its sequence
+/// number (what identifies a ping's packet among a test's traffic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Echo {
+    /// The sender.
+    pub from: Ipv4Addr,
+    /// The receiver.
+    pub to: Ipv4Addr,
+    /// A request (or a reply).
+    pub request: bool,
+    /// The sequence number.
+    pub seq: u16,
+}
+
+impl Echo {
+    /// The echo an Ethernet frame carries, if it carries one.
+    pub fn of(frame: &[u8]) -> Option<Echo> {
+        if frame.get(12..14)? != [0x08, 0x00] {
+            return None;
+        }
+        let ip = frame.get(14..)?;
+        if *ip.get(9)? != 1 {
+            return None;
+        }
+        let icmp = ip.get(usize::from(ip.first()? & 0x0f) * 4..)?;
+        let request = match icmp.first()? {
+            8 => true,
+            0 => false,
+            _ => return None,
+        };
+        let address =
+            |at: usize| -> Option<Ipv4Addr> { Some(<[u8; 4]>::try_from(ip.get(at..at + 4)?).ok()?.into()) };
+        let seq = u16::from_be_bytes(icmp.get(6..8)?.try_into().ok()?);
+        Some(Echo { from: address(12)?, to: address(16)?, request, seq })
+    }
+
+    /// The echoes of a ping: `count` requests from `from` to `to` (sequence
+    /// numbers from 1, as iputils' ping counts) and their replies, sorted.
+    pub fn of_ping(from: Ipv4Addr, to: Ipv4Addr, count: u16) -> Vec<Echo> {
+        let mut list: Vec<Echo> = (1..=count)
+            .flat_map(|seq| {
+                [Echo { from, to, request: true, seq }, Echo { from: to, to: from, request: false, seq }]
+            })
+            .collect();
+        list.sort();
+        list
+    }
+}
+
+/// The echoes in `frames`, sorted (frames that carry none are left out).
+pub fn echoes(frames: impl IntoIterator<Item = Vec<u8>>) -> Vec<Echo> {
+    let mut list: Vec<Echo> = frames.into_iter().filter_map(|f| Echo::of(&f)).collect();
+    list.sort();
+    list
 }

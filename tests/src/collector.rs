@@ -94,9 +94,14 @@ impl Collector {
     /// learns it by snooping ARP only once a tunnel port exists, and drops
     /// a tunnelled packet sent before: call this after the TrafficControl's
     /// tunnel port is up and before counting packets.
+    ///
+    /// Each try forgets the node's own neighbour entry first: while the
+    /// kernel holds it (reachable for 15-45 s after `attach`'s pings) a
+    /// ping sends no ARP at all, and there is nothing for OVS to snoop.
     pub fn resolve(&self, ovs: &Ovs) {
         wait_until("OVS to learn the collector's MAC (ovs-appctl tnl/neigh/show)", RESOLVE, || {
             ovs.appctl(&["tnl/neigh/show"]).contains(COLLECTOR_IP) || {
+                let _ = ovs.node().try_exec(&["ip", "neigh", "flush", "to", COLLECTOR_IP]);
                 let _ = ovs.node().try_exec(&["ping", "-c", "1", "-W", "1", COLLECTOR_IP]);
                 false
             }

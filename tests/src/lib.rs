@@ -8,6 +8,9 @@
 //! - [`devcluster`]: `tc-devcluster` as a process, and real kubectl against it.
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
+//! - [`ovn`]: a real OVN control plane (NB/SB databases, northd,
+//!   ovn-controller) programming `br-int` of such a switch, binding Pods
+//!   as OVN-Kubernetes does.
 //! - [`node`]: a switch with the agent's connections, reconciled in one
 //!   call: the agent's own pass (`actors::reconcile`) without the actors.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
@@ -24,8 +27,8 @@
 //! - [`http`]: one plain HTTP request to a loopback server.
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
-//! - [`ovs_tool`]: find an OVS tool, or fail saying how to install it
-//!   (these tests never skip silently).
+//! - [`ovs_tool`], [`tool`]: find a tool, or fail saying how to install
+//!   it (these tests never skip silently).
 
 pub mod agent;
 pub mod capture;
@@ -37,6 +40,7 @@ pub mod firewall;
 pub mod http;
 pub mod netns;
 pub mod node;
+pub mod ovn;
 pub mod ovs;
 pub mod ovs_text;
 pub mod plans;

@@ -112,6 +112,13 @@ impl Ovs {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// The run directory (`OVS_RUNDIR`): bridges' `.mgmt` sockets and
+    /// the daemons' control sockets. A controller beside ovs-vswitchd
+    /// (ovn-controller) finds `<bridge>.mgmt` through it.
+    pub fn run_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The OVSDB socket.
     pub fn db_socket(&self) -> PathBuf {
         self.path("db.sock")
@@ -165,6 +172,15 @@ impl Ovs {
         let mgmt = self.path(&format!("{name}.mgmt"));
         wait_until("the bridge's OpenFlow socket", Duration::from_secs(10), || mgmt.exists());
         Bridge { name, mgmt }
+    }
+
+    /// Packets the switch has delivered to `interface`, a device in the
+    /// node namespace (its receive counter, read from ovs-vswitchd's view
+    /// of the namespace, without starting a process).
+    pub fn delivered_to(&self, interface: &str) -> Option<u64> {
+        let dev = std::fs::read_to_string(format!("/proc/{}/net/dev", self.vswitchd_pid?)).ok()?;
+        let line = dev.lines().find(|l| l.trim_start().starts_with(&format!("{interface}:")))?;
+        line.split(':').nth(1)?.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// The bridge's flows as `dump-flows --no-stats` prints them, trimmed
@@ -256,7 +272,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// SIGTERM, then SIGKILL if the process is still there after 2 s.
-fn kill(pid: u32) {
+pub(crate) fn kill(pid: u32) {
     let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).output();
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while alive(pid) && std::time::Instant::now() < deadline {

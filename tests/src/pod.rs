@@ -3,7 +3,7 @@
 //! namespace. The harness plays the CNI: it writes the Pod port's
 //! `external_ids` as Antrea does (antrea-type, pod-name, pod-namespace,
 //! attached-mac, ip-address on the Port row), or as another CNI does
-//! ([`CniKeys`]).
+//! ([`CniKeys`]). A Pod can also listen on TCP ([`Listener`]).
 
 use crate::cmd::unique;
 use crate::netns::Netns;
@@ -213,5 +213,41 @@ impl Pod {
                 .unwrap_or(0)
         };
         Pings { sent: numbers("transmitted"), received: numbers("received") }
+    }
+}
+
+/// A TCP server in a Pod that accepts every connection (iperf3's server),
+/// to tell a connection a policy drops (it times out) from one nothing
+/// listens for (refused). Killed on drop.
+pub struct Listener(std::process::Child);
+
+impl Pod {
+    /// Listens on TCP `port` (all addresses).
+    ///
+    /// # Panics
+    /// When iperf3 is not installed, saying how to install it.
+    pub fn listen(&self, port: u16) -> Listener {
+        crate::tool("iperf3", "apt-get install -y iperf3 (CI's .ci/run does)");
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", self.netns.name(), "iperf3", "-s", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("iperf3 server");
+        Listener(child)
+    }
+
+    /// Connects to `other`'s TCP `port`, for at most `seconds`: the exit
+    /// code of the attempt (0 connected, 1 refused, 124 timed out).
+    pub fn connect(&self, other: &Pod, port: u16, seconds: u32) -> Option<i32> {
+        let script = format!("echo > /dev/tcp/{}/{port}", other.ip);
+        self.netns.try_exec(&["timeout", &seconds.to_string(), "bash", "-c", &script]).status.code()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
