@@ -2,6 +2,9 @@
 # The demo: the seed's three TrafficControl examples on a private Open
 # vSwitch with real packets (see tests/src/demo.rs). Needs root (network
 # namespaces, OVS); installs what is missing first.
+#
+# ./demo.sh --beside-ovn: the same beside a real OVN that programs br-int
+# (ovn-northd, ovn-controller), the agent in shared mode.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,7 +14,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=()
-for tool in ovs-vswitchd:openvswitch-switch ip:iproute2 ping:iputils-ping ethtool:ethtool tcpdump:tcpdump nft:nftables; do
+tools=(ovs-vswitchd:openvswitch-switch ip:iproute2 ping:iputils-ping ethtool:ethtool tcpdump:tcpdump nft:nftables)
+case "${1:-}" in
+  "") ;;
+  --beside-ovn) tools+=(ovn-northd:ovn-central ovn-controller:ovn-host iperf3:iperf3) ;;
+  *) echo "usage: ./demo.sh [--beside-ovn]" >&2; exit 2 ;;
+esac
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -27,4 +36,4 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tc-ovs/target}"
 echo "demo.sh: building tc-agent, tc-devcluster and the demo" >&2
 cargo build -q -p actors --bin tc-agent -p devcluster --bin tc-devcluster -p tests --bin demo
-exec "$CARGO_TARGET_DIR/debug/demo"
+exec "$CARGO_TARGET_DIR/debug/demo" "$@"

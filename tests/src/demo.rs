@@ -8,8 +8,14 @@
 //! with an inline IPS between `tap0` and `tap1`, as the guide describes.
 //! It ends with all three applied together, `kubectl get tc`, the flows,
 //! and a teardown that also runs on Ctrl-C or a failure.
+//!
+//! [`run_beside_ovn`] is the same beside a real OVN that programs the
+//! bridge, the agent in shared mode (`./demo.sh --beside-ovn`).
 
+mod beside_ovn;
 mod stage;
+
+pub use beside_ovn::run_beside_ovn;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,14 +114,30 @@ pub fn run(out: &mut dyn Write, interrupted: &AtomicBool) -> Result<(), DemoErro
     console.check_interrupted()?;
     console.say(&format!("   tc-agent ready (pid {}), kubectl -> {}", agent.pid(), cluster.address));
 
-    let world = stage::World { ovs: &ovs, bridge: &bridge, cluster: &cluster, collector: &collector };
+    let world =
+        stage::World { ovs: &ovs, bridge: &bridge, cluster: &cluster, collector: &collector, shared: false };
     let traffic = [(&web, &client), (&client, &db)];
-    let seed = |name: &str| {
-        let path = format!("{}/../fixtures/seed/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    };
+    let stages = stages();
+    let mut failures = Vec::new();
+    for stage in &stages {
+        failures.extend(stage.run(&mut console, &world, &mut agent, &traffic, PINGS)?);
+    }
+    failures.extend(stage::all_together(&mut console, &world, &mut agent)?);
+    console.say("== teardown: agent, dev API server, Pods, collector, Open vSwitch and their namespaces");
+    drop(agent);
+    if failures.is_empty() {
+        console.say("== every example did what it should");
+        Ok(())
+    } else {
+        Err(DemoError::Failed(failures))
+    }
+}
+
+/// The seed's three examples, one stage each, then the third edited to
+/// Redirect with an inline IPS.
+fn stages() -> [stage::Stage; 4] {
     let pings = u64::from(PINGS);
-    let stages = [
+    [
         Stage {
             title: "1/4 mirror-web-app: web's traffic, both directions, to a VXLAN collector",
             name: "mirror-web-app",
@@ -158,18 +180,11 @@ pub fn run(out: &mut dyn Write, interrupted: &AtomicBool) -> Result<(), DemoErro
             ips: true,
             delete_after: true,
         },
-    ];
-    let mut failures = Vec::new();
-    for stage in &stages {
-        failures.extend(stage.run(&mut console, &world, &mut agent, &traffic, PINGS)?);
-    }
-    failures.extend(stage::all_together(&mut console, &world, &mut agent)?);
-    console.say("== teardown: agent, dev API server, Pods, collector, Open vSwitch and their namespaces");
-    drop(agent);
-    if failures.is_empty() {
-        console.say("== every example did what it should");
-        Ok(())
-    } else {
-        Err(DemoError::Failed(failures))
-    }
+    ]
+}
+
+/// A seed example's manifest, verbatim.
+fn seed(name: &str) -> String {
+    let path = format!("{}/../fixtures/seed/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -199,6 +199,21 @@ impl Ovs {
         flows
     }
 
+    /// The bridge's flows as [`Ovs::dump_flows`] gives them, split into
+    /// (everyone else's, the agent's) by the agent's cookie bits: on a
+    /// shared bridge the first are the CNI's and the second must be empty.
+    pub fn flows_by_owner(&self, bridge: &Bridge) -> (Vec<String>, Vec<String>) {
+        use datapath::flows::Cookie;
+        self.dump_flows(bridge).into_iter().partition(|flow| {
+            let cookie = flow
+                .strip_prefix("cookie=0x")
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                .unwrap_or(0);
+            cookie & Cookie::AGENT_MASK != Cookie::AGENT
+        })
+    }
+
     /// Whether `port` is no-flood, as OpenFlow 1.0 `show` prints its
     /// config (the only version with that bit).
     pub fn is_no_flood(&self, bridge: &Bridge, port: &str) -> bool {

@@ -3,6 +3,9 @@
 //! the repository through `./demo.sh`, which installs what is missing and
 //! builds the agent and the dev API server first.
 //!
+//! `demo --beside-ovn` (`./demo.sh --beside-ovn`) runs it beside a real
+//! OVN programming the bridge, the agent in shared mode.
+//!
 //! Exit code 0 only when every example did what it should; 1 when one did
 //! not; 130 when interrupted (everything is torn down first).
 
@@ -24,7 +27,15 @@ fn main() -> ExitCode {
         }
     });
     let mut stdout = std::io::stdout();
-    match demo::run(&mut stdout, &INTERRUPTED) {
+    let outcome = match std::env::args().nth(1).as_deref() {
+        None => demo::run(&mut stdout, &INTERRUPTED),
+        Some("--beside-ovn") => demo::run_beside_ovn(&mut stdout, &INTERRUPTED),
+        Some(other) => {
+            eprintln!("demo: unknown argument {other:?}; usage: demo [--beside-ovn]");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ DemoError::Interrupted) => {
             eprintln!("demo: {error}");

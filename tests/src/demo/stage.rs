@@ -29,6 +29,9 @@ pub struct World<'a> {
     pub bridge: &'a Bridge,
     pub cluster: &'a DevCluster,
     pub collector: &'a Collector,
+    /// The bridge is a CNI's (the agent in shared mode: Mirror rows, no
+    /// flow of its own).
+    pub shared: bool,
 }
 
 /// Where a stage's target copies are counted.
@@ -71,7 +74,9 @@ impl Stage {
         apply(console, world.cluster, &self.manifest);
         let realized = console.wait(&format!("{} realized", self.name), || {
             let status = agent.status();
-            agent.flow_mods_total().unwrap_or(0) > flow_mods_before
+            // In its own pipeline, a realized TrafficControl has written
+            // flows; on a shared bridge it writes none, only a Mirror row.
+            (world.shared || agent.flow_mods_total().unwrap_or(0) > flow_mods_before)
                 && status.in_sync()
                 && status.traffic_control(self.name).is_some_and(|t| t.progress == "Realized")
         })?;
@@ -239,9 +244,64 @@ pub fn all_together(
     for line in world.cluster.kubectl(&["get", "tc"]).lines() {
         console.say(&format!("  {line}"));
     }
-    console.say(&format!("$ ovs-ofctl -O OpenFlow15 dump-flows {} --no-stats", world.bridge.name));
-    for flow in world.ovs.dump_flows(world.bridge) {
-        console.say(&format!("  {flow}"));
+    if world.shared {
+        show_mirrors(console, world);
+    } else {
+        console.say(&format!("$ ovs-ofctl -O OpenFlow15 dump-flows {} --no-stats", world.bridge.name));
+        for flow in world.ovs.dump_flows(world.bridge) {
+            console.say(&format!("  {flow}"));
+        }
     }
+    Ok(failures)
+}
+
+/// The switch's Mirror rows, as `ovs-vsctl list mirror` shows them (the
+/// columns a reader checks), each Port's UUID followed by its name.
+fn show_mirrors(console: &mut Console<'_>, world: &World<'_>) {
+    let columns = "name,external_ids,select_src_port,select_dst_port,output_port";
+    console.say(&format!("$ ovs-vsctl --columns={columns} list mirror   # ports named in (...)"));
+    let ports = world.ovs.vsctl(&["--format=csv", "--no-headings", "--columns=_uuid,name", "list", "port"]);
+    let mut text = world.ovs.vsctl(&[&format!("--columns={columns}"), "list", "mirror"]);
+    for (uuid, name) in ports.lines().filter_map(|line| line.split_once(',')) {
+        text = text.replace(uuid, &format!("{} ({name})", &uuid[..8.min(uuid.len())]));
+    }
+    for line in text.lines() {
+        console.say(&format!("  {line}"));
+    }
+}
+
+/// A TrafficControl the agent must refuse on this bridge: applied, then
+/// its `Realized=False` condition and Event shown; checked that its
+/// message contains `why` and that the switch is unchanged.
+pub fn refused(
+    console: &mut Console<'_>,
+    world: &World<'_>,
+    title: &str,
+    name: &str,
+    manifest: &str,
+    why: &str,
+) -> Result<Vec<String>, DemoError> {
+    console.say(&format!("\n== {title}"));
+    let ports_before = world.ovs.vsctl(&["list-ports", &world.bridge.name]);
+    apply(console, world.cluster, manifest);
+    let mut failures = Vec::new();
+    let condition = |field: &str| world.cluster.condition(name, super::NODE, "Realized", field);
+    let refused = console.wait(&format!("{name} refused"), || condition("status") == "False")?;
+    failures.extend(refused.err());
+    let message = condition("message");
+    console.say(&format!("   condition Realized=False, reason {}: {message}", condition("reason")));
+    for (reason, event) in world.cluster.events(name) {
+        console.say(&format!("   event on tc/{name}: {reason}: {event}"));
+    }
+    if !message.contains(why) {
+        failures.push(format!("{name}: the condition does not say {why:?}: {message:?}"));
+    }
+    if world.ovs.vsctl(&["list-ports", &world.bridge.name]) != ports_before {
+        failures.push(format!("{name}: a refused TrafficControl changed the bridge's ports"));
+    }
+    let verdict = if failures.is_empty() { "ok" } else { "FAILED" };
+    console.say(&format!("   {verdict}: refused, nothing made"));
+    world.cluster.kubectl(&["delete", "tc", name]);
+    console.say(&format!("$ kubectl delete tc {name}"));
     Ok(failures)
 }

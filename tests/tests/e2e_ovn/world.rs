@@ -6,7 +6,6 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use datapath::encap::Tunnel;
-use datapath::flows::Cookie;
 use datapath::status::AgentStatus;
 use tests::agent::AgentProcess;
 use tests::capture::{Capture, Echo, echoes};
@@ -116,17 +115,9 @@ impl World {
         agent
     }
 
-    /// Every flow of `br-int` as `dump-flows --no-stats` prints it,
-    /// sorted, split into (OVN's, the agent's) by the agent's cookie bits.
+    /// `br-int`'s flows: (OVN's, the agent's).
     fn flows(&self) -> (Vec<String>, Vec<String>) {
-        self.ovs.dump_flows(self.ovn.br_int()).into_iter().partition(|flow| {
-            let cookie = flow
-                .strip_prefix("cookie=0x")
-                .and_then(|rest| rest.split(',').next())
-                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-                .unwrap_or(0);
-            cookie & Cookie::AGENT_MASK != Cookie::AGENT
-        })
+        self.ovs.flows_by_owner(self.ovn.br_int())
     }
 
     /// Asserts that OVN's flows are as before the agent and that the agent
