@@ -10,13 +10,18 @@
 //!    of an existing one (flows only). p50/p99 over `--runs`, with the
 //!    references measured in the same run: `ovs-ofctl --bundle add-flows`
 //!    of the same flows and `ovs-vsctl add-port` of an internal port.
-//! 2. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
+//! 2. The same two cases on a shared bridge (the agent in shared mode:
+//!    a `Mirror` row, no flow; see [`shared`]), against `ovs-vsctl`
+//!    making the same row.
+//! 3. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
 //!    and its CPU time over 10 idle seconds.
 //!
 //! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE]`
 //! (`--log FILE`: the agent's whole log, each pass with its steps' times,
 //! written to FILE; `TC_AGENT=PATH` times another build of `tc-agent`, to
 //! compare two commits against references measured the same way)
+
+mod shared;
 
 use std::time::{Duration, Instant};
 
@@ -174,6 +179,7 @@ fn main() {
         println!("  the agent's log: {path}");
     }
 
+    shared::latency(runs);
     steady_state(&cluster, &mut agent, &api);
 }
 

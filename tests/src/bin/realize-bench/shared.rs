@@ -1,0 +1,199 @@
+//! Realization latency on a shared bridge (a CNI's, the agent in shared
+//! mode): the TrafficControl becomes a `Mirror` row selecting its Pods'
+//! ports, no flow. Timed from the API request until the row with all
+//! [`SELECTED`] ports is in the switch's database, watched through an
+//! OVSDB monitor (our client: the update arrives when the row commits).
+//! References, in the same rounds: one `ovs-vsctl` transaction that
+//! creates the same port and row (waiting, as ovs-vsctl does, until
+//! ovs-vswitchd has applied it; the agent's time ends when its port has
+//! an ofport, ovs-vswitchd's mark), and one that sets the same selection
+//! on an existing row (both timed to the commit).
+
+use std::time::{Duration, Instant};
+
+use actors::ovsdb_connection::{DEFAULT_DEADLINE, OvsdbConnection};
+use datapath::ovsdb::bridge;
+use tests::agent::AgentProcess;
+use tests::devcluster::{DevCluster, namespace_yaml, pod_yaml};
+use tests::ovs::{Bridge, Ovs};
+
+use super::{
+    NODE, SELECTED, add_pod_ports, patch_selector, report, request, settle, tc_json, wait_port_gone,
+};
+
+/// The agent's mirror of the benchmark's TrafficControl (`tc-<target>`).
+const MIRROR: &str = "tc-tap0";
+
+/// Runs `runs` rounds and prints p50/p99 with the references' and ratios.
+pub fn latency(runs: usize) {
+    let ovs = Ovs::start();
+    let bridge = ovs.add_bridge("br");
+    // The CNI's forwarding under its own cookie, as on a real br-int.
+    ovs.ofctl(&bridge, "add-flow", &["cookie=0xc1,priority=0,actions=NORMAL"]);
+    add_pod_ports(&ovs, &bridge, SELECTED);
+    let cluster = DevCluster::start();
+    cluster.apply(&namespace_yaml("default"));
+    let pods: String =
+        (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
+    cluster.apply(&pods);
+    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, "shared");
+    agent.wait_ready(Duration::from_secs(30));
+    let api = cluster.address.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut db = runtime.block_on(async {
+        let stream = tokio::net::UnixStream::connect(ovs.db_socket()).await.expect("OVSDB");
+        let mut db = OvsdbConnection::new(stream, DEFAULT_DEADLINE);
+        db.monitor(bridge::monitor_request()).await.expect("monitor");
+        db
+    });
+    // Until the agent's mirror selects `count` ports (0: the row is gone)
+    // and its output port has been opened by ovs-vswitchd (an ofport): the
+    // point ovs-vsctl waits for in the reference.
+    let mut wait_selected = |count: usize| {
+        let name = bridge.name.clone();
+        runtime.block_on(db.wait_for(move |replica| {
+            let mirrors = bridge::switch_mirrors(replica, &name);
+            let selected = mirrors
+                .iter()
+                .find(|m| m.name == MIRROR && m.output_port.is_some())
+                .map_or(0, |m| m.select_src_port.len().min(m.select_dst_port.len()));
+            let opened = || {
+                bridge::switch_ports(replica, &name).iter().any(|p| p.name == "tap0" && p.ofport.is_some())
+            };
+            selected == count && (count == 0 || opened())
+        }))
+    };
+    let pod_ports = pod_port_uuids(&ovs);
+
+    println!("\nshared bridge (Mirror rows), {SELECTED} selected Pods, {runs} runs (+1 warm-up)");
+    let name = "bench";
+    request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+    wait_selected(SELECTED).expect("the warm-up TrafficControl's mirror");
+    let mut created = Vec::new();
+    let mut reselected = Vec::new();
+    let mut created_reference = Vec::new();
+    let mut reselected_reference = Vec::new();
+    for _ in 0..runs {
+        request(&api, "DELETE", &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"), "");
+        wait_selected(0).expect("the mirror deleted");
+        wait_port_gone(&ovs, &bridge, "tap0");
+        settle();
+        let started = Instant::now();
+        request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+        wait_selected(SELECTED).expect("the new TrafficControl's mirror");
+        created.push(started.elapsed());
+
+        patch_selector(&api, name, "nobody");
+        wait_selected(0).expect("no Pod selected");
+        settle();
+        let started = Instant::now();
+        patch_selector(&api, name, "bench");
+        wait_selected(SELECTED).expect("the Pods selected again");
+        reselected.push(started.elapsed());
+
+        settle();
+        created_reference.push(timed(|| create_port_and_mirror(&ovs, &bridge, &pod_ports)));
+        ovs.vsctl(&["clear", "mirror", "ref", "select_src_port", "select_dst_port"]);
+        settle();
+        // `--no-wait`: the change is the row's, timed to its commit as the
+        // agent's is (ovs-vswitchd applies either afterwards alike).
+        reselected_reference.push(timed(|| {
+            let selected = pod_ports.join(",");
+            ovs.vsctl(&[
+                "--no-wait",
+                "set",
+                "mirror",
+                "ref",
+                &format!("select_src_port={selected}"),
+                &format!("select_dst_port={selected}"),
+            ])
+        }));
+        ovs.vsctl(&[
+            "--",
+            "--id=@m",
+            "get",
+            "mirror",
+            "ref",
+            "--",
+            "remove",
+            "bridge",
+            &bridge.name,
+            "mirrors",
+            "@m",
+        ]);
+        ovs.vsctl(&["del-port", &bridge.name, "ref"]);
+    }
+    let created_p50 = report("new TrafficControl (port + Mirror row)", &mut created);
+    let reselected_p50 = report("selector change (the row's selection)", &mut reselected);
+    let created_reference_p50 =
+        report("reference: ovs-vsctl creating the same port and Mirror row", &mut created_reference);
+    let reselected_reference_p50 =
+        report("reference: ovs-vsctl setting a Mirror row's selection", &mut reselected_reference);
+    println!(
+        "  ratios (p50): new TrafficControl / ovs-vsctl {:.2}; selector change / ovs-vsctl {:.2}",
+        created_p50 / created_reference_p50,
+        reselected_p50 / reselected_reference_p50
+    );
+    let flows = ovs.dump_flows(&bridge);
+    assert_eq!(flows.len(), 1, "the agent wrote flows on a shared bridge: {flows:#?}");
+}
+
+fn timed(f: impl FnOnce() -> String) -> Duration {
+    let started = Instant::now();
+    let _ = f();
+    started.elapsed()
+}
+
+/// The UUIDs of the benchmark's Pod ports (`pp<i>`).
+fn pod_port_uuids(ovs: &Ovs) -> Vec<String> {
+    let csv = ovs.vsctl(&["--format=csv", "--no-headings", "--columns=_uuid,name", "list", "port"]);
+    let uuids: Vec<String> = csv
+        .lines()
+        .filter_map(|line| line.split_once(','))
+        .filter(|(_, name)| name.trim_matches('"').starts_with("pp"))
+        .map(|(uuid, _)| uuid.to_owned())
+        .collect();
+    assert_eq!(uuids.len(), SELECTED, "the Pod ports");
+    uuids
+}
+
+/// What the agent does for a new TrafficControl, by hand in one
+/// transaction: an internal port `ref` and a Mirror row copying the Pods'
+/// ports both ways to it.
+fn create_port_and_mirror(ovs: &Ovs, bridge: &Bridge, pod_ports: &[String]) -> String {
+    let selected = pod_ports.join(",");
+    ovs.vsctl(&[
+        "--",
+        "--id=@i",
+        "create",
+        "interface",
+        "name=ref",
+        "type=internal",
+        "--",
+        "--id=@p",
+        "create",
+        "port",
+        "name=ref",
+        "interfaces=@i",
+        "--",
+        "add",
+        "bridge",
+        &bridge.name,
+        "ports",
+        "@p",
+        "--",
+        "--id=@m",
+        "create",
+        "mirror",
+        "name=ref",
+        &format!("select_src_port={selected}"),
+        &format!("select_dst_port={selected}"),
+        "output_port=@p",
+        "--",
+        "add",
+        "bridge",
+        &bridge.name,
+        "mirrors",
+        "@m",
+    ])
+}
