@@ -59,3 +59,22 @@ pub fn unique(prefix: &str) -> String {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{:x}{n:x}", std::process::id() % 0xffff)
 }
+
+/// The PID an OVS-style daemon wrote to `<dir>/<daemon>.pid`, waiting up
+/// to `timeout` for the file.
+///
+/// # Panics
+/// When the file never appears or holds no PID, with the log's tail.
+pub fn daemon_pid(dir: &std::path::Path, daemon: &str, timeout: Duration) -> u32 {
+    let file = dir.join(format!("{daemon}.pid"));
+    wait_until(&format!("{daemon}'s pid file"), timeout, || file.exists());
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.trim().parse().unwrap_or_else(|_| panic!("{daemon} wrote no pid:\n{}", daemon_log_tail(dir, daemon)))
+}
+
+/// The last lines of `<dir>/<daemon>.log`, for failure messages.
+pub fn daemon_log_tail(dir: &std::path::Path, daemon: &str) -> String {
+    let log = std::fs::read_to_string(dir.join(format!("{daemon}.log"))).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

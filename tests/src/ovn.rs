@@ -194,18 +194,13 @@ impl Ovn {
     }
 
     fn read_pid(&self, daemon: &str) -> u32 {
-        let file = self.path(&format!("{daemon}.pid"));
-        wait_until(&format!("{daemon}'s pid file"), WAIT, || file.exists());
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        text.trim().parse().unwrap_or_else(|_| panic!("{daemon} wrote no pid:\n{}", self.log_tail(daemon)))
+        crate::cmd::daemon_pid(&self.dir, daemon, WAIT)
     }
 
     /// The last lines of a daemon's log (`ovn-controller`, `ovn-northd`,
     /// `ovsdb-server-nb`, `ovsdb-server-sb`), for failure messages.
     pub fn log_tail(&self, daemon: &str) -> String {
-        let log = std::fs::read_to_string(self.path(&format!("{daemon}.log"))).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::cmd::daemon_log_tail(&self.dir, daemon)
     }
 
     /// The bridge ovn-controller programs.

@@ -99,17 +99,12 @@ impl Ovs {
     }
 
     fn read_pid(&self, daemon: &str) -> u32 {
-        let file = self.path(&format!("{daemon}.pid"));
-        wait_until(&format!("{daemon}'s pid file"), Duration::from_secs(10), || file.exists());
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        text.trim().parse().unwrap_or_else(|_| panic!("{daemon} wrote no pid:\n{}", self.log_tail(daemon)))
+        crate::cmd::daemon_pid(&self.dir, daemon, Duration::from_secs(10))
     }
 
     /// The last lines of a daemon's log, for failure messages.
     pub fn log_tail(&self, daemon: &str) -> String {
-        let log = std::fs::read_to_string(self.path(&format!("{daemon}.log"))).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::cmd::daemon_log_tail(&self.dir, daemon)
     }
 
     /// The run directory (`OVS_RUNDIR`): bridges' `.mgmt` sockets and

@@ -140,80 +140,28 @@ async fn the_replica_kept_by_diffs_matches_a_fresh_snapshot_after_every_kind_of_
     let br = ovs.add_bridge("br");
     let mut db = connect_unix(&ovs.db_socket()).await.expect("OVSDB");
     db.monitor(bridge::monitor_request()).await.expect("monitor");
-    let steps: &[&[&str]] = &[
-        &["add-port", &br.name, "p1", "--", "set", "interface", "p1", "type=internal"],
-        &["add-port", &br.name, "p2", "--", "set", "interface", "p2", "type=internal"],
-        &["set", "port", "p1", "tag=10", "external_ids:a=1", "external_ids:b=2"],
-        &["set", "port", "p1", "tag=20", "vlan_mode=native-untagged", "external_ids:a=3"],
-        &["clear", "port", "p1", "tag", "vlan_mode"],
-        &["remove", "port", "p1", "external_ids", "b"],
-        &["set", "port", "p2", "trunks=10,20"],
-        &["set", "port", "p2", "trunks=20"],
-        &[
-            "--",
-            "--id=@p1",
-            "get",
-            "port",
-            "p1",
-            "--",
-            "--id=@m",
-            "create",
-            "mirror",
-            "name=m1",
-            "select_src_port=@p1",
-            "--",
-            "add",
-            "bridge",
-            &br.name,
-            "mirrors",
-            "@m",
-        ],
-        &[
-            "--",
-            "--id=@p1",
-            "get",
-            "port",
-            "p1",
-            "--",
-            "--id=@p2",
-            "get",
-            "port",
-            "p2",
-            "--",
-            "--id=@m",
-            "create",
-            "mirror",
-            "name=m2",
-            "select_src_port=@p1,@p2",
-            "select_dst_port=@p2",
-            "output_port=@p1",
-            "--",
-            "add",
-            "bridge",
-            &br.name,
-            "mirrors",
-            "@m",
-        ],
-        &[
-            "--",
-            "--id=@p2",
-            "get",
-            "port",
-            "p2",
-            "--",
-            "set",
-            "mirror",
-            "m1",
-            "select_dst_port=@p2",
-            "output_port=@p2",
-        ],
-        &["clear", "mirror", "m2", "output_port", "select_dst_port"],
-        &["--", "--id=@p1", "get", "port", "p1", "--", "remove", "mirror", "m2", "select_src_port", "@p1"],
-        &["--", "--id=@m", "get", "mirror", "m1", "--", "remove", "bridge", &br.name, "mirrors", "@m"],
-        &["del-port", "p1"],
+    // ovs-vsctl commands, split at spaces; BR is the bridge.
+    let steps = [
+        "add-port BR p1 -- set interface p1 type=internal",
+        "add-port BR p2 -- set interface p2 type=internal",
+        "set port p1 tag=10 external_ids:a=1 external_ids:b=2",
+        "set port p1 tag=20 vlan_mode=native-untagged external_ids:a=3",
+        "clear port p1 tag vlan_mode",
+        "remove port p1 external_ids b",
+        "set port p2 trunks=10,20",
+        "set port p2 trunks=20",
+        "-- --id=@p1 get port p1 -- --id=@m create mirror name=m1 select_src_port=@p1 -- add bridge BR mirrors @m",
+        "-- --id=@p1 get port p1 -- --id=@p2 get port p2 -- --id=@m create mirror name=m2 \
+         select_src_port=@p1,@p2 select_dst_port=@p2 output_port=@p1 -- add bridge BR mirrors @m",
+        "-- --id=@p2 get port p2 -- set mirror m1 select_dst_port=@p2 output_port=@p2",
+        "clear mirror m2 output_port select_dst_port",
+        "-- --id=@p1 get port p1 -- remove mirror m2 select_src_port @p1",
+        "-- --id=@m get mirror m1 -- remove bridge BR mirrors @m",
+        "del-port p1",
     ];
-    for step in steps {
-        ovs.vsctl(step);
+    for step in steps.map(|step| step.replace("BR", &br.name)) {
+        let step: Vec<&str> = step.split_whitespace().collect();
+        ovs.vsctl(&step);
         let mut fresh = connect_unix(&ovs.db_socket()).await.expect("OVSDB");
         fresh.monitor(bridge::monitor_request()).await.expect("monitor");
         let snapshot = canonical(fresh.replica());

@@ -38,16 +38,7 @@ const SELECTED: usize = 250;
 fn main() {
     let runs: usize =
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
-    let ovs = Ovs::start();
-    let bridge = ovs.add_bridge("br");
-    add_pod_ports(&ovs, &bridge, SELECTED);
-    let cluster = DevCluster::start();
-    cluster.apply(&namespace_yaml("default"));
-    let pods: String =
-        (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
-    cluster.apply(&pods);
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
-    agent.wait_ready(Duration::from_secs(30));
+    let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
     let api = cluster.address.clone();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
@@ -181,6 +172,35 @@ fn main() {
 
     shared::latency(runs);
     steady_state(&cluster, &mut agent, &api);
+}
+
+/// A switch with [`SELECTED`] Pod ports, the dev API server with their
+/// Pods, and the agent ready in `mode`.
+struct BenchNode {
+    ovs: Ovs,
+    bridge: Bridge,
+    cluster: DevCluster,
+    agent: AgentProcess,
+}
+
+impl BenchNode {
+    fn start(mode: &str) -> BenchNode {
+        let ovs = Ovs::start();
+        let bridge = ovs.add_bridge("br");
+        if mode == "shared" {
+            // The CNI's forwarding under its own cookie, as on a real br-int.
+            ovs.ofctl(&bridge, "add-flow", &["cookie=0xc1,priority=0,actions=NORMAL"]);
+        }
+        add_pod_ports(&ovs, &bridge, SELECTED);
+        let cluster = DevCluster::start();
+        cluster.apply(&namespace_yaml("default"));
+        let pods: String =
+            (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
+        cluster.apply(&pods);
+        let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, mode);
+        agent.wait_ready(Duration::from_secs(30));
+        BenchNode { ovs, bridge, cluster, agent }
+    }
 }
 
 /// `count` internal ports that look like Pod ports to the agent.

@@ -13,31 +13,17 @@ use std::time::{Duration, Instant};
 
 use actors::ovsdb_connection::{DEFAULT_DEADLINE, OvsdbConnection};
 use datapath::ovsdb::bridge;
-use tests::agent::AgentProcess;
-use tests::devcluster::{DevCluster, namespace_yaml, pod_yaml};
 use tests::ovs::{Bridge, Ovs};
 
-use super::{
-    NODE, SELECTED, add_pod_ports, patch_selector, report, request, settle, tc_json, wait_port_gone,
-};
+use super::{BenchNode, SELECTED, patch_selector, report, request, settle, tc_json, wait_port_gone};
 
 /// The agent's mirror of the benchmark's TrafficControl (`tc-<target>`).
 const MIRROR: &str = "tc-tap0";
 
 /// Runs `runs` rounds and prints p50/p99 with the references' and ratios.
 pub fn latency(runs: usize) {
-    let ovs = Ovs::start();
-    let bridge = ovs.add_bridge("br");
-    // The CNI's forwarding under its own cookie, as on a real br-int.
-    ovs.ofctl(&bridge, "add-flow", &["cookie=0xc1,priority=0,actions=NORMAL"]);
-    add_pod_ports(&ovs, &bridge, SELECTED);
-    let cluster = DevCluster::start();
-    cluster.apply(&namespace_yaml("default"));
-    let pods: String =
-        (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
-    cluster.apply(&pods);
-    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, "shared");
-    agent.wait_ready(Duration::from_secs(30));
+    // Held to the end: dropping them stops the agent and the switch.
+    let BenchNode { ovs, bridge, cluster, agent: _agent } = BenchNode::start("shared");
     let api = cluster.address.clone();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut db = runtime.block_on(async {
@@ -161,39 +147,11 @@ fn pod_port_uuids(ovs: &Ovs) -> Vec<String> {
 /// transaction: an internal port `ref` and a Mirror row copying the Pods'
 /// ports both ways to it.
 fn create_port_and_mirror(ovs: &Ovs, bridge: &Bridge, pod_ports: &[String]) -> String {
-    let selected = pod_ports.join(",");
-    ovs.vsctl(&[
-        "--",
-        "--id=@i",
-        "create",
-        "interface",
-        "name=ref",
-        "type=internal",
-        "--",
-        "--id=@p",
-        "create",
-        "port",
-        "name=ref",
-        "interfaces=@i",
-        "--",
-        "add",
-        "bridge",
-        &bridge.name,
-        "ports",
-        "@p",
-        "--",
-        "--id=@m",
-        "create",
-        "mirror",
-        "name=ref",
-        &format!("select_src_port={selected}"),
-        &format!("select_dst_port={selected}"),
-        "output_port=@p",
-        "--",
-        "add",
-        "bridge",
-        &bridge.name,
-        "mirrors",
-        "@m",
-    ])
+    let (br, selected) = (&bridge.name, pod_ports.join(","));
+    let command = format!(
+        "-- --id=@i create interface name=ref type=internal -- --id=@p create port name=ref interfaces=@i \
+         -- add bridge {br} ports @p -- --id=@m create mirror name=ref select_src_port={selected} \
+         select_dst_port={selected} output_port=@p -- add bridge {br} mirrors @m"
+    );
+    ovs.vsctl(&command.split_whitespace().collect::<Vec<_>>())
 }
