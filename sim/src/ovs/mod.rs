@@ -8,7 +8,8 @@
 //!   interface errors);
 //! - [`openflow_switch`]: flow tables, atomic bundles, flow and port dumps,
 //!   OpenFlow 1.0 port_mod (no-flood), port status;
-//! - [`packet_engine`]: a frame through the flow tables to its ports.
+//! - [`packet_engine`]: a frame through the port mirrors and the flow
+//!   tables to its ports.
 
 pub mod openflow_switch;
 pub mod ovsdb_server;

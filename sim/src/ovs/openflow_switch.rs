@@ -19,6 +19,9 @@
 //! - OpenFlow 1.0 port_mod (no-flood, port down) with OVS's checks;
 //! - anything else is refused with `OFPBRC_BAD_TYPE`, never a panic.
 //!
+//! It also holds the bridge's port mirrors as ovs-vswitchd configures
+//! them from OVSDB, for the packet engine.
+//!
 //! Deliberately not: packets (the packet engine's job), timeouts, flow
 //! statistics, groups, meters, roles, loose modify, 1.0 flow_mods.
 //!
@@ -46,7 +49,7 @@ use datapath::openflow::DecodeError;
 use datapath::openflow::message::{Message, VERSION_1_5};
 use datapath::openflow::port::{PortDesc, PortReason};
 
-use super::packet_engine::{EnginePort, PacketEngine, Verdict};
+use super::packet_engine::{EngineMirror, EnginePort, PacketEngine, Verdict};
 use connection::Connection;
 use flow_table::FlowTable;
 pub use ports::PortConfigBits;
@@ -88,9 +91,15 @@ pub struct OpenFlowSwitch {
     connections: BTreeMap<ConnectionId, Connection>,
     next_connection: u64,
     flow_mods_applied: u64,
-    /// Moves whenever flows, ports or port settings change.
+    /// Flows added, changed or deleted, by the peer whose flow_mods did it
+    /// (so an invariant can say who touched the tables).
+    flows_changed_by: BTreeMap<String, u64>,
+    /// Moves whenever flows, ports, port settings or mirrors change.
     generation: u64,
     engine: PacketEngine,
+    /// The bridge's port mirrors, as ovs-vswitchd configured them from
+    /// OVSDB (they are not OpenFlow's: a restart keeps them).
+    mirrors: Vec<EngineMirror>,
 }
 
 impl OpenFlowSwitch {
@@ -103,8 +112,10 @@ impl OpenFlowSwitch {
             connections: BTreeMap::new(),
             next_connection: 1,
             flow_mods_applied: 0,
+            flows_changed_by: BTreeMap::new(),
             generation: 0,
             engine: PacketEngine::default(),
+            mirrors: Vec::new(),
         }
     }
 
@@ -113,11 +124,18 @@ impl OpenFlowSwitch {
         self.datapath_id
     }
 
-    /// Accepts a connection; the switch's hello is queued on it.
+    /// Accepts a connection from an unnamed peer; the switch's hello is
+    /// queued on it.
     pub fn connect(&mut self) -> ConnectionId {
+        self.connect_from("")
+    }
+
+    /// Accepts a connection from `peer` (a host's name), whose flow
+    /// changes are counted under that name.
+    pub fn connect_from(&mut self, peer: &str) -> ConnectionId {
         let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        self.connections.insert(id, Connection::new());
+        self.connections.insert(id, Connection::new(peer.to_owned()));
         id
     }
 
@@ -251,7 +269,21 @@ impl OpenFlowSwitch {
             })
             .collect();
         let flows = self.flows.typed();
-        self.engine.process(&flows, &ports, in_port, frame)
+        self.engine.process(&flows, &ports, &self.mirrors, in_port, frame)
+    }
+
+    /// Configures the bridge's port mirrors (ovs-vswitchd reading the
+    /// `Mirror` table); the generation moves when they change.
+    pub fn set_mirrors(&mut self, mirrors: Vec<EngineMirror>) {
+        if self.mirrors != mirrors {
+            self.mirrors = mirrors;
+            self.generation += 1;
+        }
+    }
+
+    /// The bridge's port mirrors, as configured.
+    pub fn mirrors(&self) -> &[EngineMirror] {
+        &self.mirrors
     }
 
     /// The flows the pipeline's model can represent, in dump order.
@@ -279,8 +311,20 @@ impl OpenFlowSwitch {
         self.flow_mods_applied
     }
 
-    /// A number that moves whenever flows, ports or port settings change
-    /// (and only then): what invariant checks watch.
+    /// How many flows `peer`'s flow_mods added, changed or deleted (an add
+    /// that replaces an identical flow counts: it was sent).
+    pub fn flows_changed_by(&self, peer: &str) -> u64 {
+        self.flows_changed_by.get(peer).copied().unwrap_or(0)
+    }
+
+    /// Counts `changed` flows against connection `id`'s peer.
+    fn note_flow_changes(&mut self, id: ConnectionId, changed: usize) {
+        let Some(peer) = self.connections.get(&id).map(|c| c.peer.clone()) else { return };
+        *self.flows_changed_by.entry(peer).or_default() += changed as u64;
+    }
+
+    /// A number that moves whenever flows, ports, port settings or mirrors
+    /// change (and only then): what invariant checks watch.
     pub fn generation(&self) -> u64 {
         self.generation
     }

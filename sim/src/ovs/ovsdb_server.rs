@@ -18,8 +18,10 @@
 //! - `transaction`: `transact`, atomic.
 //! - `monitor`: initial rows and change notifications.
 //! - `hooks`: what ovs-vsctl, the CNI and ovs-vswitchd do, as calls.
+//! - `client_commits`: what a client's transaction changed, for checks.
 //! - `serve`: the loop that serves one stream.
 
+mod client_commits;
 mod condition;
 mod database;
 mod datum;
@@ -41,10 +43,12 @@ use datapath::ovsdb::framing::{Framer, FramingError};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use self::client_commits::CommitChecks;
 use self::database::Database;
 use self::monitor::{Flavor, Monitor};
 use self::transaction::UuidSource;
 
+pub use self::client_commits::{ClientCommit, CommitCheck, RowsJson};
 pub use self::hooks::{HookError, InterfaceView};
 pub use self::schema::DATABASE;
 pub use self::serve::{ServeError, serve};
@@ -115,6 +119,8 @@ pub struct OvsdbServer {
     connections: BTreeMap<ConnectionId, Connection>,
     /// Carries [`OvsdbServer::generation`] to whoever waits for changes.
     changes: watch::Sender<u64>,
+    /// Run after each committed client transaction.
+    client_checks: CommitChecks,
 }
 
 impl Default for OvsdbServer {
@@ -138,6 +144,7 @@ impl OvsdbServer {
             next_connection: 0,
             connections: BTreeMap::new(),
             changes: watch::channel(0).0,
+            client_checks: CommitChecks::default(),
         }
     }
 
@@ -241,7 +248,7 @@ impl OvsdbServer {
             "get_schema" => check_database(params.first()).map(|()| schema::schema_json()),
             "transact" => {
                 check_database(params.first())?;
-                Ok(Value::Array(self.transact(&params[1..])))
+                Ok(Value::Array(self.client_transact(&params[1..])))
             }
             "monitor" => self.monitor(id, params, Flavor::Update),
             "monitor_cond" => self.monitor(id, params, Flavor::Update2),
@@ -273,6 +280,29 @@ impl OvsdbServer {
         }
         connection.monitors.push(monitor);
         Ok(initial)
+    }
+
+    /// Runs `check` after every transaction a client commits (one that
+    /// changes nothing is not a commit), with the database before and
+    /// after it.
+    pub fn on_client_commit(&mut self, check: impl FnMut(ClientCommit<'_>) + Send + 'static) {
+        self.client_checks.0.push(Box::new(check));
+    }
+
+    /// A client's transaction: [`OvsdbServer::transact`], then the checks.
+    fn client_transact(&mut self, ops: &[Value]) -> Vec<Value> {
+        if self.client_checks.0.is_empty() {
+            return self.transact(ops);
+        }
+        let before = self.db.clone();
+        let results = self.transact(ops);
+        if before != self.db {
+            let commit = ClientCommit { before: &before, after: &self.db };
+            for check in &mut self.client_checks.0 {
+                check(commit);
+            }
+        }
+        results
     }
 
     /// Runs a transaction's operations; commits and notifies monitors if

@@ -1,22 +1,32 @@
 //! The packet engine: runs a frame through the switch's flow tables from
 //! an ingress port and says which ports it leaves by, the way
-//! ovs-vswitchd's userspace datapath would for the subset the pipeline
-//! uses (DESIGN §3): matches on `in_port`, registers, the VLAN tag and
+//! ovs-vswitchd's userspace datapath would for the subset the pipelines
+//! here use (DESIGN §3): matches on `in_port`, registers, the VLAN tag and
 //! `dl_dst`; actions `set_field` on registers, `goto_table`, `output:reg`,
 //! `NORMAL`, `drop`, and `push_vlan`/`set_field:vlan_vid`/`pop_vlan`,
-//! which change the tag later matches see. The simulated bridges have no
-//! VLANs, so `NORMAL` ignores tags and outputs are ports, not frames.
+//! which change the tag later matches see; and the bridge's port mirrors
+//! (`mirrors`: the `Mirror` table's semantics, which a shared bridge
+//! realizes Mirror with). The simulated bridges have no VLANs, so `NORMAL`
+//! and the mirrors ignore tags, and outputs are ports, not frames.
 //!
 //! OVS's rules that matter to mirroring, modelled here: a packet never
 //! leaves by the port it came in on (neither `output` nor `NORMAL` sends it
 //! back); output to a port that does not exist or is down is dropped;
 //! `NORMAL` learns source MACs, forwards to the learned port and floods
-//! the others (not to ports with `no-flood`) when the destination is
-//! unknown, broadcast or multicast; a table without a matching flow drops.
+//! the others (not to ports with `no-flood`, nor to a mirror's output
+//! port) when the destination is unknown, broadcast or multicast; a table
+//! without a matching flow drops.
 
-use std::collections::BTreeMap;
+mod mirrors;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use datapath::flows::{Action, Flow, Match, Table, VlanMatch};
+
+pub use mirrors::EngineMirror;
+use mirrors::Mirrors;
 
 /// A bridge port as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +42,11 @@ pub struct EnginePort {
 /// What became of one packet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// The ports it left by, in the order the actions sent it.
+    /// The ports it left by, in the order the actions (and mirrors) sent
+    /// it; a mirror's copy is one of them.
     pub outputs: Vec<u32>,
-    /// The flows it hit, in dump-flows text (for failure messages).
+    /// The flows it hit, in dump-flows text, and the mirrors that copied
+    /// it (for failure messages).
     pub hits: Vec<String>,
 }
 
@@ -47,24 +59,54 @@ pub struct PacketEngine {
 /// Registers 0..=15 (the pipeline uses 0, 1, 4 and 9).
 type Registers = [u32; 16];
 
+/// The bridge as one packet sees it, and where the packet went so far.
+struct Delivery<'a> {
+    ports: &'a [EnginePort],
+    mirrors: Mirrors<'a>,
+    in_port: u32,
+    verdict: Verdict,
+    /// Mirror output ports that already have their copy.
+    mirrored: BTreeSet<u32>,
+}
+
 impl PacketEngine {
     /// Forgets every learned MAC (ovs-vswitchd restarted).
     pub fn forget(&mut self) {
         self.learned.clear();
     }
 
-    /// Runs `frame`, received on `in_port`, through `flows`.
-    pub fn process(&mut self, flows: &[Flow], ports: &[EnginePort], in_port: u32, frame: &[u8]) -> Verdict {
-        let mut verdict = Verdict::default();
-        let Some(dl_dst) = mac_at(frame, 0) else { return verdict };
+    /// Runs `frame`, received on `in_port`, through `mirrors` and `flows`.
+    pub fn process(
+        &mut self,
+        flows: &[Flow],
+        ports: &[EnginePort],
+        mirrors: &[EngineMirror],
+        in_port: u32,
+        frame: &[u8],
+    ) -> Verdict {
+        let mut delivery = Delivery {
+            ports,
+            mirrors: Mirrors(mirrors),
+            in_port,
+            verdict: Verdict::default(),
+            mirrored: BTreeSet::new(),
+        };
+        let Some(dl_dst) = mac_at(frame, 0) else { return delivery.verdict };
         let dl_src = mac_at(frame, 6).unwrap_or([0; 6]);
+        if delivery.mirrors.reserves(in_port) {
+            delivery.verdict.hits.push(format!("received on mirror output port {in_port}: dropped"));
+            return delivery.verdict;
+        }
+        for mirror in delivery.mirrors.on_arrival(in_port) {
+            delivery.mirror(mirror);
+        }
         let mut vlan = tag_of(frame);
         let mut registers: Registers = [0; 16];
         let mut table = Some(Table::Classifier);
         while let Some(current) = table.take() {
             let packet = Packet { in_port, registers: &registers, vlan, dl_dst };
             let Some(flow) = lookup(flows, current, &packet) else { break };
-            verdict.hits.push(flow.to_string());
+            delivery.verdict.hits.push(flow.to_string());
             for action in &flow.actions {
                 match *action {
                     Action::SetField(field, value) => {
@@ -74,31 +116,68 @@ impl PacketEngine {
                     Action::GotoTable(next) => table = Some(next),
                     Action::OutputReg(field) => {
                         let port = (registers[usize::from(field.reg)] & field.mask()) >> field.start;
-                        output(ports, in_port, port, &mut verdict.outputs);
+                        delivery.output(port);
                     }
-                    Action::Normal => self.normal(ports, in_port, dl_src, dl_dst, &mut verdict.outputs),
-                    Action::Drop => return verdict,
+                    Action::Normal => self.normal(&mut delivery, dl_src, dl_dst),
+                    Action::Drop => return delivery.verdict,
                     Action::PushVlan => vlan = Some(0),
                     Action::SetVlanVid(vid) => vlan = vlan.map(|_| vid),
                     Action::PopVlan => vlan = None,
                 }
             }
         }
-        verdict
+        delivery.verdict
     }
 
-    fn normal(&mut self, ports: &[EnginePort], in_port: u32, src: [u8; 6], dst: [u8; 6], out: &mut Vec<u32>) {
+    fn normal(&mut self, delivery: &mut Delivery<'_>, src: [u8; 6], dst: [u8; 6]) {
+        let in_port = delivery.in_port;
         if src[0] & 1 == 0 {
             self.learned.insert(src, in_port);
         }
         let known = (dst[0] & 1 == 0).then(|| self.learned.get(&dst).copied()).flatten();
         match known {
-            Some(port) => output(ports, in_port, port, out),
+            // OVS drops rather than floods: "learned port is a mirror port".
+            Some(port) if delivery.mirrors.reserves(port) => {}
+            Some(port) => delivery.output(port),
             None => {
-                for port in ports.iter().filter(|p| !p.no_flood && p.ofport != in_port) {
-                    output(ports, in_port, port.ofport, out);
+                let flooded: Vec<u32> = delivery
+                    .ports
+                    .iter()
+                    .filter(|p| !p.no_flood && p.ofport != in_port && !delivery.mirrors.reserves(p.ofport))
+                    .map(|p| p.ofport)
+                    .collect();
+                for port in flooded {
+                    delivery.output(port);
                 }
             }
+        }
+    }
+}
+
+impl<'a> Delivery<'a> {
+    /// The packet leaves by `port` (an `output` action, `NORMAL`, or a
+    /// mirror's copy), then the mirrors that select `port` copy it.
+    fn output(&mut self, port: u32) {
+        if port == self.in_port {
+            return;
+        }
+        let Some(found) = self.ports.iter().find(|p| p.ofport == port) else { return };
+        if !found.down {
+            self.verdict.outputs.push(port);
+        }
+        // OVS mirrors an output to a port that is down too: the output
+        // action is there, the device drops it.
+        let mirrors = self.mirrors;
+        for mirror in mirrors.on_departure(port) {
+            self.mirror(mirror);
+        }
+    }
+
+    /// One copy to `mirror`'s output port, unless it has one already.
+    fn mirror(&mut self, mirror: &'a EngineMirror) {
+        if self.mirrored.insert(mirror.output) {
+            self.verdict.hits.push(format!("mirror {}: copy to {}", mirror.name, mirror.output));
+            self.output(mirror.output);
         }
     }
 }
@@ -134,15 +213,6 @@ fn lookup<'a>(flows: &'a [Flow], table: Table, packet: &Packet<'_>) -> Option<&'
         .max_by_key(|flow| (flow.priority, std::cmp::Reverse(flow.key())))
 }
 
-fn output(ports: &[EnginePort], in_port: u32, port: u32, out: &mut Vec<u32>) {
-    if port == in_port {
-        return;
-    }
-    if ports.iter().any(|p| p.ofport == port && !p.down) {
-        out.push(port);
-    }
-}
-
 /// The VLAN ID of an 802.1Q-tagged frame.
 fn tag_of(frame: &[u8]) -> Option<u16> {
     match frame.get(12..16)? {
@@ -153,137 +223,4 @@ fn tag_of(frame: &[u8]) -> Option<u16> {
 
 fn mac_at(frame: &[u8], at: usize) -> Option<[u8; 6]> {
     frame.get(at..at + 6).and_then(|b| b.try_into().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use datapath::flows::{Cookie, MacAddr, OUTPUT_FOUND, OUTPUT_PORT, TC_TARGET};
-
-    use super::*;
-
-    const BROADCAST: [u8; 6] = [0xff; 6];
-
-    fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
-        let mut frame = dst.to_vec();
-        frame.extend(src);
-        frame.extend([0x08, 0x00]);
-        frame
-    }
-
-    fn ports(numbers: &[u32]) -> Vec<EnginePort> {
-        numbers.iter().map(|&ofport| EnginePort { ofport, no_flood: false, down: false }).collect()
-    }
-
-    fn flow(table: Table, priority: u16, matches: Vec<Match>, actions: Vec<Action>) -> Flow {
-        Flow::new(Cookie::pipeline(), table, priority, matches, actions)
-    }
-
-    #[test]
-    fn registers_carry_values_between_tables_and_output_reads_them() {
-        let flows = [
-            flow(Table::Classifier, 0, vec![], vec![Action::GotoTable(Table::L2ForwardingCalc)]),
-            flow(
-                Table::L2ForwardingCalc,
-                200,
-                vec![Match::DlDst(MacAddr([2, 0, 0, 0, 0, 2]))],
-                vec![
-                    Action::SetField(OUTPUT_PORT, 2),
-                    Action::SetField(OUTPUT_FOUND, 1),
-                    Action::GotoTable(Table::Output),
-                ],
-            ),
-            flow(
-                Table::Output,
-                200,
-                vec![Match::Reg(OUTPUT_FOUND, 1)],
-                vec![Action::OutputReg(OUTPUT_PORT), Action::OutputReg(TC_TARGET)],
-            ),
-            flow(Table::Output, 0, vec![], vec![Action::Normal]),
-        ];
-        let mut engine = PacketEngine::default();
-        let verdict = engine.process(&flows, &ports(&[1, 2, 3]), 1, &frame([2, 0, 0, 0, 0, 2], [2; 6]));
-        // reg9 is 0: no port 0, nothing sent there.
-        assert_eq!(verdict.outputs, [2]);
-        assert_eq!(verdict.hits.len(), 3);
-    }
-
-    #[test]
-    fn normal_floods_the_unknown_except_in_port_and_no_flood_ports_then_learns() {
-        let flows = [flow(Table::Classifier, 0, vec![], vec![Action::Normal])];
-        let mut ports = ports(&[1, 2, 3, 4]);
-        ports[3].no_flood = true;
-        let mut engine = PacketEngine::default();
-        let (a, b) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
-        assert_eq!(engine.process(&flows, &ports, 1, &frame(BROADCAST, a)).outputs, [2, 3]);
-        assert_eq!(engine.process(&flows, &ports, 2, &frame(a, b)).outputs, [1], "a was learned on 1");
-        assert_eq!(engine.process(&flows, &ports, 3, &frame(b, a)).outputs, [2], "b was learned on 2");
-        engine.forget();
-        assert_eq!(engine.process(&flows, &ports, 3, &frame(b, a)).outputs, [1, 2]);
-    }
-
-    #[test]
-    fn vlan_matches_see_the_frames_tag_as_the_actions_change_it() {
-        let tagged = |vid| Match::Vlan(VlanMatch::Id(vid));
-        let flows = [
-            flow(
-                Table::Classifier,
-                20,
-                vec![tagged(10)],
-                vec![Action::PopVlan, Action::GotoTable(Table::Output)],
-            ),
-            flow(
-                Table::Classifier,
-                10,
-                vec![],
-                vec![Action::PushVlan, Action::SetVlanVid(20), Action::GotoTable(Table::Output)],
-            ),
-            flow(
-                Table::Output,
-                20,
-                vec![tagged(20)],
-                vec![Action::SetField(OUTPUT_PORT, 2), Action::OutputReg(OUTPUT_PORT)],
-            ),
-            flow(Table::Output, 10, vec![Match::Vlan(VlanMatch::Tagged)], vec![Action::Drop]),
-            flow(
-                Table::Output,
-                0,
-                vec![],
-                vec![Action::SetField(OUTPUT_PORT, 3), Action::OutputReg(OUTPUT_PORT)],
-            ),
-        ];
-        let mut engine = PacketEngine::default();
-        let untagged = frame([2, 0, 0, 0, 0, 9], [2; 6]);
-        let mut vlan10 = untagged[..12].to_vec();
-        vlan10.extend([0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
-        let all = ports(&[1, 2, 3]);
-        assert_eq!(engine.process(&flows, &all, 1, &untagged).outputs, [2], "pushed and set to 20");
-        assert_eq!(engine.process(&flows, &all, 1, &vlan10).outputs, [3], "popped");
-    }
-
-    #[test]
-    fn nothing_goes_back_out_of_its_in_port_to_a_missing_port_or_after_a_drop() {
-        let flows = [
-            flow(Table::Classifier, 10, vec![Match::InPort(3)], vec![Action::Drop]),
-            flow(
-                Table::Classifier,
-                0,
-                vec![],
-                vec![Action::SetField(OUTPUT_PORT, 1), Action::GotoTable(Table::Output)],
-            ),
-            flow(
-                Table::Output,
-                0,
-                vec![],
-                vec![Action::OutputReg(OUTPUT_PORT), Action::OutputReg(TC_TARGET)],
-            ),
-        ];
-        let mut engine = PacketEngine::default();
-        let any = frame([2, 0, 0, 0, 0, 9], [2; 6]);
-        assert!(engine.process(&flows, &ports(&[1, 2, 3]), 1, &any).outputs.is_empty(), "in_port");
-        assert_eq!(engine.process(&flows, &ports(&[1, 2, 3]), 2, &any).outputs, [1]);
-        assert!(engine.process(&flows, &ports(&[2, 3]), 2, &any).outputs.is_empty(), "port 1 is gone");
-        assert!(engine.process(&flows, &ports(&[1, 2, 3]), 3, &any).outputs.is_empty(), "dropped");
-        assert!(engine.process(&[], &ports(&[1, 2]), 2, &any).outputs.is_empty(), "table miss");
-        assert!(engine.process(&flows, &ports(&[1, 2]), 2, &[0; 5]).outputs.is_empty(), "runt");
-    }
 }

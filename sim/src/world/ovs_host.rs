@@ -3,7 +3,8 @@
 //! each interface the database lists (an ofport: the requested one when it
 //! is free, or an error when a host device does not exist), tells the
 //! switch about its ports, and after a restart brings them back with the
-//! ofports the database remembers.
+//! ofports the database remembers; and it configures the bridge's port
+//! mirrors from the `Mirror` table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,10 +12,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use datapath::cluster::PodRef;
 use datapath::cni::keys::antrea;
 use datapath::flows::MacAddr;
-use datapath::ports::SwitchPort;
+use datapath::plan::MAX_MIRRORS;
+use datapath::ports::{SwitchMirror, SwitchPort};
 
 use crate::ovs::openflow_switch::{OpenFlowSwitch, SharedSwitch};
 use crate::ovs::ovsdb_server::{self, HookError, InterfaceView, OvsdbServer};
+use crate::ovs::packet_engine::EngineMirror;
 
 use super::invariants;
 use super::node_host::{OPENFLOW_PORT, OVSDB_PORT};
@@ -173,6 +176,17 @@ impl SimOvs {
         lock(&self.violations).clone()
     }
 
+    /// Where checks registered elsewhere write the rules they see broken
+    /// (they must not hold the switch itself: it holds them).
+    pub fn violation_log(&self) -> Arc<Mutex<Vec<String>>> {
+        self.violations.clone()
+    }
+
+    /// The bridge's `Mirror` rows, by name, as the agent reads them.
+    pub fn switch_mirrors(&self) -> Vec<SwitchMirror> {
+        self.database().mirrors(&self.bridge)
+    }
+
     /// The bridge's ports as the agent's planner sees them.
     pub fn switch_ports(&self) -> Vec<SwitchPort> {
         self.database().interfaces(&self.bridge).iter().map(InterfaceView::switch_port).collect()
@@ -243,6 +257,7 @@ impl SimOvs {
                 wanted.insert(ofport, interface.name.clone());
             }
         }
+        let mirrors = engine_mirrors(&database.mirrors(&self.bridge), &wanted);
         drop(database);
         let names: BTreeSet<&String> = interfaces.iter().map(|i| &i.name).collect();
         let gone: Vec<String> =
@@ -272,8 +287,36 @@ impl SimOvs {
                     switch.add_port(*ofport, name, mac_of(name));
                 }
             }
+            switch.set_mirrors(mirrors);
         });
     }
+}
+
+/// The `Mirror` rows as ovs-vswitchd configures them on the bridge whose
+/// ports have the ofports `ofports`: a port without one is left out of a
+/// selection, a mirror whose output port has none is ignored ("does not
+/// specify output", "outputs to port not on bridge"), and past the 32nd
+/// mirror none is configured (OVS: "maximum of 32 port mirrors reached";
+/// which ones it keeps depends on its hash order, here the name order).
+fn engine_mirrors(mirrors: &[SwitchMirror], ofports: &BTreeMap<u32, String>) -> Vec<EngineMirror> {
+    let by_name: BTreeMap<&str, u32> =
+        ofports.iter().map(|(ofport, name)| (name.as_str(), *ofport)).collect();
+    let numbers = |names: &BTreeSet<String>| -> BTreeSet<u32> {
+        names.iter().filter_map(|name| by_name.get(name.as_str()).copied()).collect()
+    };
+    mirrors
+        .iter()
+        .filter_map(|mirror| {
+            let output = by_name.get(mirror.output_port.as_deref()?).copied()?;
+            Some(EngineMirror {
+                name: mirror.name.clone(),
+                select_src: numbers(&mirror.select_src_port),
+                select_dst: numbers(&mirror.select_dst_port),
+                output,
+            })
+        })
+        .take(MAX_MIRRORS)
+        .collect()
 }
 
 impl SimOvs {
@@ -336,7 +379,9 @@ pub async fn run(ovs: SimOvs) -> turmoil::Result {
         }
     });
     loop {
-        let (stream, _) = openflow_listener.accept().await?;
-        tokio::task::spawn_local(ovs.switch.clone().serve(stream));
+        let (stream, from) = openflow_listener.accept().await?;
+        let peer = turmoil::reverse_lookup(from.ip()).unwrap_or_default();
+        let switch = ovs.switch.clone();
+        tokio::task::spawn_local(async move { switch.serve_from(stream, &peer).await });
     }
 }

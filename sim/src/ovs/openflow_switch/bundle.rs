@@ -90,6 +90,7 @@ impl OpenFlowSwitch {
             }
         }
         self.flow_mods_applied += bundle.messages.len() as u64;
+        self.note_flow_changes(id, journal.len());
         self.generation += 1;
         Ok(BundleOp::CommitReply)
     }

@@ -14,6 +14,8 @@ pub const SUPPORTED_VERSIONS: u32 = 1 << VERSION_1_0 | 1 << VERSION_1_5;
 /// A connection's state.
 #[derive(Debug)]
 pub struct Connection {
+    /// Who is on the other end (the peer host's name; empty if unknown).
+    pub peer: String,
     /// The negotiated version; `None` until the peer's hello.
     pub version: Option<u8>,
     inbox: Vec<u8>,
@@ -27,10 +29,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection; OVS sends its hello at once, offering every
+    /// A new connection from `peer`; OVS sends its hello at once, offering every
     /// version it speaks.
-    pub fn new() -> Self {
+    pub fn new(peer: String) -> Self {
         let mut connection = Connection {
+            peer,
             version: None,
             inbox: Vec::new(),
             outbox: Vec::new(),

@@ -212,6 +212,7 @@ impl OpenFlowSwitch {
         match applied {
             Ok(()) => {
                 self.flow_mods_applied += 1;
+                self.note_flow_changes(id, journal.len());
                 self.generation += 1;
             }
             Err(refusal) => {

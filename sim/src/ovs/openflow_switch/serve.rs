@@ -92,7 +92,13 @@ impl SharedSwitch {
     /// bytes that cannot be framed); the stream is dropped then, so the
     /// peer reads EOF.
     pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, stream: S) {
-        let id = self.with(OpenFlowSwitch::connect);
+        self.serve_from(stream, "").await;
+    }
+
+    /// [`SharedSwitch::serve`] for a connection from `peer` (a host's
+    /// name): the switch counts its flow changes under that name.
+    pub async fn serve_from<S: AsyncRead + AsyncWrite + Unpin>(self, stream: S, peer: &str) {
+        let id = self.with(|switch| switch.connect_from(peer));
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut buf = vec![0u8; READ_CHUNK];
         let mut pending: Vec<u8> = Vec::new();

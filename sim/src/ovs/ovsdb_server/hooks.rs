@@ -1,14 +1,16 @@
 //! What the rest of the simulated node does to the database, as direct
 //! calls: ovs-vsctl's `add-br`/`del-br`, the CNI adding and removing a
-//! Pod's port, ovs-vswitchd writing back an interface's `ofport` and
-//! `error`. Each is a transaction like a client's, so it commits
-//! atomically and monitors see it; and each reports a missing object
-//! instead of succeeding quietly, so the glue cannot lose a step.
+//! Pod's port (and a CNI's controller adding a `Mirror` row of its own),
+//! ovs-vswitchd writing back an interface's `ofport` and `error` and
+//! reading the bridge's mirrors. Each is a transaction like a client's, so
+//! it commits atomically and monitors see it; and each reports a missing
+//! object instead of succeeding quietly, so the glue cannot lose a step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use datapath::ovsdb::datum::{named_uuid, set, string_map, uuid};
 use datapath::ovsdb::ops::{self, condition};
+use datapath::ports::SwitchMirror;
 use serde_json::{Value, json};
 
 use super::OvsdbServer;
@@ -219,6 +221,74 @@ impl OvsdbServer {
             json!({"ofport": optional(ofport.map(Value::from)), "error": optional(error.map(Value::from))});
         let by_uuid = vec![condition("_uuid", "==", uuid(interface_uuid))];
         self.run_hook("set_interface_state", vec![ops::update("Interface", by_uuid, row)]).map(drop)
+    }
+
+    /// Adds a `Mirror` row to `bridge`, like `ovs-vsctl -- --id=@m create
+    /// mirror ... -- add bridge <br> mirrors @m`: ports are named, and must
+    /// be on the bridge. Returns the Mirror's uuid.
+    ///
+    /// # Errors
+    /// [`HookError::NoSuchBridge`], [`HookError::NoSuchPort`];
+    /// [`HookError::Refused`] if the database refuses.
+    pub fn add_mirror(&mut self, bridge: &str, mirror: &SwitchMirror) -> Result<String, HookError> {
+        let (_, bridge_row) =
+            self.bridge(bridge).ok_or_else(|| HookError::NoSuchBridge(bridge.to_owned()))?;
+        let ports: BTreeMap<String, String> = self
+            .ports(bridge_row)
+            .into_iter()
+            .map(|(uuid, row)| (text(row, "name"), uuid.to_owned()))
+            .collect();
+        let uuids = |names: &mut dyn Iterator<Item = &String>| -> Result<Value, HookError> {
+            let found: Result<Vec<Value>, HookError> = names
+                .map(|name| {
+                    ports.get(name).map(|id| uuid(id)).ok_or_else(|| HookError::NoSuchPort {
+                        bridge: bridge.to_owned(),
+                        port: name.clone(),
+                    })
+                })
+                .collect();
+            Ok(set(found?))
+        };
+        let row = json!({
+            "name": mirror.name,
+            "external_ids": string_map(&mirror.external_ids),
+            "select_src_port": uuids(&mut mirror.select_src_port.iter())?,
+            "select_dst_port": uuids(&mut mirror.select_dst_port.iter())?,
+            "output_port": uuids(&mut mirror.output_port.iter())?,
+        });
+        let results = self.run_hook(
+            "add_mirror",
+            vec![
+                ops::insert("Mirror", row, Some("mirror")),
+                ops::mutate(
+                    "Bridge",
+                    by_name(bridge),
+                    vec![json!(["mirrors", "insert", named_uuid("mirror")])],
+                ),
+            ],
+        )?;
+        Ok(inserted_uuid(&results, 0))
+    }
+
+    /// The `Mirror` rows of `bridge`, by name (then uuid), with their
+    /// ports by name (empty if there is no such bridge): what
+    /// ovs-vswitchd configures, and what the agent reads.
+    pub fn mirrors(&self, bridge: &str) -> Vec<SwitchMirror> {
+        let Some((_, bridge_row)) = self.bridge(bridge) else { return Vec::new() };
+        let mut rows = self.references(bridge_row, "mirrors", "Mirror");
+        rows.sort_by_key(|(uuid, row)| (text(row, "name"), *uuid));
+        let names = |row: &Row, column: &str| -> BTreeSet<String> {
+            self.references(row, column, "Port").into_iter().map(|(_, port)| text(port, "name")).collect()
+        };
+        rows.into_iter()
+            .map(|(_, row)| SwitchMirror {
+                name: text(row, "name"),
+                external_ids: row.get("external_ids").map(Datum::to_string_map).unwrap_or_default(),
+                select_src_port: names(row, "select_src_port"),
+                select_dst_port: names(row, "select_dst_port"),
+                output_port: names(row, "output_port").into_iter().next(),
+            })
+            .collect()
     }
 
     /// The bridges' names, sorted.

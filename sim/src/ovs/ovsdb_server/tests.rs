@@ -370,3 +370,96 @@ fn hooks_report_what_is_missing_and_delete_bridge_takes_its_ports() {
     assert_eq!(server.bridges(), ["br-ex"]);
     assert!(server.db.table("Port").is_empty() && server.db.table("Interface").is_empty());
 }
+
+/// A controller's own mirror, and the agent's (written as the agent
+/// writes it), read back by port name the same way by the hook and by the
+/// agent's replica; removing a selected port drops it from the selection
+/// (a weak reference), removing the output port leaves none.
+#[test]
+fn mirrors_are_read_by_port_name_and_lose_the_ports_that_go() {
+    let (mut server, id, initial) = monitored();
+    let mut replica = Replica::default();
+    replica.apply(&initial).expect("initial rows");
+    for name in ["pod-a", "pod-b", "span"] {
+        server.add_port("br-int", name, "", &BTreeMap::new()).expect("port");
+    }
+    let theirs = datapath::ports::SwitchMirror {
+        name: "cni-mirror".into(),
+        external_ids: BTreeMap::from([("owner".into(), "cni".into())]),
+        select_src_port: ["pod-a".to_owned()].into(),
+        select_dst_port: ["pod-a".to_owned(), "pod-b".to_owned()].into(),
+        output_port: Some("span".into()),
+    };
+    server.add_mirror("br-int", &theirs).expect("mirror");
+    let missing = datapath::ports::SwitchMirror { output_port: Some("nowhere".into()), ..theirs.clone() };
+    assert!(matches!(server.add_mirror("br-int", &missing), Err(HookError::NoSuchPort { .. })));
+    apply(&mut replica, &outgoing(&mut server, id));
+    let ours = datapath::plan::PlannedMirror {
+        name: "tc-span".into(),
+        output_port: "span".into(),
+        select_src_port: ["pod-b".to_owned()].into(),
+        ..Default::default()
+    };
+    let set_ours = bridge::set_mirror(&replica, "br-int", &ours);
+    apply(&mut replica, &transact(&mut server, id, set_ours));
+    let read = server.mirrors("br-int");
+    assert_eq!(read.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["cni-mirror", "tc-span"]);
+    assert_eq!(read[0], theirs);
+    assert!(read[1].is_agents() && !read[0].is_agents());
+    assert_eq!(bridge::switch_mirrors(&replica, "br-int"), read, "the agent reads what the server holds");
+    server.delete_port("br-int", "pod-a").expect("pod-a goes");
+    server.delete_port("br-int", "span").expect("span goes");
+    let read = server.mirrors("br-int");
+    assert_eq!(read[0].select_src_port.len(), 0);
+    assert_eq!(read[0].select_dst_port, ["pod-b".to_owned()].into());
+    assert_eq!(read[0].output_port, None);
+}
+
+/// The agent's replica must know which monitored columns are sets (a
+/// one-element diff is a bare atom) and which hold at most one value:
+/// its lists must say what the schema says, column by column.
+#[test]
+fn the_replica_classifies_every_monitored_column_as_the_schema_types_it() {
+    use datapath::ovsdb::replica::{OPTIONAL_COLUMNS, SET_COLUMNS};
+    let request = bridge::monitor_request();
+    let tables = request.as_object().expect("tables");
+    for (table, requests) in tables {
+        let schema = super::schema::table(table).expect("a simulated table");
+        for column in requests[0]["columns"].as_array().expect("columns") {
+            let column = column.as_str().expect("a name");
+            let ty = schema.data_column(column).expect("a simulated column").ty;
+            let key = (table.as_str(), column);
+            let is_set = ty.is_composite() && ty.value.is_none();
+            assert_eq!(SET_COLUMNS.contains(&key), is_set, "{table}.{column} is a set: {is_set}");
+            let is_optional = ty.min == 0 && ty.max == 1;
+            assert_eq!(
+                OPTIONAL_COLUMNS.contains(&key),
+                is_optional,
+                "{table}.{column} optional: {is_optional}"
+            );
+        }
+    }
+}
+
+/// The simulation's invariants on what the agent may touch watch client
+/// transactions only: each committed one shows the rows before and after;
+/// a hook's (the CNI's, ovs-vswitchd's) and one that changes nothing do
+/// not show.
+#[test]
+fn a_client_commit_is_shown_with_its_rows_before_and_after_and_a_hooks_is_not() {
+    let (mut server, id, _) = monitored();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>> = std::sync::Arc::default();
+    let log = seen.clone();
+    server.on_client_commit(move |commit| {
+        let counts = (commit.before("Port").len(), commit.after("Port").len());
+        log.lock().expect("log").push(counts);
+    });
+    server.add_port("br-int", "pod-a", "", &BTreeMap::new()).expect("a hook's port");
+    let add = bridge::add_port("br-int", &vxlan("vxlan-1", "10.0.0.1"), &BTreeMap::new(), None);
+    let reply = transact(&mut server, id, add);
+    assert!(reply.last().is_some_and(|r| r["error"].is_null()), "{reply:?}");
+    let nothing = vec![datapath::ovsdb::ops::select("Port", vec![], &["name"])];
+    transact(&mut server, id, nothing);
+    // pod-a's, then the agent's too.
+    assert_eq!(*seen.lock().expect("log"), [(1, 2)]);
+}

@@ -283,3 +283,24 @@ fn a_truncated_flow_mod_is_refused_and_the_connection_goes_on() {
     peer.flow_mods(&mut switch, &[FlowMod::add(&output(3))]);
     assert_eq!(switch.flow_count(), 1);
 }
+
+/// Who changed the tables is what a shared bridge's invariant asks: every
+/// flow an add, a modify or a delete touched counts for the sender's
+/// host, in a bundle too; a delete that matches nothing touches nothing.
+#[test]
+fn flow_changes_are_counted_for_the_host_that_sent_them() {
+    let mut switch = OpenFlowSwitch::new(DATAPATH_ID);
+    let agent = Peer::connect_as(&mut switch, VERSION_1_5, "node-1");
+    let controller = Peer::connect_as(&mut switch, VERSION_1_5, "cni-1");
+    controller.flow_mods(&mut switch, &[FlowMod::add(&output(1)), FlowMod::add(&output(2))]);
+    agent.flow_mods(&mut switch, &[FlowMod::delete_by_cookie(0xdead, u64::MAX)]);
+    assert_eq!((switch.flows_changed_by("cni-1"), switch.flows_changed_by("node-1")), (2, 0));
+    agent.flow_mods(&mut switch, &[FlowMod::add(&output(2))]);
+    assert_eq!(switch.flows_changed_by("node-1"), 1, "the same flow again is still sent");
+    let answers = agent.bundle(&mut switch, &[FlowMod::add(&output(3)), FlowMod::add(&output(4))]);
+    assert!(answers.iter().all(|a| !matches!(a.message, Message::Error(_))), "{answers:?}");
+    assert_eq!(switch.flows_changed_by("node-1"), 3);
+    agent.flow_mods(&mut switch, &[FlowMod::delete_by_cookie(Cookie::pipeline().0, u64::MAX)]);
+    assert_eq!(switch.flows_changed_by("node-1"), 7, "four flows deleted");
+    assert_eq!(switch.flows_changed_by("nobody"), 0);
+}

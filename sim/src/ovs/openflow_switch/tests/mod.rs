@@ -42,7 +42,12 @@ impl Peer {
     /// Connects and says hello with `version` (1.5 also asks for port
     /// status); the switch's hello is consumed.
     fn connect(switch: &mut OpenFlowSwitch, version: u8) -> Peer {
-        let id = switch.connect();
+        Peer::connect_as(switch, version, "")
+    }
+
+    /// [`Peer::connect`] from the host `name`.
+    fn connect_as(switch: &mut OpenFlowSwitch, version: u8, name: &str) -> Peer {
+        let id = switch.connect_from(name);
         let hello = frames(&switch.take_outgoing(id));
         assert_eq!(hello[0].message, Message::Hello { versions: Some(1 << 1 | 1 << 6) });
         let versions = (version != VERSION_1_0).then_some(1 << version);
