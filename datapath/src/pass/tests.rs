@@ -472,6 +472,25 @@ fn on_a_shared_bridge_a_mirror_is_a_mirror_row_and_no_flow() {
     assert!(again.operations.is_empty(), "{:?}", kinds(&again));
 }
 
+/// A target port with no mirror row is an ordinary port of the CNI's
+/// bridge, and NORMAL floods Pods' broadcasts into it (found by the
+/// simulation: the seed's examples left tap0 and a VXLAN port to the
+/// collector with every Pod's ARP). So a Mirror that wins no Pod here has
+/// no port, and its port goes with its last Pod.
+#[test]
+fn on_a_shared_bridge_a_target_without_a_mirror_row_gets_no_port() {
+    let idle = cluster(vec![mirror("m", "nobody", internal("tap0"))]);
+    let switch = shared_switch(&idle);
+    let nothing = pass(&idle, &switch);
+    assert!(nothing.operations.is_empty(), "{:?}", kinds(&nothing));
+    assert!(nothing.plan.ports.is_empty());
+    assert_eq!(nothing.plan.traffic_controls["m"].progress, crate::plan::Progress::Realized);
+    let busy = cluster(vec![mirror("m", "web", internal("tap0"))]);
+    let mirrored = after(&switch, &pass(&busy, &switch));
+    let emptied = pass(&idle, &mirrored);
+    assert_eq!(kinds(&emptied), ["delete mirror tc-tap0", "delete tap0"]);
+}
+
 fn pass_with_nothing_new(cluster: &Cluster, switch: &SwitchState) -> Pass {
     pass(cluster, switch)
 }

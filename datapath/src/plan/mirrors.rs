@@ -4,7 +4,9 @@
 //! `select_dst_port`), as ovn-controller realizes OVN port mirroring. OVS
 //! sends one copy per mirror of a packet it selects, and never forwards to
 //! a mirror's output port otherwise, so no flow and no no-flood are
-//! needed. A mirror that selects nothing is not planned.
+//! needed. A mirror that selects nothing is not planned, and neither is
+//! its port: a port that is no mirror's output is an ordinary port of the
+//! CNI's bridge, which `NORMAL` floods into.
 //!
 //! OVS allows [`MAX_MIRRORS`] per bridge, theirs and ours together: the
 //! TrafficControls whose mirrors do not fit fail, saying so, the oldest
@@ -16,7 +18,7 @@ use super::pipeline::Outcome;
 use super::pod_ports::PodPort;
 use super::port_plan::PortPlan;
 use super::selection::Selection;
-use super::{MAX_MIRRORS, PlannedMirror, Progress};
+use super::{MAX_MIRRORS, PlannedMirror, PlannedPort, Progress};
 use crate::api::TrafficControl;
 use crate::cluster::PodSet;
 use crate::selector::Bitset;
@@ -25,6 +27,22 @@ use crate::selector::Bitset;
 pub(super) struct Mirrors {
     pub mirrors: BTreeMap<String, PlannedMirror>,
     pub outcomes: BTreeMap<String, Outcome>,
+}
+
+/// Keeps the ports that no flood reaches: the planned mirrors' output
+/// ports (OVS reserves them for mirrored frames), ports OVS could not open
+/// (no ofport; their error is what their TrafficControl reports) and
+/// devices someone else attached. Any other would be the agent's own
+/// ordinary port on the CNI's bridge: `NORMAL` would send it the
+/// broadcasts and unknown unicast of Pods nobody selected (a target whose
+/// TrafficControl wins no Pod here, or finds no room for its mirror).
+pub(super) fn keep_reserved_ports(
+    ports: &mut BTreeMap<String, PlannedPort>,
+    mirrors: &BTreeMap<String, PlannedMirror>,
+) {
+    ports.retain(|name, port| {
+        port.adopted || port.error.is_some() || mirrors.values().any(|m| &m.output_port == name)
+    });
 }
 
 /// The name of the mirror of target port `port`.

@@ -324,7 +324,7 @@ pub fn planned_ports(
 /// the module documentation.
 pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> Plan {
     let ordered = order::precedence(&cluster.traffic_controls);
-    let ports = port_plan::plan_ports(&ordered, switch_ports, bridge.mode);
+    let mut ports = port_plan::plan_ports(&ordered, switch_ports, bridge.mode);
     let selection = selection::select(cluster, &ordered, &ports.failed);
     let pod_ports = pod_ports::pod_ports(cluster, switch_ports);
     let universe_ports: Vec<&[pod_ports::PodPort]> =
@@ -363,6 +363,7 @@ pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> 
                 mirrors::mirrors(&ordered, &ports, &selection, &universe_ports, bridge.foreign_mirrors);
             mirrors = planned.mirrors;
             outcomes = planned.outcomes;
+            mirrors::keep_reserved_ports(&mut ports.ports, &mirrors);
         }
     }
     let mut traffic_controls = BTreeMap::new();
