@@ -342,13 +342,20 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     Pass { plan, operations, port_settings: settings.held, assumed }
 }
 
-/// The agent's `Mirror` rows to create or update (those that differ from
-/// the bridge's), and to delete (its own ones the plan no longer has).
+/// The agent's `Mirror` rows to delete (its own ones the plan no longer
+/// has), then those to create or update (those that differ from the
+/// bridge's). Deletions first: on a bridge at OVS's 32 mirrors a new row
+/// made before the old one goes would be the 33rd for a moment, and
+/// ovs-vswitchd would leave out a mirror of its choosing, perhaps a CNI's.
 /// Mirrors that are not the agent's are never touched.
 fn mirror_changes(plan: &Plan, mirrors: &[SwitchMirror]) -> Vec<Operation> {
     let ours: BTreeMap<&str, &SwitchMirror> =
         mirrors.iter().filter(|m| m.is_agents()).map(|m| (m.name.as_str(), m)).collect();
-    let mut operations = Vec::new();
+    let mut operations: Vec<Operation> = ours
+        .keys()
+        .filter(|name| !plan.mirrors.contains_key(**name))
+        .map(|name| Operation::DeleteMirror((*name).to_owned()))
+        .collect();
     for (name, planned) in &plan.mirrors {
         let held = ours.get(name.as_str()).is_some_and(|m| {
             m.select_src_port == planned.select_src_port
@@ -359,11 +366,6 @@ fn mirror_changes(plan: &Plan, mirrors: &[SwitchMirror]) -> Vec<Operation> {
             operations.push(Operation::SetMirror(planned.clone()));
         }
     }
-    operations.extend(
-        ours.keys()
-            .filter(|name| !plan.mirrors.contains_key(**name))
-            .map(|name| Operation::DeleteMirror((*name).to_owned())),
-    );
     operations
 }
 
