@@ -1,6 +1,7 @@
 //! The world: an `apiserver` host, and per node an `ovs-N` host and a
-//! `node-N` host running the agent, on one turmoil simulation seeded by
-//! the caller. The test drives it like a user and a kubelet would: objects
+//! `node-N` host running the agent (and, on a shared bridge, a `cni-N`
+//! host: the controller that owns the bridge's tables), on one turmoil
+//! simulation seeded by the caller. The test drives it like a user and a kubelet would: objects
 //! through the API server, Pod ports through the node's OVS, faults
 //! through turmoil, and time by stepping the simulation.
 
@@ -18,11 +19,15 @@ use devcluster::apiserver::resources::{NAMESPACES, PODS, ResourceType, TRAFFIC_C
 use devcluster::apiserver::status::ApiError;
 
 use super::apiserver_host::{self, sim_clock};
-use super::expected::{Divergence, cluster_objects, divergence, expected_plan};
+pub use super::bridge_setup::BridgeSetup;
+use super::controller_host::{self, Controller};
+use super::expected::{Divergence, cluster_objects, divergence, expected_plan, shared_divergence};
 use super::invariants;
+use super::mirror_check;
 use super::node_host::{self, NodeConfig, agent_state};
 use super::ovs_host::{self, SimOvs};
 use super::packet_check;
+use super::shared_invariants;
 
 /// What the world does to messages whatever the scenario, for the
 /// `SEED=` line a run starts with.
@@ -41,6 +46,8 @@ pub struct SimNode {
     pub ovs_host: String,
     /// Its Open vSwitch.
     pub ovs: SimOvs,
+    /// How its bridge is run.
+    pub bridge: BridgeSetup,
     /// The state of its agent's current boot (a bounce starts afresh).
     agent: Arc<Mutex<Arc<AgentState>>>,
 }
@@ -107,6 +114,23 @@ impl World {
     /// # Errors
     /// [`WorldError::Ovs`] when a switch cannot be set up.
     pub fn with_tuning(seed: u64, nodes: usize, tuning: Tuning) -> Result<World, WorldError> {
+        World::build(seed, nodes, tuning, &BridgeSetup::Owned)
+    }
+
+    /// A world whose bridges are shared with `controller`.
+    ///
+    /// # Errors
+    /// [`WorldError::Ovs`] when a switch cannot be set up.
+    pub fn shared(seed: u64, nodes: usize, controller: Controller) -> Result<World, WorldError> {
+        World::build(seed, nodes, Tuning::default(), &BridgeSetup::Shared(controller))
+    }
+
+    /// A world of `nodes` nodes whose bridges are run as `bridge` says,
+    /// with agents tuned by `tuning`, seeded with `seed`.
+    ///
+    /// # Errors
+    /// [`WorldError::Ovs`] when a switch cannot be set up.
+    pub fn build(seed: u64, nodes: usize, tuning: Tuning, bridge: &BridgeSetup) -> Result<World, WorldError> {
         // Delays and reordering come from the seed (FAULT_SETTINGS): every
         // message takes 0 to 100 ms (turmoil's exponential spread), and
         // hosts run in a seeded random order each step. The epoch is fixed:
@@ -130,7 +154,16 @@ impl World {
             let ovs = SimOvs::new(BRIDGE, u64::try_from(index).unwrap_or(u64::MAX))?;
             let served = ovs.clone();
             sim.host(ovs_host.as_str(), move || ovs_host::run(served.clone()));
-            let agent = Arc::new(Mutex::new(agent_state(&name)));
+            if let BridgeSetup::Shared(controller) = bridge {
+                controller.install(&ovs)?;
+                shared_invariants::watch(&ovs, &name, controller);
+                let (switch_host, flows) = (ovs_host.clone(), controller.flows());
+                sim.host(format!("cni-{index}"), move || {
+                    controller_host::run(switch_host.clone(), flows.clone())
+                });
+            }
+            let mode = bridge.mode();
+            let agent = Arc::new(Mutex::new(agent_state(&name, mode)));
             let config = NodeConfig {
                 node: name.clone(),
                 api_host: API_HOST.to_owned(),
@@ -141,11 +174,11 @@ impl World {
             let slot = agent.clone();
             sim.host(name.as_str(), move || {
                 // Each boot is a new process: a new state, not ready.
-                let state = agent_state(&config.node);
+                let state = agent_state(&config.node, mode);
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = state.clone();
                 node_host::run_agent(config.clone(), state)
             });
-            sim_nodes.push(SimNode { name, ovs_host, ovs, agent });
+            sim_nodes.push(SimNode { name, ovs_host, ovs, bridge: bridge.clone(), agent });
         }
         Ok(World { sim, api, nodes: sim_nodes })
     }
@@ -222,6 +255,17 @@ impl World {
         Ok(())
     }
 
+    /// The names of the TrafficControls the API server holds, sorted.
+    pub fn traffic_control_names(&self) -> Vec<String> {
+        let (items, _) = self.api.with_state(|state, _| {
+            let everything = devcluster::apiserver::selectors::FieldSelector::default();
+            state.cluster.list(&TRAFFIC_CONTROLS, None, &datapath::selector::Selector::default(), &everything)
+        });
+        let mut names: Vec<String> = items.iter().map(|tc| text(tc, "/metadata/name")).collect();
+        names.sort();
+        names
+    }
+
     /// Runs the simulation for `duration` of virtual time.
     ///
     /// # Errors
@@ -240,11 +284,18 @@ impl World {
         self.nodes
             .iter()
             .map(|node| {
-                let ports = node.ovs.switch_ports();
-                let plan = expected_plan(&node.name, &objects, &ports);
+                let (ports, mirrors) = (node.ovs.switch_ports(), node.ovs.switch_mirrors());
+                let plan = expected_plan(&node.name, &objects, node.bridge.mode(), &ports, &mirrors);
                 let flows = node.ovs.switch.read(|s| s.flows());
-                let no_flood = node.ovs.switch.read(no_flood_ofports);
-                (node.name.clone(), divergence(&plan, &flows, &ports, &no_flood))
+                let found = match &node.bridge {
+                    BridgeSetup::Owned => {
+                        divergence(&plan, &flows, &ports, &node.ovs.switch.read(no_flood_ofports))
+                    }
+                    BridgeSetup::Shared(controller) => {
+                        shared_divergence(&plan, controller, &flows, &ports, &mirrors)
+                    }
+                };
+                (node.name.clone(), found)
             })
             .collect()
     }
@@ -336,10 +387,15 @@ impl World {
         self.nodes
             .iter()
             .flat_map(|node| {
-                let plan = expected_plan(&node.name, &objects, &node.ovs.switch_ports());
-                packet_check::check(&node.ovs, &plan, &traffic_controls)
-                    .into_iter()
-                    .map(move |problem| format!("{}: {problem}", node.name))
+                let (ports, mirrors) = (node.ovs.switch_ports(), node.ovs.switch_mirrors());
+                let plan = expected_plan(&node.name, &objects, node.bridge.mode(), &ports, &mirrors);
+                let problems = match &node.bridge {
+                    BridgeSetup::Owned => packet_check::check(&node.ovs, &plan, &traffic_controls),
+                    BridgeSetup::Shared(controller) => {
+                        mirror_check::check(&node.ovs, &plan, &traffic_controls, controller)
+                    }
+                };
+                problems.into_iter().map(move |problem| format!("{}: {problem}", node.name))
             })
             .collect()
     }

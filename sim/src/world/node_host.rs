@@ -56,12 +56,11 @@ impl Connector for TurmoilConnector {
 }
 
 /// The agent's state on virtual time (the API server's epoch plus the
-/// simulation's elapsed time, to the nanosecond). The simulated switch
-/// runs the agent's own pipeline (its packet engine has no `Mirror` rows).
-pub fn agent_state(node: &str) -> Arc<AgentState> {
+/// simulation's elapsed time, to the nanosecond), for a bridge in `mode`.
+pub fn agent_state(node: &str, mode: BridgeMode) -> Arc<AgentState> {
     AgentState::with_clock(
         node,
-        BridgeMode::Owned,
+        mode,
         Arc::new(|| {
             let elapsed = turmoil::sim_elapsed().unwrap_or_default();
             let nanos = i128::from(EPOCH) * 1_000_000_000 + i128::try_from(elapsed.as_nanos()).unwrap_or(0);

@@ -32,18 +32,18 @@ use super::wire::Delivery;
 
 /// What acts on a packet.
 #[derive(Clone, Debug)]
-struct Acting {
-    traffic_control: String,
-    action: Action,
-    target: String,
-    return_port: Option<String>,
+pub(super) struct Acting {
+    pub traffic_control: String,
+    pub action: Action,
+    pub target: String,
+    pub return_port: Option<String>,
 }
 
 /// A local Pod with a port.
-struct LocalPod {
-    pod: PodRef,
-    port: String,
-    endpoint: Endpoint,
+pub(super) struct LocalPod {
+    pub pod: PodRef,
+    pub port: String,
+    pub endpoint: Endpoint,
 }
 
 /// Sends the fixtures between every pair of `ovs`'s Pods; returns every
@@ -117,7 +117,7 @@ fn check_one(
 
 /// The copies per port must be exactly `wanted`, each carrying `frame`
 /// unchanged (a tunnel's inside its encapsulation).
-fn expect(
+pub(super) fn expect(
     sent: &[Delivery],
     frame: &[u8],
     wanted: &BTreeMap<String, usize>,
@@ -146,7 +146,10 @@ fn expect(
 }
 
 /// Each controlled Pod's acting TrafficControl and its direction.
-fn controlling(plan: &Plan, traffic_controls: &[TrafficControl]) -> BTreeMap<PodRef, (Acting, Direction)> {
+pub(super) fn controlling(
+    plan: &Plan,
+    traffic_controls: &[TrafficControl],
+) -> BTreeMap<PodRef, (Acting, Direction)> {
     let specs: BTreeMap<&str, &TrafficControl> =
         traffic_controls.iter().map(|tc| (tc.metadata.name.as_deref().unwrap_or_default(), tc)).collect();
     plan.effective
@@ -168,7 +171,7 @@ fn controlling(plan: &Plan, traffic_controls: &[TrafficControl]) -> BTreeMap<Pod
         .collect()
 }
 
-fn local_pods(ports: &[SwitchPort]) -> Vec<LocalPod> {
+pub(super) fn local_pods(ports: &[SwitchPort]) -> Vec<LocalPod> {
     ports
         .iter()
         .filter(|p| p.usable_ofport().is_some())
