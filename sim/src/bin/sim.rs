@@ -28,7 +28,8 @@ struct Args {
     /// Play only this seed (logs go to stderr; RUST_LOG filters them).
     #[arg(long)]
     seed: Option<u64>,
-    /// Only this scenario: examples, matrix or churn.
+    /// Only this scenario: examples, matrix, churn, shared-examples or
+    /// shared-churn.
     #[arg(long)]
     scenario: Option<String>,
     /// Run the agent with its ports deleted before their flows (a

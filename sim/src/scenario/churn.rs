@@ -14,6 +14,7 @@ use super::Script;
 use super::manifests::{self, ACTIONS, COLLECTOR, DIRECTIONS, TrafficControlSpec};
 use super::rng::Rng;
 use super::step::{Fault, Step};
+use crate::world::cluster::BridgeSetup;
 
 /// Steps after the initial cluster.
 const STEPS: usize = 24;
@@ -82,7 +83,7 @@ pub fn generate(seed: u64) -> Script {
             model.steps.push(Step::Wait(wait));
         }
     }
-    Script { nodes, devices: vec![DEVICE], steps: model.steps }
+    Script { nodes, devices: vec![DEVICE], steps: model.steps, bridge: BridgeSetup::Owned }
 }
 
 impl Model {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::Script;
 use super::rng::Rng;
 use super::step::{Fault, Step};
+use crate::world::cluster::BridgeSetup;
 
 const NAMESPACES: &str = include_str!("../../../fixtures/cluster/namespaces.yaml");
 const PODS: &str = include_str!("../../../fixtures/cluster/pods.yaml");
@@ -43,5 +44,5 @@ pub fn generate(seed: u64) -> Script {
         }
         steps.push(Step::Converge);
     }
-    Script { nodes: 2, devices: vec![], steps }
+    Script { nodes: 2, devices: vec![], steps, bridge: BridgeSetup::Owned }
 }

@@ -9,6 +9,7 @@ use super::Script;
 use super::manifests::{self, ACTIONS, DIRECTIONS, TrafficControlSpec};
 use super::rng::Rng;
 use super::step::Step;
+use crate::world::cluster::BridgeSetup;
 
 /// The matrix in the order seed `seed` plays it.
 pub fn generate(seed: u64) -> Script {
@@ -41,7 +42,7 @@ pub fn generate(seed: u64) -> Script {
         steps.push(Step::Converge);
     }
     steps.push(Step::DeleteTrafficControl { name: "matrix".into() });
-    Script { nodes: 1, devices: vec!["eth1"], steps }
+    Script { nodes: 1, devices: vec!["eth1"], steps, bridge: BridgeSetup::Owned }
 }
 
 #[cfg(test)]

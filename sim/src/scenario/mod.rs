@@ -6,13 +6,16 @@
 //! - [`examples`]: the seed's three examples, then faults;
 //! - [`matrix`]: every port kind × action × direction on one
 //!   TrafficControl, replaced in place;
-//! - [`churn`]: random Pods, labels, Namespaces, TrafficControls and faults.
+//! - [`churn`]: random Pods, labels, Namespaces, TrafficControls and faults;
+//! - [`shared`]: the examples and churn on bridges a CNI's controller
+//!   shares with the agent.
 
 pub mod churn;
 pub mod examples;
 pub mod manifests;
 pub mod matrix;
 pub mod rng;
+pub mod shared;
 pub mod step;
 
 use std::fmt;
@@ -21,7 +24,7 @@ use std::time::Duration;
 use actors::agent::reconciler::Tuning;
 use devcluster::apiserver::audit::AuditRecord;
 
-use crate::world::cluster::{World, WorldError};
+use crate::world::cluster::{BridgeSetup, World, WorldError};
 pub use step::{Fault, Step};
 
 /// How long the world may take to converge after the last step.
@@ -36,11 +39,21 @@ pub enum Scenario {
     Matrix,
     /// [`churn`].
     Churn,
+    /// [`shared::examples`].
+    SharedExamples,
+    /// [`shared::churn`].
+    SharedChurn,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 3] = [Scenario::Examples, Scenario::Matrix, Scenario::Churn];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Examples,
+        Scenario::Matrix,
+        Scenario::Churn,
+        Scenario::SharedExamples,
+        Scenario::SharedChurn,
+    ];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -48,6 +61,8 @@ impl Scenario {
             Scenario::Examples => "examples",
             Scenario::Matrix => "matrix",
             Scenario::Churn => "churn",
+            Scenario::SharedExamples => "shared-examples",
+            Scenario::SharedChurn => "shared-churn",
         }
     }
 
@@ -62,6 +77,8 @@ impl Scenario {
             Scenario::Examples => examples::generate(seed),
             Scenario::Matrix => matrix::generate(seed),
             Scenario::Churn => churn::generate(seed),
+            Scenario::SharedExamples => shared::examples(seed),
+            Scenario::SharedChurn => shared::churn(seed),
         }
     }
 }
@@ -75,6 +92,8 @@ pub struct Script {
     pub devices: Vec<&'static str>,
     /// The steps.
     pub steps: Vec<Step>,
+    /// How every node's bridge is run.
+    pub bridge: BridgeSetup,
 }
 
 /// A run that held every invariant.
@@ -130,8 +149,12 @@ impl fmt::Display for Failure {
 /// The line a run starts with: the seed and every setting it implies.
 pub fn seed_line(scenario: Scenario, seed: u64, script: &Script) -> String {
     let faults = script.steps.iter().filter(|s| matches!(s, Step::Fault(_))).count();
+    let bridge = match &script.bridge {
+        BridgeSetup::Owned => "owned".to_owned(),
+        BridgeSetup::Shared(controller) => format!("shared controller-mirrors={}", controller.mirrors),
+    };
     format!(
-        "SEED={seed} scenario={} nodes={} steps={} faults={faults} {}",
+        "SEED={seed} scenario={} nodes={} steps={} faults={faults} bridge={bridge} {}",
         scenario.name(),
         script.nodes,
         script.steps.len(),
@@ -148,7 +171,8 @@ pub fn run(scenario: Scenario, seed: u64, tuning: Tuning) -> Result<Outcome, Box
     let script = scenario.generate(seed);
     let fail =
         |script: &Script, at, error| Box::new(Failure { scenario, seed, script: script.clone(), at, error });
-    let mut world = World::with_tuning(seed, script.nodes, tuning).map_err(|e| fail(&script, Some(0), e))?;
+    let mut world =
+        World::build(seed, script.nodes, tuning, &script.bridge).map_err(|e| fail(&script, Some(0), e))?;
     for node in &world.nodes {
         for device in &script.devices {
             node.ovs.add_device(device);

@@ -51,6 +51,8 @@ pub enum Step {
         /// Its name.
         name: String,
     },
+    /// `kubectl delete tc --all`: whatever TrafficControls exist then.
+    DeleteEveryTrafficControl,
     /// A fault.
     Fault(Fault),
     /// Time passes.
@@ -70,6 +72,12 @@ impl Step {
             Step::Apply { manifest, .. } => world.apply(manifest),
             Step::DeletePod { namespace, name } => world.delete(&PODS, Some(namespace), name),
             Step::DeleteTrafficControl { name } => world.delete(&TRAFFIC_CONTROLS, None, name),
+            Step::DeleteEveryTrafficControl => {
+                for name in world.traffic_control_names() {
+                    world.delete(&TRAFFIC_CONTROLS, None, &name)?;
+                }
+                Ok(())
+            }
             Step::Fault(fault) => {
                 inject(world, fault);
                 Ok(())
@@ -142,6 +150,7 @@ impl fmt::Display for Step {
             Step::Apply { what, .. } => write!(f, "apply {what}"),
             Step::DeletePod { namespace, name } => write!(f, "delete pod {namespace}/{name}"),
             Step::DeleteTrafficControl { name } => write!(f, "delete tc/{name}"),
+            Step::DeleteEveryTrafficControl => f.write_str("delete every tc"),
             Step::Fault(fault) => write!(f, "fault: {fault}"),
             Step::Wait(duration) => write!(f, "wait {duration:?}"),
             Step::Converge => f.write_str("converge"),
