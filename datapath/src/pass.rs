@@ -105,8 +105,16 @@ pub enum Configured {
     /// A device someone else attached, used by a TrafficControl: out of
     /// floods; otherwise as its owner left it.
     Adopted,
-    /// The agent's own port on a shared bridge: up (OVS never floods into
-    /// a mirror's output port, so no-flood is not needed).
+    /// The agent's own port on a shared bridge: up, and out of floods.
+    /// OVS never floods into a mirror's output port; the no-flood is for
+    /// the port_mod's side effect: a change of a port's no-flood bit makes
+    /// ovs-vswitchd translate its cached datapath flows again, and OVS 3.1
+    /// can cache a flow translated before a new tunnel mirror could send,
+    /// without the copy, for as long as its traffic never pauses (seen in
+    /// the OVN test under load: no copy at all until a revalidation).
+    /// Being up alone does not make it translate again. The setting is
+    /// sent once the port has an ofport, which ovs-vswitchd writes after
+    /// it has configured the port and the mirror.
     MirrorOutput,
 }
 
@@ -463,7 +471,7 @@ fn port_settings(cluster: &Cluster, plan: &Plan, switch: &SwitchState) -> Settin
                 settings.before_flows.push(set(PortSetting::NoFlood));
                 settings.after_flows.push(set(PortSetting::Up));
             }
-            Configured::MirrorOutput => settings.after_flows.push(set(PortSetting::Up)),
+            Configured::MirrorOutput => settings.after_flows.push(set(PortSetting::NoFloodAndUp)),
         }
     }
     let present: BTreeMap<&str, u32> =

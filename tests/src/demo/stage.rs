@@ -94,12 +94,6 @@ impl Stage {
         }
         if let Target::Collector = self.target {
             world.collector.resolve(world.ovs);
-            if world.shared {
-                // OVS 3.1's userspace datapath can keep a flow translated
-                // before a new tunnel mirror could send, without the copy
-                // (docs/deploy.md, "Known issues"); new flows get it.
-                world.ovs.appctl(&["revalidator/purge"]);
-            }
         }
         let capture = match self.target {
             Target::Collector => Capture::inbound(&world.collector.netns, INTERFACE, "udp or proto gre"),
