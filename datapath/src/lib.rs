@@ -10,6 +10,8 @@
 //!   the generated CRD so the schema and the checks never drift apart.
 //! - [`validate`]: every problem of one TrafficControl, as errors and
 //!   warnings that name the object, the field and the rule.
+//! - [`guard_rails`]: what a TrafficControl port must never be (a piece of
+//!   the node's own networking) and where a tunnel must never lead.
 //! - [`cluster`]: the planner's view of Kubernetes (Pods, Namespaces).
 //! - [`cni`]: which Pod a bridge port belongs to, by the keys each CNI
 //!   (Antrea, OVN-Kubernetes, Kube-OVN, ovs-cni) writes in OVSDB.
@@ -45,6 +47,7 @@ pub mod cni;
 pub mod encap;
 pub mod flow_diff;
 pub mod flows;
+pub mod guard_rails;
 pub mod manifest;
 pub mod naming;
 pub mod offline;

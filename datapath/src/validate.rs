@@ -303,6 +303,14 @@ fn check_port_fields(port: &serde_json::Map<String, Value>, path: &FieldPath, ou
             out.push(error_at(path.field(kind).field("name"), rule));
         }
     }
+    for kind in ["vxlan", "geneve", "gre", "erspan"] {
+        let remote = port.get(kind).and_then(|p| p.get("remoteIP")).and_then(Value::as_str);
+        if let Some(Err(rule)) =
+            remote.and_then(|text| text.parse().ok()).map(crate::guard_rails::check_remote_ip)
+        {
+            out.push(error_at(path.field(kind).field("remoteIP"), rule));
+        }
+    }
     if let Some(erspan) = port.get("erspan").and_then(Value::as_object) {
         let erspan_path = path.field("erspan");
         let version = erspan.get("version").and_then(Value::as_u64);

@@ -48,6 +48,25 @@ fn the_guides_example_is_valid() {
 }
 
 #[test]
+fn a_tunnel_to_loopback_unspecified_multicast_or_broadcast_is_refused_offline() {
+    for (ip, kind) in [
+        ("127.0.0.1", "a loopback address"),
+        ("0.0.0.0", "the unspecified address"),
+        ("224.0.0.9", "a multicast address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("::1", "a loopback address"),
+    ] {
+        let object = with(&[("/spec/targetPort/vxlan/remoteIP", Some(Value::String(ip.to_owned())))]);
+        assert_eq!(
+            lines(&object),
+            [format!(
+                "tc/mirror-web-app: spec.targetPort.vxlan.remoteIP: {ip} is {kind}: a tunnel must lead to another host (the collector's address)"
+            )]
+        );
+    }
+}
+
+#[test]
 fn an_out_of_range_vni_is_named_with_object_field_and_rule() {
     let object = with(&[("/spec/targetPort/vxlan/vni", json("16777216"))]);
     assert_eq!(lines(&object), ["tc/mirror-web-app: spec.targetPort.vxlan.vni: 16777216 is above 16777215"]);
