@@ -66,6 +66,10 @@ pub struct AgentConfig {
     pub kubeconfig: Option<PathBuf>,
     /// This node's name.
     pub node_name: String,
+    /// `trafficControl.hostNetns`: the network namespace whose addresses
+    /// and routes are the node's, when it is not the agent's own (a test
+    /// whose switch runs in a namespace of its own).
+    pub host_netns: Option<PathBuf>,
 }
 
 /// What the command line and environment say (they win over the file).
@@ -170,7 +174,10 @@ impl AgentConfig {
                 fields.invalid("node name", &format!("{node_name:?} is not a valid Kubernetes node name"))
             );
         }
+        let host_netns =
+            fields.string(&["trafficControl", "hostNetns"])?.filter(|p| !p.is_empty()).map(PathBuf::from);
         Ok(AgentConfig {
+            host_netns,
             traffic_control_enabled,
             bridge,
             bridge_mode,

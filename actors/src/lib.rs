@@ -21,6 +21,7 @@
 pub mod agent;
 pub mod config;
 pub mod errors;
+pub mod host_network;
 pub mod openflow_connection;
 pub mod operations;
 pub mod ovsdb_connection;

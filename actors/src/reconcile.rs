@@ -93,11 +93,16 @@ impl Observed {
     pub fn saw(&mut self, view: BridgeView) {
         self.switch.ports = view.ports;
         self.switch.mirrors = view.mirrors;
+        self.switch.host.other_bridge_ports = view.other_bridge_ports;
     }
 
     /// The ports and mirrors as last seen.
     pub fn bridge(&self) -> BridgeView {
-        BridgeView { ports: self.switch.ports.clone(), mirrors: self.switch.mirrors.clone() }
+        BridgeView {
+            ports: self.switch.ports.clone(),
+            mirrors: self.switch.mirrors.clone(),
+            other_bridge_ports: self.switch.host.other_bridge_ports.clone(),
+        }
     }
 }
 

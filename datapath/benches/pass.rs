@@ -74,6 +74,7 @@ fn bench_pass(c: &mut Criterion) {
         mirrors: Vec::new(),
         flows: HeldFlows::Installed(Arc::from(first.plan.flows.as_slice())),
         port_settings: first.port_settings.clone(),
+        host: Default::default(),
     };
     let mirror = Cookie::traffic_control("bench");
     let without_mirror: Vec<_> = first.plan.flows.iter().filter(|f| f.cookie != mirror).cloned().collect();

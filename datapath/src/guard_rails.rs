@@ -49,6 +49,13 @@ pub struct HostNetwork {
 }
 
 impl HostNetwork {
+    /// Nothing known of the node: no rule of this kind refuses anything.
+    pub const EMPTY: HostNetwork = HostNetwork {
+        addresses: BTreeMap::new(),
+        default_route_devices: BTreeSet::new(),
+        other_bridge_ports: BTreeMap::new(),
+    };
+
     /// Why device `name` must not become a TrafficControl port, if it
     /// must not: it carries the node's addresses or default route
     /// (attached to the bridge, it would stop carrying them), or it is

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use crate::flow_diff::{self, FlowChanges};
 use crate::flows::{Cookie, Flow};
+use crate::guard_rails::HostNetwork;
 use crate::openflow::flow_mod::FlowDesc;
 use crate::plan::{Bridge, BridgeMode, Cluster, Plan, PlannedMirror, planned_ports};
 use crate::port_diff;
@@ -55,6 +56,10 @@ pub struct SwitchState {
     pub flows: HeldFlows,
     /// The port settings the switch was given since ovs-vswitchd started.
     pub port_settings: PortSettings,
+    /// The node's networking around the switch (its devices' addresses
+    /// and default routes, the other bridges' ports), which no
+    /// TrafficControl port may take.
+    pub host: HostNetwork,
 }
 
 /// The agent's flows a switch holds: as a dump showed them, or as the
@@ -293,7 +298,9 @@ impl Pass {
 /// Decides one pass; see the module documentation.
 pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
-    let needed = planned_ports(cluster, &switch.ports, switch.mode);
+    let foreign_mirrors = switch.mirrors.iter().filter(|m| !m.is_agents()).count();
+    let bridge = Bridge { mode: switch.mode, foreign_mirrors, host: switch.host.clone() };
+    let needed = planned_ports(cluster, &switch.ports, &bridge);
     // Only flows name ofports: on a shared bridge a new port takes what
     // OVS gives (a CNI may ask for numbers of its own) and nothing waits.
     let owned = switch.mode == BridgeMode::Owned;
@@ -307,8 +314,7 @@ pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
         assumed_ports.extend(created);
         assumed_ports.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let foreign_mirrors = switch.mirrors.iter().filter(|m| !m.is_agents()).count();
-    let plan = crate::plan::plan(cluster, &assumed_ports, &Bridge { mode: switch.mode, foreign_mirrors });
+    let plan = crate::plan::plan(cluster, &assumed_ports, &bridge);
     let ports = port_diff::diff(&plan.ports, &switch.ports);
 
     let mut operations = Vec::new();

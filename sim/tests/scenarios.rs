@@ -95,7 +95,7 @@ fn an_agent_that_deletes_ports_before_their_flows_is_caught() {
     let buggy = Tuning { port_deletion: PortDeletion::BeforeFlowsDeliberateBug, ..Tuning::default() };
     let mut caught = Vec::new();
     for seed in 0..10 {
-        if let Err(failure) = scenario::run(Scenario::Churn, seed, buggy) {
+        if let Err(failure) = scenario::run(Scenario::Churn, seed, buggy.clone()) {
             let WorldError::Violated(what) = &failure.error else {
                 panic!("seed {seed} failed otherwise: {failure}");
             };

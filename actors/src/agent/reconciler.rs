@@ -33,6 +33,7 @@ use super::messages::{
 use super::metrics::gauge;
 use super::state::{AgentState, Realized};
 use crate::errors::Chain;
+use crate::host_network::HostNetworkSource;
 pub use crate::reconcile::PortDeletion;
 use crate::reconcile::{Applied, Epoch, Observed, PassReport, ReconcileError, SwitchAccess, reconcile};
 
@@ -52,7 +53,7 @@ pub struct Managers {
 }
 
 /// How the reconciler paces and orders its passes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Tuning {
     /// Extra wait from the first change to the pass that takes it.
     pub debounce: Duration,
@@ -62,6 +63,9 @@ pub struct Tuning {
     pub retry_max: Duration,
     /// When a pass deletes the ports it no longer needs.
     pub port_deletion: PortDeletion,
+    /// Where each pass reads the node's addresses and default routes
+    /// from (the guard rails refuse devices that carry them).
+    pub host_network: HostNetworkSource,
 }
 
 impl Default for Tuning {
@@ -71,6 +75,7 @@ impl Default for Tuning {
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             port_deletion: PortDeletion::AfterFlows,
+            host_network: HostNetworkSource::Off,
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct Reconciler {
     observed: Option<Observed>,
     /// The switch came back while a pass ran: forget it after the pass.
     switch_returned: bool,
+    /// The last read of the node's network failed (and was logged).
+    host_network_failed: bool,
     /// The plan of the last completed pass.
     last_plan: Option<Arc<Plan>>,
     /// The bridge as the port manager's watch last reported it.
@@ -179,6 +186,7 @@ impl Reconciler {
             tuning,
             observed: Some(Observed::new(mode)),
             switch_returned: false,
+            host_network_failed: false,
             last_plan: None,
             reported: None,
             dirty: false,
@@ -203,12 +211,32 @@ impl Reconciler {
         }));
     }
 
+    /// The node's addresses and default routes as the kernel has them
+    /// now; on failure the last ones read are kept, and said once.
+    fn read_host_network(&mut self, observed: &mut Observed) {
+        match self.tuning.host_network.read() {
+            None => {}
+            Some(Ok(read)) => {
+                observed.switch.host.addresses = read.addresses;
+                observed.switch.host.default_route_devices = read.default_route_devices;
+                self.host_network_failed = false;
+            }
+            Some(Err(error)) => {
+                if !self.host_network_failed {
+                    tracing::warn!(error = %Chain(&error), "cannot read the node's addresses; the guard rails keep the last ones read");
+                }
+                self.host_network_failed = true;
+            }
+        }
+    }
+
     fn start_pass(&mut self, ctx: &mut Context<Self>) {
         let synced = self.synced.pods && self.synced.namespaces && self.synced.traffic_controls;
         if self.running || !self.dirty || !synced {
             return;
         }
         let Some(mut observed) = self.observed.take() else { return };
+        self.read_host_network(&mut observed);
         // Ports the watch reported since the last pass must be read anew
         // (through an OVSDB round trip); otherwise the last pass's are
         // still the bridge's, and the pass skips that round trip.

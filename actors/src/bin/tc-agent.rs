@@ -13,6 +13,7 @@ use actors::agent::reconciler::Tuning;
 use actors::agent::state::AgentState;
 use actors::agent::{http, owned_bridge, runner};
 use actors::config::{AgentConfig, Overrides};
+use actors::host_network::HostNetworkSource;
 use anyhow::{Context, Result};
 use clap::Parser;
 use datapath::plan::BridgeMode;
@@ -116,8 +117,7 @@ async fn run(config: AgentConfig, listen: &str) -> Result<(), Failure> {
             stopped = wait_for_signal() => return stopped.map_err(Failure::Runtime),
         }
     }
-    let agent =
-        runner::start(connector, config.bridge.clone(), state.clone(), Some(client), Tuning::default());
+    let agent = runner::start(connector, config.bridge.clone(), state.clone(), Some(client), tuning(&config));
     actix_rt::spawn(http::serve(listener, state, Some(agent.readers)));
     wait_for_signal().await.map_err(Failure::Runtime)?;
     // Flows and ports stay: a restarted agent finds them in place and
@@ -149,4 +149,11 @@ async fn wait_for_signal() -> Result<()> {
         result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
     }
     Ok(())
+}
+
+/// The agent's timing, and where it reads the node's network from: its
+/// own namespace unless the configuration names another.
+fn tuning(config: &AgentConfig) -> Tuning {
+    let host_network = config.host_netns.clone().map_or(HostNetworkSource::Own, HostNetworkSource::Netns);
+    Tuning { host_network, ..Tuning::default() }
 }

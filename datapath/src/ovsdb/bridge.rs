@@ -143,18 +143,39 @@ fn interface_view(row: &Row) -> SwitchPort {
     }
 }
 
-/// What the agent reads of a bridge: its ports and its `Mirror` rows.
+/// What the agent reads of a bridge: its ports and its `Mirror` rows,
+/// and which ports the switch's other bridges hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BridgeView {
     /// The ports (see [`switch_ports`]).
     pub ports: Vec<SwitchPort>,
     /// The mirrors (see [`switch_mirrors`]).
     pub mirrors: Vec<SwitchMirror>,
+    /// Ports of the other bridges, with their bridge (see
+    /// [`other_bridge_ports`]).
+    pub other_bridge_ports: BTreeMap<String, String>,
 }
 
 /// `bridge`'s ports and mirrors, as the replica has them.
 pub fn view(replica: &Replica, bridge: &str) -> BridgeView {
-    BridgeView { ports: switch_ports(replica, bridge), mirrors: switch_mirrors(replica, bridge) }
+    BridgeView {
+        ports: switch_ports(replica, bridge),
+        mirrors: switch_mirrors(replica, bridge),
+        other_bridge_ports: other_bridge_ports(replica, bridge),
+    }
+}
+
+/// The ports of every bridge but `bridge`, with the bridge that holds
+/// each: a device one of them holds must not be attached to `bridge`.
+pub fn other_bridge_ports(replica: &Replica, bridge: &str) -> BTreeMap<String, String> {
+    replica
+        .rows("Bridge")
+        .filter_map(|(_, row)| Some((row.get("name")?.as_str()?, row)))
+        .filter(|(name, _)| *name != bridge)
+        .flat_map(|(name, row)| {
+            port_names(replica, row.get("ports")).into_iter().map(move |port| (port, name.to_owned()))
+        })
+        .collect()
 }
 
 /// The bridge's row, by uuid.

@@ -109,6 +109,7 @@ fn after(switch: &SwitchState, pass: &Pass) -> SwitchState {
         mirrors: mirrors_after(switch, pass),
         flows: HeldFlows::Installed(Arc::from(pass.plan.flows.as_slice())),
         port_settings: pass.port_settings.clone(),
+        host: switch.host.clone(),
     }
 }
 
@@ -573,4 +574,67 @@ fn a_bridge_that_becomes_shared_loses_the_agents_flows_and_mirrors_replace_them(
     let kinds = kinds(&pass);
     assert!(kinds.iter().any(|k| k.starts_with("mirror tc-tap0")), "{kinds:?}");
     assert!(kinds.contains(&"flows +0 ~0 -16".to_owned()), "{kinds:?}");
+}
+
+/// The guard rails in a pass: a TrafficControl whose port would take a
+/// piece of the node's networking fails with the rule, makes nothing, and
+/// the others go on.
+#[test]
+fn a_port_of_the_nodes_networking_is_refused_and_the_other_traffic_controls_go_on() {
+    let vxlan_to = |ip: &str| {
+        Port::Vxlan(crate::api::UdpTunnel {
+            remote_ip: ip.parse().unwrap(),
+            destination_port: None,
+            vni: None,
+        })
+    };
+    let cluster = cluster(vec![
+        mirror("uplink", "web", device("eth0")),
+        mirror("default-route", "web", device("eth1")),
+        mirror("other-bridge", "web", device("phy0")),
+        mirror("patch", "web", device("patch-ex")),
+        mirror("to-itself", "web", vxlan_to("10.0.0.5")),
+        mirror("ids", "client", device("ids0")),
+    ]);
+    let mut switch = fresh_switch(&cluster);
+    switch.host.addresses.insert("eth0".into(), ["10.0.0.5".parse().unwrap()].into());
+    switch.host.default_route_devices.insert("eth1".into());
+    switch.host.other_bridge_ports.insert("phy0".into(), "br-phy".into());
+    switch.ports.push(SwitchPort {
+        name: "patch-ex".into(),
+        ofport: Some(40),
+        interface_type: "patch".into(),
+        ..SwitchPort::default()
+    });
+    switch.ports.push(SwitchPort { name: "ids0".into(), ofport: Some(41), ..SwitchPort::default() });
+    let pass = pass(&cluster, &switch);
+    let reason = |name: &str| match &pass.plan.traffic_controls[name].progress {
+        crate::plan::Progress::Failed(reason) => reason.clone(),
+        other => format!("not failed: {other:?}"),
+    };
+    assert_eq!(
+        reason("uplink"),
+        "device eth0 carries the node's address 10.0.0.5: attached to the bridge it would cut the node off"
+    );
+    assert_eq!(
+        reason("default-route"),
+        "device eth1 carries the node's default route: attached to the bridge it would cut the node off"
+    );
+    assert_eq!(reason("other-bridge"), "port phy0 is already attached to bridge br-phy");
+    assert!(reason("patch").starts_with("port patch-ex is a patch port"), "{}", reason("patch"));
+    assert_eq!(
+        reason("to-itself"),
+        "remoteIP 10.0.0.5 is an address of this node (device eth0): a tunnel must lead to another host"
+    );
+    // Nothing is created for them; the plain device someone attached for
+    // an IDS is adopted as before.
+    assert!(
+        pass.created().all(|p| p.config.name != "eth0" && p.config.interface_type != crate::ports::InterfaceType::Vxlan)
+    );
+    assert_eq!(pass.plan.traffic_controls["ids"].progress, crate::plan::Progress::Realized);
+    assert!(
+        pass.plan.ports.contains_key("ids0") && pass.plan.ports.len() == 1,
+        "{:?}",
+        pass.plan.ports.keys()
+    );
 }

@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::api::TrafficControl;
 use crate::cluster::{NamespaceInfo, PodInfo, PodRef, PodSet};
 use crate::flows::Flow;
+use crate::guard_rails::HostNetwork;
 use crate::ports::{PortConfig, SwitchPort};
 
 pub use mirrors::mirror_name;
@@ -99,20 +100,27 @@ impl BridgeMode {
 }
 
 /// What the planner needs to know of the bridge besides its ports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bridge {
     /// How TrafficControls are realized on it.
     pub mode: BridgeMode,
     /// `Mirror` rows on it that are not the agent's (OVS allows
     /// [`MAX_MIRRORS`] per bridge, theirs and ours together).
     pub foreign_mirrors: usize,
+    /// The node's networking around the bridge, which no TrafficControl
+    /// port may take (`crate::guard_rails`).
+    pub host: HostNetwork,
 }
 
 impl Bridge {
-    /// An owned bridge.
-    pub const OWNED: Bridge = Bridge { mode: BridgeMode::Owned, foreign_mirrors: 0 };
-    /// A shared bridge with no other mirrors.
-    pub const SHARED: Bridge = Bridge { mode: BridgeMode::Shared, foreign_mirrors: 0 };
+    /// An owned bridge on a node whose networking is not known.
+    pub const OWNED: Bridge = Bridge::owned_by(BridgeMode::Owned);
+    /// A shared bridge with no other mirrors, on such a node.
+    pub const SHARED: Bridge = Bridge::owned_by(BridgeMode::Shared);
+
+    const fn owned_by(mode: BridgeMode) -> Bridge {
+        Bridge { mode, foreign_mirrors: 0, host: HostNetwork::EMPTY }
+    }
 }
 
 /// How many `Mirror` rows OVS allows on one bridge (`MAX_MIRRORS`).
@@ -314,17 +322,17 @@ pub struct Conflict {
 pub fn planned_ports(
     cluster: &Cluster,
     switch_ports: &[SwitchPort],
-    mode: BridgeMode,
+    bridge: &Bridge,
 ) -> BTreeMap<String, PlannedPort> {
     let ordered = order::precedence(&cluster.traffic_controls);
-    port_plan::plan_ports(&ordered, switch_ports, mode).ports
+    port_plan::plan_ports(&ordered, switch_ports, bridge).ports
 }
 
 /// Plans everything for `cluster` on `bridge` with `switch_ports`; see
 /// the module documentation.
 pub fn plan(cluster: &Cluster, switch_ports: &[SwitchPort], bridge: &Bridge) -> Plan {
     let ordered = order::precedence(&cluster.traffic_controls);
-    let mut ports = port_plan::plan_ports(&ordered, switch_ports, bridge.mode);
+    let mut ports = port_plan::plan_ports(&ordered, switch_ports, bridge);
     let selection = selection::select(cluster, &ordered, &ports.failed);
     let pod_ports = pod_ports::pod_ports(cluster, switch_ports);
     let universe_ports: Vec<&[pod_ports::PodPort]> =

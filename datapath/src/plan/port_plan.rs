@@ -1,15 +1,17 @@
 //! The ports the TrafficControls need. TrafficControls with equal port
 //! parameters share one port. A TrafficControl whose port name is already
 //! taken (by an older TrafficControl's different port, a Pod's port or the
-//! bridge's own port) fails on this node, and gets no ports at all; so
+//! bridge's own port) or that is a piece of the node's own networking
+//! (`crate::guard_rails`) fails on this node, and gets no ports at all; so
 //! does a Redirect on a shared bridge (it needs the agent's pipeline), and
 //! there a Mirror's return port is not created (nothing would use it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{BridgeMode, PlannedPort, PortRole};
+use super::{Bridge, BridgeMode, PlannedPort, PortRole};
 use crate::api::{Action, TrafficControl};
-use crate::ports::{OFPP_LOCAL, PortConfig, SwitchPort};
+use crate::guard_rails::{HostNetwork, node_networking_port};
+use crate::ports::{InterfaceType, OFPP_LOCAL, PortConfig, SwitchPort};
 
 /// The port names of one TrafficControl.
 pub(super) struct PortNames {
@@ -31,8 +33,9 @@ pub const REDIRECT_ON_SHARED: &str = "Redirect needs the agent's own OpenFlow pi
 pub(super) fn plan_ports(
     ordered: &[&TrafficControl],
     switch_ports: &[SwitchPort],
-    mode: BridgeMode,
+    bridge: &Bridge,
 ) -> PortPlan {
+    let mode = bridge.mode;
     let on_switch: HashMap<&str, &SwitchPort> = switch_ports.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut plan = PortPlan { ports: BTreeMap::new(), names: HashMap::new(), failed: BTreeMap::new() };
     for tc in ordered {
@@ -49,8 +52,9 @@ pub(super) fn plan_ports(
         );
         let shared_redirect = (mode == BridgeMode::Shared && tc.spec.action == Action::Redirect)
             .then(|| REDIRECT_ON_SHARED.to_owned());
-        let refusal = shared_redirect
-            .or_else(|| wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch)));
+        let refusal = shared_redirect.or_else(|| {
+            wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch, &bridge.host))
+        });
         if let Some(reason) = refusal {
             plan.failed.insert(name, reason);
             continue;
@@ -78,7 +82,11 @@ fn refusal(
     config: &PortConfig,
     planned: &BTreeMap<String, PlannedPort>,
     on_switch: &HashMap<&str, &SwitchPort>,
+    host: &HostNetwork,
 ) -> Option<String> {
+    if let Some(reason) = host_refusal(config, host) {
+        return Some(reason);
+    }
     if let Some(other) = planned.get(&config.name)
         && other.config != *config
     {
@@ -102,5 +110,19 @@ fn refusal(
     if existing.ofport == Some(OFPP_LOCAL) {
         return Some(format!("port {} is the bridge's own port", config.name));
     }
-    None
+    node_networking_port(existing)
+}
+
+/// Why `config` would take a piece of the node's networking: a device
+/// with the node's addresses or default route, another bridge's port, a
+/// tunnel to the node itself.
+fn host_refusal(config: &PortConfig, host: &HostNetwork) -> Option<String> {
+    if config.interface_type == InterfaceType::System {
+        return host.device_refusal(&config.name);
+    }
+    if let Some(bridge) = host.other_bridge_ports.get(&config.name) {
+        return Some(format!("port {} is already attached to bridge {bridge}", config.name));
+    }
+    let remote = config.options.get("remote_ip").and_then(|ip| ip.parse().ok())?;
+    host.remote_ip_refusal(remote)
 }

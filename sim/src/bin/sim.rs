@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         let mut virtual_secs = 0.0;
         let total = seeds.end - seeds.start;
         for (done, seed) in seeds.clone().enumerate() {
-            match scenario::run(scenario, seed, tuning) {
+            match scenario::run(scenario, seed, tuning.clone()) {
                 Ok(outcome) => virtual_secs += outcome.virtual_time.as_secs_f64(),
                 Err(failure) => {
                     eprintln!("\n{failure}\n");

@@ -169,7 +169,7 @@ impl World {
                 api_host: API_HOST.to_owned(),
                 ovs_host: ovs_host.clone(),
                 bridge: BRIDGE.to_owned(),
-                tuning,
+                tuning: tuning.clone(),
             };
             let slot = agent.clone();
             sim.host(name.as_str(), move || {
