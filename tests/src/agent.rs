@@ -63,10 +63,13 @@ impl AgentProcess {
         std::fs::create_dir_all(&dir).expect("agent dir");
         let config = dir.join("antrea-agent.conf");
         let text = format!(
-            "featureGates:\n  TrafficControl: true\novsBridge: {}\ntrafficControl:\n  bridgeMode: {mode}\n  ovsdbSocket: unix:{}\n  openflowSocket: unix:{}\n",
+            "featureGates:\n  TrafficControl: true\novsBridge: {}\ntrafficControl:\n  bridgeMode: {mode}\n  ovsdbSocket: unix:{}\n  openflowSocket: unix:{}\n  hostNetns: /run/netns/{}\n",
             bridge.name,
             ovs.db_socket().display(),
-            bridge.mgmt.display()
+            bridge.mgmt.display(),
+            // The node's networking is the switch's namespace, not the
+            // test machine's, where the agent runs.
+            ovs.node().name()
         );
         std::fs::write(&config, text).expect("agent config");
         Self::start_with_config(&dir, &config, kubeconfig, node)
