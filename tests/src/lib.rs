@@ -63,11 +63,40 @@ pub fn ovs_tool(name: &str) -> PathBuf {
 /// # Panics
 /// When it is not installed, saying `how_to_install`.
 pub fn tool(name: &str, how_to_install: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
+    find_tool(name).unwrap_or_else(|| panic!("{name} is not installed: {how_to_install}"))
+}
+
+fn find_tool(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .chain(["/usr/bin".into(), "/usr/sbin".into()])
         .map(|dir| dir.join(name))
-        .find(|path| path.is_file());
-    found.unwrap_or_else(|| panic!("{name} is not installed: {how_to_install}"))
+        .find(|path| path.is_file())
 }
+
+/// For a bench or tool binary: exits with code 2 and one line per missing
+/// tool saying how to install it, when any of `tools` (tool, how to
+/// install it) is not installed; a panic's backtrace would say less.
+pub fn require_tools(program: &str, tools: &[(&str, &str)]) {
+    let missing: Vec<&(&str, &str)> = tools.iter().filter(|(tool, _)| find_tool(tool).is_none()).collect();
+    for (tool, how) in &missing {
+        eprintln!("{program}: {tool} is not installed: {how}");
+    }
+    if !missing.is_empty() {
+        std::process::exit(2);
+    }
+}
+
+/// The tools every real-switch bench needs: Open vSwitch and the Linux
+/// tools the harness drives.
+pub const SWITCH_TOOLS: [(&str, &str); 4] = [
+    ("ovs-vswitchd", "apt-get install -y openvswitch-switch"),
+    ("ip", "apt-get install -y iproute2"),
+    ("ping", "apt-get install -y iputils-ping"),
+    ("ethtool", "apt-get install -y ethtool"),
+];
+
+/// kubectl, for the benches that drive the dev API server.
+pub const KUBECTL: (&str, &str) =
+    ("kubectl", "install kubectl v1.32 (https://kubernetes.io/docs/tasks/tools/) into /usr/local/bin");

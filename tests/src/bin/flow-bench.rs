@@ -37,6 +37,7 @@ fn flows(n: u32, target: impl Fn(u32) -> u32) -> Vec<Flow> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    tests::require_tools("flow-bench", &tests::SWITCH_TOOLS);
     let count: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let ovs = Ovs::start();
     let ours = ovs.add_bridge("bro");

@@ -79,6 +79,10 @@ struct Row {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    tests::require_tools(
+        "mirror-bench",
+        &[&tests::SWITCH_TOOLS[..], &[("iperf3", "apt-get install -y iperf3")]].concat(),
+    );
     let seconds: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let mut node = TestNode::start().await;
     let web = Pod::attach(&node.ovs, &node.bridge, "default", "web-1", 1);

@@ -36,6 +36,7 @@ const NODE: &str = "node-1";
 const SELECTED: usize = 250;
 
 fn main() {
+    tests::require_tools("realize-bench", &[&tests::SWITCH_TOOLS[..], &[tests::KUBECTL]].concat());
     let runs: usize =
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
