@@ -91,6 +91,7 @@ impl AgentProcess {
             .stderr(log)
             .spawn()
             .expect("start tc-agent");
+        crate::leftovers::record(&crate::leftovers::Owned::Process(child.id()));
         AgentProcess { child, dir: dir.to_path_buf(), listen }
     }
 
@@ -217,6 +218,7 @@ impl Drop for AgentProcess {
                 lines[lines.len().saturating_sub(60)..].join("\n")
             );
         }
+        crate::leftovers::forget(&crate::leftovers::Owned::Process(self.child.id()));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

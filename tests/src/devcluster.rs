@@ -39,7 +39,9 @@ fn spawn(binary: &Path, dir: &Path, address: &str, persistent: bool) -> Child {
     if persistent {
         command.arg("--data-dir").arg(dir.join("data"));
     }
-    command.stdout(Stdio::null()).stderr(log).spawn().expect("start tc-devcluster")
+    let child = command.stdout(Stdio::null()).stderr(log).spawn().expect("start tc-devcluster");
+    crate::leftovers::record(&crate::leftovers::Owned::Process(child.id()));
+    child
 }
 
 /// The path of `kubectl`.
@@ -101,6 +103,7 @@ impl DevCluster {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::leftovers::forget(&crate::leftovers::Owned::Process(self.child.id()));
     }
 
     /// Runs kubectl; returns its output whatever the exit status.
@@ -249,8 +252,7 @@ pub fn namespace_yaml(name: &str) -> String {
 
 impl Drop for DevCluster {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

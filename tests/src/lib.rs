@@ -26,6 +26,8 @@
 //! - [`demo`]: the seed's examples end to end, with a live table (`./demo.sh`).
 //! - [`http`]: one plain HTTP request to a loopback server.
 //! - [`netns`]: network namespaces that delete themselves.
+//! - [`leftovers`]: what a killed test run left (daemons, namespaces,
+//!   processes), swept by the next.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`], [`tool`]: find a tool, or fail saying how to install
 //!   it (these tests never skip silently).
@@ -38,6 +40,7 @@ pub mod demo;
 pub mod devcluster;
 pub mod firewall;
 pub mod http;
+pub mod leftovers;
 pub mod netns;
 pub mod node;
 pub mod ovn;

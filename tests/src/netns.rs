@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 
 use crate::cmd::{output, run, unique};
+use crate::leftovers::Owned;
 
 /// A network namespace.
 pub struct Netns {
@@ -15,6 +16,7 @@ impl Netns {
     /// A new namespace named `<prefix><unique>`, with loopback up.
     pub fn new(prefix: &str) -> Self {
         let name = unique(prefix);
+        crate::leftovers::record(&Owned::Netns(&name));
         run("ip", &["netns", "add", &name], &[]);
         let netns = Netns { name };
         netns.exec(&["ip", "link", "set", "lo", "up"]);
@@ -60,5 +62,6 @@ impl Drop for Netns {
             let _ = output(OsStr::new("kill"), &["-KILL", pid], &[]);
         }
         let _ = output(OsStr::new("ip"), &["netns", "del", &self.name], &[]);
+        crate::leftovers::forget(&Owned::Netns(&self.name));
     }
 }

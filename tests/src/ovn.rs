@@ -65,6 +65,7 @@ impl Ovn {
         }
         let dir = std::env::temp_dir().join(unique("tc-ovn-"));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        crate::leftovers::record(&crate::leftovers::Owned::DaemonDir(&dir));
         let br_int = Bridge { name: "br-int".into(), mgmt: ovs.run_dir().join("br-int.mgmt") };
         let mut ovn = Ovn {
             dir,
@@ -344,5 +345,6 @@ impl Drop for Ovn {
             kill(pid);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        crate::leftovers::forget(&crate::leftovers::Owned::DaemonDir(&self.dir));
     }
 }

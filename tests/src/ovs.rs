@@ -47,6 +47,7 @@ impl Ovs {
         }
         let dir = std::env::temp_dir().join(unique("tc-ovs-"));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        crate::leftovers::record(&crate::leftovers::Owned::DaemonDir(&dir));
         let node = Netns::new("tcn");
         let mut ovs = Ovs { dir, ovsdb_pid: None, vswitchd_pid: None, node };
         let db = ovs.path("conf.db");
@@ -302,6 +303,7 @@ impl Drop for Ovs {
             kill(pid);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        crate::leftovers::forget(&crate::leftovers::Owned::DaemonDir(&self.dir));
         // `node` drops next: its devices (taps, ovs-netdev) go with it.
     }
 }
