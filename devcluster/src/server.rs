@@ -37,8 +37,9 @@ use crate::apiserver::watch::WatchPlan;
 use crate::socket::persist;
 use body::Body;
 
-/// The largest request body accepted.
-const MAX_BODY: usize = 16 << 20;
+/// The largest request body accepted: the real API server's 3 MiB (twice
+/// etcd's limit, for JSON that shrinks to protobuf on the way).
+pub const MAX_BODY: usize = 3 << 20;
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -195,7 +196,11 @@ impl ApiServer {
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) => {
-                let error = ApiError::BadRequest(format!("the request body cannot be read: {error}"));
+                let error = if error.is::<http_body_util::LengthLimitError>() {
+                    ApiError::RequestEntityTooLarge(format!("Request entity too large: limit is {MAX_BODY}"))
+                } else {
+                    ApiError::BadRequest(format!("the request body cannot be read: {error}"))
+                };
                 return json_response(Response {
                     status: error.code(),
                     body: error.to_status(),

@@ -35,6 +35,12 @@ pub enum ApiError {
     /// The patch type or body encoding is not supported.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request body is larger than the API server reads.
+    #[error("{0}")]
+    RequestEntityTooLarge(String),
+    /// The storage refused the write (an object larger than etcd stores).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -48,6 +54,8 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::RequestEntityTooLarge(_) => 413,
+            ApiError::Internal(_) => 500,
         }
     }
 
@@ -63,6 +71,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
+            ApiError::Internal(_) => "InternalError",
         }
     }
 
@@ -92,6 +102,7 @@ impl From<StoreError> for ApiError {
             )),
             StoreError::Gone { .. } => ApiError::Gone(message),
             StoreError::Invalid(_) => ApiError::Invalid(message),
+            StoreError::TooLarge { .. } => ApiError::Internal(message),
         }
     }
 }

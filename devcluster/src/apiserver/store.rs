@@ -101,6 +101,25 @@ pub enum StoreError {
     /// 400/422: the request makes no sense.
     #[error("{0}")]
     Invalid(String),
+    /// The object is larger than etcd stores in one request (its default
+    /// `--max-request-bytes`, [`MAX_OBJECT_BYTES`]); the message is etcd's,
+    /// which the API server passes on.
+    #[error("etcdserver: request is too large")]
+    TooLarge {
+        /// The object's size, as JSON.
+        bytes: usize,
+    },
+}
+
+/// etcd's default request limit, 1.5 MiB. The dev API server measures an
+/// object as JSON; a real one stores protobuf, somewhat smaller, so this
+/// errs on the side of refusing.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// Refuses an object etcd would refuse.
+fn check_size(object: &Value) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(object).map_or(0, |b| b.len());
+    if bytes > MAX_OBJECT_BYTES { Err(StoreError::TooLarge { bytes }) } else { Ok(()) }
 }
 
 impl StoreError {
@@ -111,6 +130,7 @@ impl StoreError {
             StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => 409,
             StoreError::Gone { .. } => 410,
             StoreError::Invalid(_) => 422,
+            StoreError::TooLarge { .. } => 500,
         }
     }
 }
@@ -198,6 +218,7 @@ impl Store {
         if self.objects.contains_key(&key) {
             return Err(StoreError::AlreadyExists { resource: resource.to_owned(), name });
         }
+        check_size(&object)?;
         self.revision += 1;
         let uid = format!("00000000-0000-4000-8000-{:012x}", self.next_uid);
         self.next_uid += 1;
@@ -278,6 +299,7 @@ impl Store {
         if object.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
             return Err(StoreError::Invalid(format!("{resource} \"{name}\": metadata.name cannot change")));
         }
+        check_size(&object)?;
         self.revision += 1;
         let generation = current.pointer("/metadata/generation").and_then(Value::as_u64).unwrap_or(1);
         let spec_changed = current.get("spec") != object.get("spec");
