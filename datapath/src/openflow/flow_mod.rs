@@ -195,7 +195,12 @@ impl ReceivedFlowMod {
             table_id,
             priority,
             matches,
-            actions: actions.clone().unwrap_or_default(),
+            // A delete carries no instructions: none is not a drop (which
+            // is what no instructions mean in a flow that has actions).
+            actions: match command {
+                Command::Add | Command::ModifyStrict => actions.clone().unwrap_or_default(),
+                Command::Delete | Command::DeleteStrict => Vec::new(),
+            },
         };
         Ok(ReceivedFlowMod { flow_mod, raw_match, raw_instructions: raw_instructions.to_vec(), actions })
     }

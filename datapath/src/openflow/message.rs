@@ -523,3 +523,6 @@ fn read_multipart_reply(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod generated;
