@@ -316,4 +316,39 @@ mod tests {
         let mut other = Session::new();
         assert!(other.receive(b"]").is_err());
     }
+
+    #[test]
+    fn every_operation_the_agent_builds_reaches_the_server_as_built() {
+        use crate::ovsdb::{bridge, ops};
+        use crate::ports::{InterfaceType, PortConfig};
+        use std::collections::BTreeMap;
+        let kinds = [
+            InterfaceType::Internal,
+            InterfaceType::System,
+            InterfaceType::Geneve,
+            InterfaceType::Vxlan,
+            InterfaceType::Gre,
+            InterfaceType::Erspan,
+        ];
+        // Names and values with what JSON must escape, and what it need not.
+        let texts = ["tc0", "tun-\"q\"", "a\\b", "\u{7f}\u{0}\n", "é€𝄞", "", "}]{["];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            for (j, text) in texts.iter().enumerate() {
+                let options = BTreeMap::from([(text.to_string(), texts[(i + j) % texts.len()].to_owned())]);
+                let config = PortConfig { name: (*text).to_owned(), interface_type: kind, options };
+                let external_ids = BTreeMap::from([("k".to_owned(), (*text).to_owned())]);
+                let mut operations =
+                    bridge::add_port(text, &config, &external_ids, Some(u32::MAX - j as u32));
+                operations.extend(bridge::reconfigure(&config));
+                operations.push(ops::delete("Port", vec![ops::condition("name", "==", json!(text))]));
+                operations.push(ops::wait("Bridge", vec![], &["name"], "!=", vec![json!({"name": text})], 0));
+                let mut session = Session::new();
+                session.transact(operations.clone());
+                let [request] = sent(&mut session).try_into().expect("one request");
+                let params = request["params"].as_array().expect("params");
+                assert_eq!(params[0], json!(DATABASE));
+                assert_eq!(params[1..], operations[..], "{kind:?} {text:?}");
+            }
+        }
+    }
 }
