@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::ports::SwitchPort;
+use crate::ports::{InterfaceType, PortConfig, SwitchPort};
 
 /// Why a tunnel's `remoteIP` cannot lead to a collector, whatever the
 /// node: unspecified, loopback, multicast or the IPv4 broadcast address.
@@ -61,8 +61,8 @@ impl HostNetwork {
     /// (attached to the bridge, it would stop carrying them), or it is
     /// a port of another bridge.
     pub fn device_refusal(&self, name: &str) -> Option<String> {
-        if let Some(bridge) = self.other_bridge_ports.get(name) {
-            return Some(format!("port {name} is already attached to bridge {bridge}"));
+        if let Some(reason) = self.other_bridge_refusal(name) {
+            return Some(reason);
         }
         if self.default_route_devices.contains(name) {
             return Some(format!(
@@ -75,6 +75,25 @@ impl HostNetwork {
             "device {name} carries the node's address {}: attached to the bridge it would cut the node off",
             list.join(", ")
         ))
+    }
+
+    /// Why a TrafficControl port of `config` would take a piece of the
+    /// node's networking, if it would: a device with the node's addresses
+    /// or default route, another bridge's port, a tunnel to the node.
+    pub fn port_refusal(&self, config: &PortConfig) -> Option<String> {
+        if config.interface_type == InterfaceType::System {
+            return self.device_refusal(&config.name);
+        }
+        if let Some(reason) = self.other_bridge_refusal(&config.name) {
+            return Some(reason);
+        }
+        let remote = config.options.get("remote_ip").and_then(|ip| ip.parse().ok())?;
+        self.remote_ip_refusal(remote)
+    }
+
+    fn other_bridge_refusal(&self, name: &str) -> Option<String> {
+        let bridge = self.other_bridge_ports.get(name)?;
+        Some(format!("port {name} is already attached to bridge {bridge}"))
     }
 
     /// Why a tunnel to `ip` must not be made, if it must not: `ip` is an

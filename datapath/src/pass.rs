@@ -299,7 +299,7 @@ impl Pass {
 pub fn pass(cluster: &Cluster, switch: &SwitchState) -> Pass {
     let observed: BTreeMap<&str, &SwitchPort> = switch.ports.iter().map(|p| (p.name.as_str(), p)).collect();
     let foreign_mirrors = switch.mirrors.iter().filter(|m| !m.is_agents()).count();
-    let bridge = Bridge { mode: switch.mode, foreign_mirrors, host: switch.host.clone() };
+    let bridge = Bridge { mode: switch.mode, foreign_mirrors, host: &switch.host };
     let needed = planned_ports(cluster, &switch.ports, &bridge);
     // Only flows name ofports: on a shared bridge a new port takes what
     // OVS gives (a CNI may ask for numbers of its own) and nothing waits.

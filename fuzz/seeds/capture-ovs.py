@@ -20,6 +20,21 @@ db = f"{run}/conf.db"
 sock = f"{run}/db.sock"
 procs = []
 
+
+def read_until_quiet(sock, wait):
+    """Everything `sock` sends until it is quiet for `wait` seconds."""
+    sock.settimeout(wait)
+    got = bytearray()
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    return bytes(got)
+
 def sh(*args, **kw):
     return subprocess.run(list(args), check=True, env=env, capture_output=True, **kw)
 
@@ -43,16 +58,7 @@ try:
     def send(obj):
         c.sendall(json.dumps(obj).encode())
     def drain(wait=0.3):
-        c.settimeout(wait)
-        got = bytearray()
-        try:
-            while True:
-                chunk = c.recv(65536)
-                if not chunk: break
-                got += chunk
-        except socket.timeout:
-            pass
-        return bytes(got)
+        return read_until_quiet(c, wait)
     monitor = {
         "Bridge": [{"columns": ["name", "ports", "mirrors"]}],
         "Port": [{"columns": ["name", "interfaces", "external_ids", "tag", "trunks", "vlan_mode"]}],
@@ -107,14 +113,7 @@ try:
     def of(t, xid, body=b"", v=6):
         return struct.pack("!BBHI", v, t, 8 + len(body), xid) + body
     def recv_all(wait=0.5):
-        o.settimeout(wait); got = bytearray()
-        try:
-            while True:
-                chunk = o.recv(65536)
-                if not chunk: break
-                got += chunk
-        except socket.timeout:
-            pass
+        got = read_until_quiet(o, wait)
         msgs = []; at = 0
         while at + 8 <= len(got):
             ln = struct.unpack("!H", got[at + 2:at + 4])[0]; msgs.append(bytes(got[at:at + ln])); at += ln

@@ -100,8 +100,8 @@ impl BridgeMode {
 }
 
 /// What the planner needs to know of the bridge besides its ports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bridge {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bridge<'a> {
     /// How TrafficControls are realized on it.
     pub mode: BridgeMode,
     /// `Mirror` rows on it that are not the agent's (OVS allows
@@ -109,17 +109,20 @@ pub struct Bridge {
     pub foreign_mirrors: usize,
     /// The node's networking around the bridge, which no TrafficControl
     /// port may take (`crate::guard_rails`).
-    pub host: HostNetwork,
+    pub host: &'a HostNetwork,
 }
 
-impl Bridge {
-    /// An owned bridge on a node whose networking is not known.
-    pub const OWNED: Bridge = Bridge::owned_by(BridgeMode::Owned);
-    /// A shared bridge with no other mirrors, on such a node.
-    pub const SHARED: Bridge = Bridge::owned_by(BridgeMode::Shared);
+/// The networking of a node the planner knows nothing about.
+static UNKNOWN_HOST: HostNetwork = HostNetwork::EMPTY;
 
-    const fn owned_by(mode: BridgeMode) -> Bridge {
-        Bridge { mode, foreign_mirrors: 0, host: HostNetwork::EMPTY }
+impl Bridge<'static> {
+    /// An owned bridge on a node whose networking is not known.
+    pub const OWNED: Bridge<'static> = Bridge::owned_by(BridgeMode::Owned);
+    /// A shared bridge with no other mirrors, on such a node.
+    pub const SHARED: Bridge<'static> = Bridge::owned_by(BridgeMode::Shared);
+
+    const fn owned_by(mode: BridgeMode) -> Bridge<'static> {
+        Bridge { mode, foreign_mirrors: 0, host: &UNKNOWN_HOST }
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::{Bridge, BridgeMode, PlannedPort, PortRole};
 use crate::api::{Action, TrafficControl};
 use crate::guard_rails::{HostNetwork, node_networking_port};
-use crate::ports::{InterfaceType, OFPP_LOCAL, PortConfig, SwitchPort};
+use crate::ports::{OFPP_LOCAL, PortConfig, SwitchPort};
 
 /// The port names of one TrafficControl.
 pub(super) struct PortNames {
@@ -33,7 +33,7 @@ pub const REDIRECT_ON_SHARED: &str = "Redirect needs the agent's own OpenFlow pi
 pub(super) fn plan_ports(
     ordered: &[&TrafficControl],
     switch_ports: &[SwitchPort],
-    bridge: &Bridge,
+    bridge: &Bridge<'_>,
 ) -> PortPlan {
     let mode = bridge.mode;
     let on_switch: HashMap<&str, &SwitchPort> = switch_ports.iter().map(|p| (p.name.as_str(), p)).collect();
@@ -53,7 +53,7 @@ pub(super) fn plan_ports(
         let shared_redirect = (mode == BridgeMode::Shared && tc.spec.action == Action::Redirect)
             .then(|| REDIRECT_ON_SHARED.to_owned());
         let refusal = shared_redirect.or_else(|| {
-            wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch, &bridge.host))
+            wanted.iter().find_map(|(config, _)| refusal(config, &plan.ports, &on_switch, bridge.host))
         });
         if let Some(reason) = refusal {
             plan.failed.insert(name, reason);
@@ -84,7 +84,7 @@ fn refusal(
     on_switch: &HashMap<&str, &SwitchPort>,
     host: &HostNetwork,
 ) -> Option<String> {
-    if let Some(reason) = host_refusal(config, host) {
+    if let Some(reason) = host.port_refusal(config) {
         return Some(reason);
     }
     if let Some(other) = planned.get(&config.name)
@@ -111,18 +111,4 @@ fn refusal(
         return Some(format!("port {} is the bridge's own port", config.name));
     }
     node_networking_port(existing)
-}
-
-/// Why `config` would take a piece of the node's networking: a device
-/// with the node's addresses or default route, another bridge's port, a
-/// tunnel to the node itself.
-fn host_refusal(config: &PortConfig, host: &HostNetwork) -> Option<String> {
-    if config.interface_type == InterfaceType::System {
-        return host.device_refusal(&config.name);
-    }
-    if let Some(bridge) = host.other_bridge_ports.get(&config.name) {
-        return Some(format!("port {} is already attached to bridge {bridge}", config.name));
-    }
-    let remote = config.options.get("remote_ip").and_then(|ip| ip.parse().ok())?;
-    host.remote_ip_refusal(remote)
 }
