@@ -1,10 +1,19 @@
 //! The planner's flow text is what real OVS reads and prints: every flow of
-//! every reviewed plan snapshot parses with `ovs-ofctl -O OpenFlow15
-//! parse-flows`, and OVS prints its matches and actions back unchanged.
+//! every reviewed plan snapshot, and of hundreds of plans of random inputs,
+//! parses with `ovs-ofctl -O OpenFlow15 parse-flows`, and OVS prints its
+//! matches and actions back unchanged. The generated flows' OpenFlow
+//! encoding decodes (`ovs-ofctl ofp-parse`) to the same flow_mod.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Instant;
 
-use tests::ovs_text::misread_flows;
+use datapath::flows::Flow;
+use datapath::openflow::flow_mod::FlowMod;
+use datapath::openflow::message::{self, Message, VERSION_1_5};
+use datapath::validate::Validator;
+use tests::ovs_text::{as_flow_mod_add, misread_flows, ofp_parse, parse_flows};
+use tests::random_inputs::PlannerInput;
 
 /// Every flow line of every plan snapshot.
 fn snapshot_flows() -> Vec<String> {
@@ -31,3 +40,114 @@ fn every_planned_flow_parses_and_prints_back_unchanged() {
     let misread = misread_flows(&flows).unwrap_or_else(|refused| panic!("{refused}"));
     assert!(misread.is_empty(), "OVS reads these flows (ours, OVS's) differently: {misread:#?}");
 }
+
+/// The first seed of the generated plans, unless `TC_FLOW_TEXT_SEED` says.
+const SEED: u64 = 0x7463_f10e;
+/// How many plans, unless `TC_FLOW_TEXT_PLANS` says.
+const PLANS: u64 = 400;
+
+fn from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The command that makes the same plans again.
+fn replay(seed: u64, plans: u64) -> String {
+    format!(
+        "TC_FLOW_TEXT_SEED={seed} TC_FLOW_TEXT_PLANS={plans} cargo test -p tests --test flow_text generated"
+    )
+}
+
+/// The distinct flows of the plans of seeds `seed..seed + plans`, each
+/// with the first seed that planned it.
+struct GeneratedFlows {
+    flows: BTreeMap<String, (Flow, u64)>,
+    planned_flows: usize,
+    traffic_controls: usize,
+    refused: usize,
+}
+
+fn generate(seed: u64, plans: u64) -> GeneratedFlows {
+    let validator = Validator::new();
+    let mut generated =
+        GeneratedFlows { flows: BTreeMap::new(), planned_flows: 0, traffic_controls: 0, refused: 0 };
+    for plan_seed in seed..seed + plans {
+        let input = PlannerInput::random(plan_seed);
+        let planned = input.plan(&validator);
+        let texts: Vec<String> = planned.plan.flows.iter().map(Flow::to_string).collect();
+        assert_eq!(planned.flow_lines(), texts, "seed {plan_seed}: the plan's text holds its flows");
+        generated.traffic_controls += input.manifests.len();
+        generated.refused += planned.refused.len();
+        generated.planned_flows += texts.len();
+        for (text, flow) in texts.into_iter().zip(&planned.plan.flows) {
+            generated.flows.entry(text).or_insert_with(|| (flow.clone(), plan_seed));
+        }
+    }
+    generated
+}
+
+#[test]
+fn every_flow_of_generated_plans_parses_and_prints_back_unchanged() {
+    let started = Instant::now();
+    let (seed, plans) = (from_env("TC_FLOW_TEXT_SEED", SEED), from_env("TC_FLOW_TEXT_PLANS", PLANS));
+    eprintln!("SEED={seed} plans={plans}");
+    let generated = generate(seed, plans);
+    let texts: Vec<String> = generated.flows.keys().cloned().collect();
+    let seed_of = |text: &str| generated.flows.get(text).map_or(seed, |(_, s)| *s);
+    let from_text = parse_flows(&texts).unwrap_or_else(|refused| {
+        let seed = seed_of(&refused.flow);
+        panic!("{refused}\nplanned by seed {seed}; replay: {}", replay(seed, 1))
+    });
+    // The binary side: our flow_mods, decoded by OVS.
+    let encoded: Vec<Vec<u8>> = generated
+        .flows
+        .values()
+        .zip(1u32..)
+        .map(|((flow, _), xid)| message::encode(VERSION_1_5, xid, &Message::FlowMod(FlowMod::add(flow))))
+        .collect();
+    let from_bytes = ofp_parse(&encoded);
+    assert_eq!(from_bytes.len(), texts.len(), "ofp-parse printed one message per flow_mod");
+
+    let mut misread = Vec::new();
+    for (((text, printed), decoded), xid) in texts.iter().zip(&from_text).zip(&from_bytes).zip(1u32..) {
+        let meant = as_flow_mod_add(text);
+        if *printed != meant {
+            misread.push(format!("seed {}: parse-flows reads {text:?}\n  as {printed:?}", seed_of(text)));
+        }
+        if *decoded != format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {meant}") {
+            misread
+                .push(format!("seed {}: our encoding of {text:?}\n  decodes as {decoded:?}", seed_of(text)));
+        }
+    }
+    assert!(misread.is_empty(), "{}\nreplay: {}", misread.join("\n"), replay(seed, plans));
+    eprintln!(
+        "{plans} plans of {} TrafficControls ({} refused by the validator): {} flows, {} distinct, all read back by parse-flows and ofp-parse as planned, in {:.1?}",
+        generated.traffic_controls,
+        generated.refused,
+        generated.planned_flows,
+        texts.len(),
+        started.elapsed()
+    );
+    if plans >= PLANS {
+        assert!(texts.len() > 1000, "the generator reaches many flows: {}", texts.len());
+        let unreached: Vec<&str> =
+            SHAPES.iter().copied().filter(|shape| !texts.iter().any(|t| t.contains(shape))).collect();
+        assert!(unreached.is_empty(), "no generated flow has {unreached:?}");
+    }
+}
+
+/// Pieces of every kind of flow the planner makes, which the generated
+/// plans must all reach.
+const SHAPES: [&str; 12] = [
+    "set_field:0x400000/0xc00000->reg4", // a Mirror
+    "set_field:0x800000/0xc00000->reg4", // a Redirect
+    "priority=100,reg1=",                // Ingress
+    "priority=210,in_port=",             // Egress
+    "set_field:0x6/0xf->reg0",           // a return port
+    "actions=drop",                      // a target port
+    "in_port=65279 ",                    // the highest ofport
+    "dl_dst=",                           // a Pod's MAC
+    "dl_vlan=",                          // a trunk's VLAN
+    "vlan_tci=0x1000/0x1000",            // tagged
+    "push_vlan:0x8100,set_field:",       // a copy tagged
+    "pop_vlan",                          // a copy untagged
+];
