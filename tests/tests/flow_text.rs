@@ -44,7 +44,7 @@ fn every_planned_flow_parses_and_prints_back_unchanged() {
 /// The first seed of the generated plans, unless `TC_FLOW_TEXT_SEED` says.
 const SEED: u64 = 0x7463_f10e;
 /// How many plans, unless `TC_FLOW_TEXT_PLANS` says.
-const PLANS: u64 = 400;
+const PLANS: u64 = 1000;
 
 fn from_env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -59,17 +59,23 @@ fn replay(seed: u64, plans: u64) -> String {
 
 /// The distinct flows of the plans of seeds `seed..seed + plans`, each
 /// with the first seed that planned it.
+#[derive(Default)]
 struct GeneratedFlows {
+    /// By text: the flow and the first seed that planned it.
     flows: BTreeMap<String, (Flow, u64)>,
+    /// Flows of all plans, repeats included.
     planned_flows: usize,
+    /// TrafficControl manifests generated.
     traffic_controls: usize,
+    /// Of those, refused by the validator.
     refused: usize,
+    /// Of those, spoiled on purpose (all refused).
+    spoiled: usize,
 }
 
 fn generate(seed: u64, plans: u64) -> GeneratedFlows {
     let validator = Validator::new();
-    let mut generated =
-        GeneratedFlows { flows: BTreeMap::new(), planned_flows: 0, traffic_controls: 0, refused: 0 };
+    let mut generated = GeneratedFlows::default();
     for plan_seed in seed..seed + plans {
         let input = PlannerInput::random(plan_seed);
         let planned = input.plan(&validator);
@@ -77,6 +83,7 @@ fn generate(seed: u64, plans: u64) -> GeneratedFlows {
         assert_eq!(planned.flow_lines(), texts, "seed {plan_seed}: the plan's text holds its flows");
         generated.traffic_controls += input.manifests.len();
         generated.refused += planned.refused.len();
+        generated.spoiled += input.manifests.iter().filter(|m| m.spoiled).count();
         generated.planned_flows += texts.len();
         for (text, flow) in texts.into_iter().zip(&planned.plan.flows) {
             generated.flows.entry(text).or_insert_with(|| (flow.clone(), plan_seed));
@@ -120,9 +127,10 @@ fn every_flow_of_generated_plans_parses_and_prints_back_unchanged() {
     }
     assert!(misread.is_empty(), "{}\nreplay: {}", misread.join("\n"), replay(seed, plans));
     eprintln!(
-        "{plans} plans of {} TrafficControls ({} refused by the validator): {} flows, {} distinct, all read back by parse-flows and ofp-parse as planned, in {:.1?}",
+        "{plans} plans of {} TrafficControls ({} refused by the validator, {} of them spoiled on purpose): {} flows, {} distinct, all read back by parse-flows and ofp-parse as planned, in {:.1?}",
         generated.traffic_controls,
         generated.refused,
+        generated.spoiled,
         generated.planned_flows,
         texts.len(),
         started.elapsed()
