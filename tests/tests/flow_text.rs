@@ -92,6 +92,29 @@ fn generate(seed: u64, plans: u64) -> GeneratedFlows {
     generated
 }
 
+/// Our OFPT_FLOW_MOD (add) of each flow, with xids 1, 2, ...
+fn flow_mods<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<Vec<u8>> {
+    flows
+        .zip(1u32..)
+        .map(|(flow, xid)| message::encode(VERSION_1_5, xid, &Message::FlowMod(FlowMod::add(flow))))
+        .collect()
+}
+
+/// How OVS misread a flow (our `text`): what parse-flows `printed` for
+/// the text, and what ofp-parse `decoded` from our flow_mod of xid `xid`,
+/// each against the flow_mod we meant.
+fn misreadings(text: &str, printed: &str, decoded: &str, xid: u32) -> Vec<String> {
+    let meant = as_flow_mod_add(text);
+    let mut misread = Vec::new();
+    if printed != meant {
+        misread.push(format!("parse-flows reads {text:?}\n  as {printed:?}"));
+    }
+    if decoded != format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {meant}") {
+        misread.push(format!("our encoding of {text:?}\n  decodes as {decoded:?}"));
+    }
+    misread
+}
+
 #[test]
 fn every_flow_of_generated_plans_parses_and_prints_back_unchanged() {
     let started = Instant::now();
@@ -105,26 +128,19 @@ fn every_flow_of_generated_plans_parses_and_prints_back_unchanged() {
         panic!("{refused}\nplanned by seed {seed}; replay: {}", replay(seed, 1))
     });
     // The binary side: our flow_mods, decoded by OVS.
-    let encoded: Vec<Vec<u8>> = generated
-        .flows
-        .values()
-        .zip(1u32..)
-        .map(|((flow, _), xid)| message::encode(VERSION_1_5, xid, &Message::FlowMod(FlowMod::add(flow))))
-        .collect();
-    let from_bytes = ofp_parse(&encoded);
+    let from_bytes = ofp_parse(&flow_mods(generated.flows.values().map(|(flow, _)| flow)));
     assert_eq!(from_bytes.len(), texts.len(), "ofp-parse printed one message per flow_mod");
-
-    let mut misread = Vec::new();
-    for (((text, printed), decoded), xid) in texts.iter().zip(&from_text).zip(&from_bytes).zip(1u32..) {
-        let meant = as_flow_mod_add(text);
-        if *printed != meant {
-            misread.push(format!("seed {}: parse-flows reads {text:?}\n  as {printed:?}", seed_of(text)));
-        }
-        if *decoded != format!("OFPT_FLOW_MOD (OF1.5) (xid={xid:#x}): {meant}") {
-            misread
-                .push(format!("seed {}: our encoding of {text:?}\n  decodes as {decoded:?}", seed_of(text)));
-        }
-    }
+    let misread: Vec<String> = texts
+        .iter()
+        .zip(&from_text)
+        .zip(&from_bytes)
+        .zip(1u32..)
+        .flat_map(|(((text, printed), decoded), xid)| {
+            misreadings(text, printed, decoded, xid)
+                .into_iter()
+                .map(|m| format!("seed {}: {m}", seed_of(text)))
+        })
+        .collect();
     assert!(misread.is_empty(), "{}\nreplay: {}", misread.join("\n"), replay(seed, plans));
     eprintln!(
         "{plans} plans of {} TrafficControls ({} refused by the validator, {} of them spoiled on purpose): {} flows, {} distinct, all read back by parse-flows and ofp-parse as planned, in {:.1?}",
@@ -136,11 +152,16 @@ fn every_flow_of_generated_plans_parses_and_prints_back_unchanged() {
         started.elapsed()
     );
     if plans >= PLANS {
-        assert!(texts.len() > 1000, "the generator reaches many flows: {}", texts.len());
-        let unreached: Vec<&str> =
-            SHAPES.iter().copied().filter(|shape| !texts.iter().any(|t| t.contains(shape))).collect();
-        assert!(unreached.is_empty(), "no generated flow has {unreached:?}");
+        assert_every_shape_reached(&texts);
     }
+}
+
+/// The generated flows are many, and have every piece of [`SHAPES`].
+fn assert_every_shape_reached(texts: &[String]) {
+    assert!(texts.len() > 1000, "the generator reaches many flows: {}", texts.len());
+    let unreached: Vec<&str> =
+        SHAPES.iter().copied().filter(|shape| !texts.iter().any(|t| t.contains(shape))).collect();
+    assert!(unreached.is_empty(), "no generated flow has {unreached:?}");
 }
 
 /// Pieces of every kind of flow the planner makes, which the generated
