@@ -15,8 +15,11 @@
 //!   call: the agent's own pass (`actors::reconcile`) without the actors.
 //! - [`pod`]: Pods as namespaces with a veth on the bridge; the harness
 //!   plays the CNI (writes the Pod port's external_ids); ping.
-//! - [`ovs_text`]: our flow text in the form other OVS tools print it.
+//! - [`ovs_text`]: our flow text and messages as OVS's offline tools
+//!   (`parse-flows`, `ofp-parse`) read and print them.
 //! - [`plans`]: plans from the fixtures, as `tcctl plan` makes them.
+//! - [`random_inputs`]: random but valid planner inputs from a seed, for
+//!   property tests.
 //! - [`capture`]: tcpdump in a namespace, frames read back from pcap.
 //! - [`collector`]: `br-phy` with the tunnel address and a collector
 //!   namespace at 10.0.10.2.
@@ -48,6 +51,7 @@ pub mod ovs;
 pub mod ovs_text;
 pub mod plans;
 pub mod pod;
+pub mod random_inputs;
 pub mod vlan;
 
 use std::path::PathBuf;

@@ -4,7 +4,6 @@
 
 use datapath::plan::BridgeMode;
 use std::path::Path;
-use std::process::Command;
 
 use datapath::flows::{Cookie, Flow, Match};
 use datapath::manifest::parse_documents;
@@ -16,8 +15,7 @@ use datapath::openflow::message::{
 use datapath::openflow::port::PortMod10;
 use datapath::pass::{SwitchState, pass};
 use datapath::validate::Validator;
-use tests::ovs_text::as_flow_mod_add;
-use tests::ovs_tool;
+use tests::ovs_text::{as_flow_mod_add, ofp_parse};
 
 /// Every flow shape the planner makes: the seed examples and a Redirect,
 /// each direction, on the cluster fixture.
@@ -60,32 +58,6 @@ fn vlan_flows(objects: &Objects) -> Vec<Flow> {
     let flows = pass(&objects.cluster("node-1"), &switch).plan.flows;
     assert!(flows.iter().any(|f| f.to_string().contains("dl_vlan=")), "VLAN flows are planned");
     flows
-}
-
-/// `ovs-ofctl ofp-parse` of a stream of messages, one printed message per
-/// entry (continuation lines joined).
-fn ofp_parse(messages: &[Vec<u8>]) -> Vec<String> {
-    let file = std::env::temp_dir().join(format!(
-        "tc-ofp-{}-{:?}.bin",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&file, messages.concat()).expect("message file");
-    let output =
-        Command::new(ovs_tool("ovs-ofctl")).arg("ofp-parse").arg(&file).output().expect("ovs-ofctl runs");
-    let _ = std::fs::remove_file(&file);
-    assert!(output.status.success(), "ofp-parse failed: {}", String::from_utf8_lossy(&output.stderr));
-    let mut printed: Vec<String> = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        match printed.last_mut() {
-            Some(last) if !line.starts_with("OFP") => {
-                last.push('\n');
-                last.push_str(line);
-            }
-            _ => printed.push(line.to_owned()),
-        }
-    }
-    printed
 }
 
 #[test]
