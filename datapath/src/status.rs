@@ -8,8 +8,12 @@
 //! The agent's `/status` document is [`AgentStatus`] ([`document`]).
 
 mod document;
+mod scope;
 
 pub use document::{AgentStatus, FeatureGate, FlowStatus, SwitchFlows, TrafficControlStatus, mirror_status};
+pub use scope::{
+    ALL_NODES_UP_TO, EntryWrite, ReportScope, entry_writes, events_in_scope, has_problem, is_reported,
+};
 
 use std::collections::BTreeMap;
 
@@ -22,6 +26,10 @@ pub const REALIZED: &str = "Realized";
 pub const CONFLICTED: &str = "Conflicted";
 /// How many Pods a conflict message names before "and N more".
 const NAMED_PODS: usize = 3;
+/// The longest condition message, in bytes: with it an entry has a
+/// bound (docs/scale.md), whatever an OVS error or a Pod name holds. The
+/// whole text goes to the agent's log.
+pub const MESSAGE_LIMIT: usize = 256;
 
 /// An Event to record on a TrafficControl.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +64,8 @@ pub fn node_statuses(
                     "Realized",
                     format!("{} Pods have no port on the switch yet", tc.pods_without_port.len()),
                 ),
-                Progress::Realized => ("True", "Realized", format!("{} Pods on {node}", tc.pods.len())),
+                // The counts and the node are the entry's own fields.
+                Progress::Realized => ("True", "Realized", String::new()),
             };
             let lost: Vec<String> = tc
                 .lost_pods
@@ -136,9 +145,25 @@ fn condition(
         type_: kind.to_owned(),
         status: status.to_owned(),
         reason: reason.to_owned(),
-        message,
+        message: bounded(message),
         last_transition_time: since,
     }
+}
+
+/// `message` cut to [`MESSAGE_LIMIT`] bytes on a character boundary, with
+/// an ellipsis when cut.
+fn bounded(mut message: String) -> String {
+    const ELLIPSIS: &str = "…";
+    if message.len() <= MESSAGE_LIMIT {
+        return message;
+    }
+    let mut end = MESSAGE_LIMIT - ELLIPSIS.len();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(ELLIPSIS);
+    message
 }
 
 /// The Events for conditions that changed (status or reason) since

@@ -35,6 +35,11 @@ pub struct Metrics {
     /// 1 for the bridge mode the agent runs in (`mode="shared"` or
     /// `mode="owned"`).
     pub bridge_mode: Family<Labels, Gauge>,
+    /// Writes of this node's status entries (applied or withdrawn).
+    pub status_writes: Counter,
+    /// 1 for the nodes whose entries this node writes
+    /// (`scope="all-nodes"` or `scope="problems-only"`).
+    pub status_scope: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -59,6 +64,8 @@ impl Metrics {
         let flow_mods = Counter::default();
         let errors = Family::<Labels, Counter>::default();
         let bridge_mode = Family::<Labels, Gauge>::default();
+        let status_writes = Counter::default();
+        let status_scope = Family::<Labels, Gauge>::default();
         registry.register("traffic_controls", "TrafficControls by state", traffic_controls.clone());
         registry.register("ports", "TrafficControl ports on the bridge", ports.clone());
         registry.register(
@@ -89,6 +96,16 @@ impl Metrics {
             "The bridge mode the agent runs in (trafficControl.bridgeMode)",
             bridge_mode.clone(),
         );
+        registry.register(
+            "status_writes",
+            "Writes of this node's TrafficControl status entries (at most one per TrafficControl per second)",
+            status_writes.clone(),
+        );
+        registry.register(
+            "status_scope",
+            "Whose status entries are written: every node's, or only those with a problem (clusters over 1,000 nodes)",
+            status_scope.clone(),
+        );
         Metrics {
             registry,
             traffic_controls,
@@ -101,6 +118,8 @@ impl Metrics {
             flow_mods,
             errors,
             bridge_mode,
+            status_writes,
+            status_scope,
         }
     }
 

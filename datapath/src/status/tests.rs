@@ -121,3 +121,24 @@ fn an_invalid_traffic_control_is_reported_not_realized_with_the_reason() {
     assert_eq!(later, first);
     assert!(super::events(&first, &later).is_empty());
 }
+
+#[test]
+fn a_long_message_is_cut_on_a_character_boundary() {
+    let mut plan = seed_plan();
+    let failure = format!("port tap0: {}", "é".repeat(400));
+    if let Some(tc) = plan.traffic_controls.get_mut("redirect-prod-to-local") {
+        tc.progress = Progress::PortFailed(failure);
+    }
+    let statuses = node_statuses("node-1", &plan, &BTreeMap::new(), "t0");
+    let message = &condition(&statuses["redirect-prod-to-local"], REALIZED).message;
+    assert!(message.len() <= MESSAGE_LIMIT, "{} bytes", message.len());
+    assert!(message.starts_with("port tap0: é") && message.ends_with('…'), "{message}");
+}
+
+#[test]
+fn a_realized_entry_carries_its_counts_in_fields_not_in_its_message() {
+    let statuses = node_statuses("node-1", &seed_plan(), &BTreeMap::new(), "t0");
+    let all = &statuses["mirror-all-to-remote"];
+    assert_eq!((all.node.as_str(), all.selected_pods), ("node-1", 5));
+    assert_eq!(condition(all, REALIZED).message, "");
+}

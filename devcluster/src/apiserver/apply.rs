@@ -75,6 +75,7 @@ pub fn apply_status(current: &Value, applied: &Value, manager: &str, api_version
         let name = node_of(entry).unwrap_or_default();
         sent_names.contains(name) || !before.contains(name) || others.contains(name)
     });
+    let owned = owned_fields(&sent);
     for entry in sent {
         match nodes
             .iter_mut()
@@ -96,12 +97,25 @@ pub fn apply_status(current: &Value, applied: &Value, manager: &str, api_version
             map.insert("nodes".into(), Value::Array(nodes));
         }
     }
-    record_owner(&mut object, manager, &sent_names, api_version, now);
+    record_owner(&mut object, manager, owned, api_version, now);
     object
 }
 
+/// The fieldsV1 of the entries a manager applied, as the API server
+/// records them: the entry's key, `.`, and each field it set (a list of
+/// conditions is atomic, one field), so an object's size counts them.
+fn owned_fields(sent: &[Value]) -> Map<String, Value> {
+    sent.iter()
+        .filter_map(|entry| {
+            let mut fields = Map::from_iter([(".".to_owned(), json!({}))]);
+            fields.extend(entry.as_object()?.keys().map(|field| (format!("f:{field}"), json!({}))));
+            Some((entry_key(node_of(entry)?), Value::Object(fields)))
+        })
+        .collect()
+}
+
 /// Rewrites `manager`'s managedFields entry for the status subresource.
-fn record_owner(object: &mut Value, manager: &str, nodes: &BTreeSet<String>, api_version: &str, now: &str) {
+fn record_owner(object: &mut Value, manager: &str, keys: Map<String, Value>, api_version: &str, now: &str) {
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
     let list = metadata.entry("managedFields").or_insert_with(|| json!([]));
     let Some(list) = list.as_array_mut() else { return };
@@ -110,10 +124,9 @@ fn record_owner(object: &mut Value, manager: &str, nodes: &BTreeSet<String>, api
             && entry.get("operation").and_then(Value::as_str) == Some("Apply")
             && entry.get("subresource").and_then(Value::as_str) == Some("status"))
     });
-    if nodes.is_empty() {
+    if keys.is_empty() {
         return;
     }
-    let keys: Map<String, Value> = nodes.iter().map(|node| (entry_key(node), json!({".": {}}))).collect();
     list.push(json!({
         "manager": manager,
         "operation": "Apply",

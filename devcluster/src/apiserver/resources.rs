@@ -113,7 +113,6 @@ pub const CUSTOM_RESOURCE_DEFINITIONS: ResourceType = ResourceType {
     status_subresource: true,
 };
 
-/// Every served resource, in discovery order.
 /// ServiceAccounts (core, namespaced): `deploy/` holds the agent's.
 pub const SERVICE_ACCOUNTS: ResourceType = ResourceType {
     group: "",
@@ -162,8 +161,25 @@ pub const DAEMON_SETS: ResourceType = ResourceType {
     status_subresource: true,
 };
 
-pub const ALL: [&ResourceType; 11] = [
+/// Nodes (core, cluster-scoped): the agent counts them to size its
+/// status reports. Lists ignore `limit` (every Node in one page, no
+/// `continue`), which a client counting items plus `remainingItemCount`
+/// reads the same way.
+pub const NODES: ResourceType = ResourceType {
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+    singular: "node",
+    short_names: &["no"],
+    namespaced: false,
+    status_subresource: true,
+};
+
+/// Every served resource, in discovery order.
+pub const ALL: [&ResourceType; 12] = [
     &NAMESPACES,
+    &NODES,
     &PODS,
     &CONFIG_MAPS,
     &SERVICE_ACCOUNTS,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::apiserver::resources::PODS;
+use crate::apiserver::store::MAX_OBJECT_BYTES;
 
 const NOW: Timestamp = Timestamp(1_795_564_800);
 
@@ -117,4 +118,37 @@ fn a_snapshot_restores_every_object_and_the_builtin_crd_once() {
     let everything = (Selector::default(), FieldSelector::default());
     let (crds, _) = restored.list(&CUSTOM_RESOURCE_DEFINITIONS, None, &everything.0, &everything.1);
     assert_eq!(crds.len(), 1);
+}
+
+/// The arithmetic behind the agent's report scope (docs/scale.md):
+/// healthy entries, each under its own field manager as the agents apply
+/// them, cost a node its entry plus a managedFields record; at that cost a
+/// thousand nodes stay under half of etcd's limit and 5,000 could not fit
+/// at all. Measured on 200 nodes (each apply rewrites the whole object,
+/// so a thousand would take a minute in a debug build).
+#[test]
+fn a_thousand_nodes_status_fits_well_under_etcds_limit_and_five_thousand_could_not() {
+    const NODES: usize = 200;
+    let mut cluster = Cluster::new(NOW);
+    cluster.create(&TRAFFIC_CONTROLS, None, tc("t", "Both"), NOW).unwrap();
+    let size =
+        |cluster: &Cluster| serde_json::to_vec(&cluster.get(target("t", false)).unwrap()).unwrap().len();
+    let empty = size(&cluster);
+    for n in 0..NODES {
+        let node = format!("ip-10-0-{}-{}.us-west-2.compute.internal", n / 250, n % 250);
+        let entry = json!({"apiVersion": "crd.antrea.io/v1alpha2", "kind": "TrafficControl", "status": {"nodes": [{
+            "node": node, "selectedPods": 110, "targetPort": "tap0", "ofport": 5,
+            "conditions": [
+                {"type": "Realized", "status": "True", "reason": "Realized", "lastTransitionTime": "2026-12-02T16:08:40Z"},
+                {"type": "Conflicted", "status": "False", "reason": "NoConflict", "lastTransitionTime": "2026-12-02T16:08:40Z"}
+            ]
+        }]}});
+        let apply = PatchKind::Apply { manager: format!("tc-agent-{node}") };
+        cluster.patch(target("t", true), &apply, &entry, NOW).unwrap();
+    }
+    let per_node = (size(&cluster) - empty) / NODES;
+    let thousand = empty + per_node * 1_000;
+    eprintln!("{per_node} bytes per node: 1,000 nodes make {thousand} bytes");
+    assert!(thousand < MAX_OBJECT_BYTES / 2, "{thousand} bytes for 1,000 nodes");
+    assert!(per_node * 5_000 > MAX_OBJECT_BYTES, "{per_node} bytes per node would fit 5,000 nodes");
 }
