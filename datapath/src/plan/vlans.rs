@@ -42,15 +42,22 @@ pub(super) enum PortVlan {
         /// The VLANs it carries (empty: all).
         trunks: Vec<u16>,
     },
-    /// A `dot1q-tunnel` port: its packets are NORMAL's.
+    /// A `dot1q-tunnel` port, or a port whose VLAN would be 4095: its
+    /// packets are NORMAL's. 802.1Q reserves VLAN 4095 and the pipeline
+    /// marks NORMAL's packets with it ([`VLAN_OF_TRUNK`]), so a Pod there
+    /// must never be taken for one in a VLAN the pipeline delivers.
     Tunnel,
 }
+
+/// The VLAN 802.1Q reserves; OVS's `tag` column still takes it.
+const RESERVED_VLAN: u16 = 4095;
 
 impl PortVlan {
     pub fn of(port: &SwitchPort) -> Self {
         let trunks = port.trunks.clone();
         let carries_untagged = trunks.is_empty() || trunks.contains(&0);
         match (port.vlan_mode.as_deref(), port.tag) {
+            (_, Some(RESERVED_VLAN)) => PortVlan::Tunnel,
             (Some("access"), tag) | (None, tag @ Some(_)) => PortVlan::Access(tag.unwrap_or(0)),
             (Some("native-tagged" | "native-untagged"), tag) => {
                 PortVlan::Trunk { native: Some(tag.unwrap_or(0)), trunks }
@@ -218,6 +225,18 @@ mod tests {
         assert_eq!(PortVlan::of(&port(Some(5), &[], Some("dot1q-tunnel"))), PortVlan::Tunnel);
         assert!(!has_vlans(&[port(None, &[], None)]));
         assert!(has_vlans(&[port(None, &[], None), port(None, &[7], None)]));
+    }
+
+    /// VLAN 4095 is the pipeline's mark for NORMAL's packets: a Pod whose
+    /// port has it as access or native VLAN is NORMAL's too, so a trunk's
+    /// tagged packet (also marked 4095) can never be delivered to it.
+    #[test]
+    fn a_port_in_vlan_4095_is_normals_not_an_access_vlan() {
+        for mode in [None, Some("access"), Some("native-untagged"), Some("native-tagged")] {
+            assert_eq!(PortVlan::of(&port(Some(4095), &[], mode)), PortVlan::Tunnel, "{mode:?}");
+        }
+        let pod = PortVlan::of(&port(Some(4095), &[], None));
+        assert_eq!((pod.access(), pod.delivers_untagged()), (None, None));
     }
 
     #[test]

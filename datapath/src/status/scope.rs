@@ -52,13 +52,20 @@ impl std::fmt::Display for ReportScope {
 }
 
 /// Whether an entry says something is wrong: not realized, or Pods lost
-/// to another TrafficControl.
+/// to another TrafficControl. `Pending` (a new port waiting for its
+/// ofport, milliseconds on a healthy switch) is not: otherwise a new
+/// TrafficControl would cost every node of a large cluster a write and a
+/// withdrawal. A port stuck there shows in the node's `/status` and in
+/// `tc_agent_traffic_controls{state="pending"}`.
 pub fn has_problem(status: &NodeStatus) -> bool {
-    status
-        .conditions
-        .iter()
-        .any(|c| (c.type_ == REALIZED && c.status != "True") || (c.type_ == CONFLICTED && c.status == "True"))
+    status.conditions.iter().any(|c| {
+        (c.type_ == REALIZED && c.status != "True" && c.reason != PENDING)
+            || (c.type_ == CONFLICTED && c.status == "True")
+    })
 }
+
+/// The reason of a `Realized=False` that is on its way.
+const PENDING: &str = "Pending";
 
 /// Whether this node's entry belongs in the API under `scope`.
 pub fn is_reported(status: &NodeStatus, scope: ReportScope) -> bool {

@@ -73,6 +73,16 @@ fn a_node_reports_where_it_has_pods_or_a_problem_and_nothing_twice() {
 }
 
 #[test]
+fn a_pending_port_is_on_its_way_not_a_problem() {
+    let mut pending = entry("n1", 0, false, false);
+    pending.conditions[0] = condition(REALIZED, "False", "Pending", "waiting for port tap0 to get an ofport");
+    assert!(!has_problem(&pending));
+    let current = statuses(&[("new", pending)]);
+    assert!(entry_writes(&current, &BTreeMap::new(), ReportScope::ProblemsOnly).is_empty());
+    assert!(entry_writes(&current, &BTreeMap::new(), ReportScope::AllNodes).is_empty(), "idle");
+}
+
+#[test]
 fn past_the_threshold_healthy_entries_are_withdrawn_and_problems_stay() {
     let current =
         statuses(&[("busy", entry("n1", 3, true, false)), ("broken", entry("n1", 2, false, false))]);
