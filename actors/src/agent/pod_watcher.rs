@@ -1,8 +1,10 @@
 //! `PodWatcher`: watches this node's Pods (`spec.nodeName=<node>`) and all
 //! Namespaces, and tells the reconciler when what selection sees of them
-//! changes. Reconnects with kube-rs's default backoff.
+//! changes. Reconnects with kube-rs's default backoff. Each set goes out
+//! once per batch of events, not once per event (see `CrdWatcher`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use datapath::cluster::{NamespaceInfo, PodInfo};
@@ -23,6 +25,9 @@ pub struct PodWatcher {
     namespaces: WatchCache<NamespaceInfo>,
     on_pods: Recipient<PodsObserved>,
     on_namespaces: Recipient<NamespacesObserved>,
+    /// Publications scheduled for the end of this batch of events.
+    publishing_pods: bool,
+    publishing_namespaces: bool,
 }
 
 impl PodWatcher {
@@ -40,6 +45,8 @@ impl PodWatcher {
             namespaces: WatchCache::default(),
             on_pods,
             on_namespaces,
+            publishing_pods: false,
+            publishing_namespaces: false,
         }
     }
 }
@@ -69,8 +76,33 @@ fn pod_key(pod: &Pod) -> String {
     )
 }
 
+impl PodWatcher {
+    fn publish_pods_after_batch(&mut self, ctx: &mut Context<Self>) {
+        if !self.publishing_pods {
+            self.publishing_pods = true;
+            ctx.run_later(Duration::ZERO, |watcher, _| {
+                watcher.publishing_pods = false;
+                let pods: Arc<[PodInfo]> = watcher.pods.values().cloned().collect();
+                tracing::debug!(pods = pods.len(), "this node's Pods changed");
+                watcher.on_pods.do_send(PodsObserved(pods));
+            });
+        }
+    }
+
+    fn publish_namespaces_after_batch(&mut self, ctx: &mut Context<Self>) {
+        if !self.publishing_namespaces {
+            self.publishing_namespaces = true;
+            ctx.run_later(Duration::ZERO, |watcher, _| {
+                watcher.publishing_namespaces = false;
+                let namespaces: Arc<[NamespaceInfo]> = watcher.namespaces.values().cloned().collect();
+                watcher.on_namespaces.do_send(NamespacesObserved(namespaces));
+            });
+        }
+    }
+}
+
 impl StreamHandler<Result<Event<Pod>, watcher::Error>> for PodWatcher {
-    fn handle(&mut self, event: Result<Event<Pod>, watcher::Error>, _: &mut Self::Context) {
+    fn handle(&mut self, event: Result<Event<Pod>, watcher::Error>, ctx: &mut Self::Context) {
         match event {
             Ok(event) => {
                 let node = self.node.clone();
@@ -82,9 +114,7 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for PodWatcher {
                     (info.node_name.as_deref() == Some(node.as_str())).then_some(info)
                 };
                 if self.pods.apply(event, pod_key, view) {
-                    let pods: Arc<[PodInfo]> = self.pods.values().cloned().collect();
-                    tracing::debug!(pods = pods.len(), "this node's Pods changed");
-                    self.on_pods.do_send(PodsObserved(pods));
+                    self.publish_pods_after_batch(ctx);
                 }
             }
             Err(error) => tracing::warn!(%error, "Pod watch failed; retrying with backoff"),
@@ -95,13 +125,12 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for PodWatcher {
 }
 
 impl StreamHandler<Result<Event<Namespace>, watcher::Error>> for PodWatcher {
-    fn handle(&mut self, event: Result<Event<Namespace>, watcher::Error>, _: &mut Self::Context) {
+    fn handle(&mut self, event: Result<Event<Namespace>, watcher::Error>, ctx: &mut Self::Context) {
         match event {
             Ok(event) => {
                 let key = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
                 if self.namespaces.apply(event, key, |ns| Some(NamespaceInfo::from(ns))) {
-                    let namespaces: Arc<[NamespaceInfo]> = self.namespaces.values().cloned().collect();
-                    self.on_namespaces.do_send(NamespacesObserved(namespaces));
+                    self.publish_namespaces_after_batch(ctx);
                 }
             }
             Err(error) => tracing::warn!(%error, "Namespace watch failed; retrying with backoff"),

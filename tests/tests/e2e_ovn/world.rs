@@ -235,6 +235,12 @@ impl World {
         if !copies.vxlan.is_empty() || !copies.geneve.is_empty() {
             self.collector.resolve(&self.ovs);
         }
+        // The datapath caches flows translated before the mirror changed;
+        // under load the revalidators may not have redone them yet when
+        // the pings start, and those packets would miss the new mirror.
+        // A user's traffic gets the mirror a moment later; the count here
+        // must be exact, so wait for the revalidators first.
+        self.ovs.appctl(&["revalidator/wait"]);
         let at_collector = Capture::inbound(&self.collector.netns, INTERFACE, "udp or proto gre");
         let at_tap0 = copies.tap0.as_ref().map(|_| Capture::inbound(self.ovs.node(), "tap0", "icmp"));
         let traffic = [(&self.web, &self.client), (&self.client, &self.db)];

@@ -15,12 +15,15 @@
 //!    making the same row.
 //! 3. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
 //!    and its CPU time over 10 idle seconds.
+//! 4. Cluster-wide objects: 5,000 Namespaces and 10,000 TrafficControls;
+//!    the agent's RSS per object (see [`cluster_scale`]).
 //!
-//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE]`
+//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE] [--only cluster-scale]`
 //! (`--log FILE`: the agent's whole log, each pass with its steps' times,
 //! written to FILE; `TC_AGENT=PATH` times another build of `tc-agent`, to
 //! compare two commits against references measured the same way)
 
+mod cluster_scale;
 mod shared;
 
 use std::time::{Duration, Instant};
@@ -41,6 +44,10 @@ fn main() {
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
     let api = cluster.address.clone();
+    if std::env::args().skip_while(|a| a != "--only").nth(1).as_deref() == Some("cluster-scale") {
+        cluster_scale::measure(&mut agent, &api);
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
     println!("realization latency, {SELECTED} selected Pods, {runs} runs (+1 warm-up)");
@@ -173,6 +180,7 @@ fn main() {
 
     shared::latency(runs);
     steady_state(&cluster, &mut agent, &api);
+    cluster_scale::measure(&mut agent, &api);
 }
 
 /// A switch with [`SELECTED`] Pod ports, the dev API server with their
