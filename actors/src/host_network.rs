@@ -7,6 +7,8 @@
 //! test whose switch lives in a namespace of its own), from a thread that
 //! enters it, so the rest of the agent never changes namespace.
 
+mod notices;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -26,6 +28,9 @@ pub enum HostNetworkError {
         #[source]
         source: std::io::Error,
     },
+    /// The netlink subscription to changes could not be opened.
+    #[error("subscribing to the node's address and route changes")]
+    Subscribe(#[source] std::io::Error),
     /// The network namespace could not be entered.
     #[error("entering the network namespace {path}")]
     Namespace {
@@ -49,18 +54,142 @@ pub enum HostNetworkSource {
     Netns(PathBuf),
 }
 
-impl HostNetworkSource {
-    /// Reads the node's network from this source; `None` when it is off.
+/// The node's network from a source, read again only when the kernel
+/// says it changed. A netlink socket in the node's namespace subscribes to
+/// link, address and route changes; a read that finds it quiet returns
+/// the last reading. The kernel queues the notice before the change's
+/// request returns, so a change made before a pass starts is always seen
+/// by that pass. Reading costs milliseconds with hundreds of devices (a
+/// thread that enters the namespace, every address, two route tables);
+/// a quiet check costs one system call.
+#[derive(Debug)]
+pub struct HostNetworkWatch {
+    source: HostNetworkSource,
+    /// The subscription; `None` until opened, or when it cannot be (then
+    /// every read goes to the kernel).
+    changes: Option<std::os::fd::OwnedFd>,
+    last: Option<HostAddresses>,
+    /// The interface indexes of the devices the last reading named.
+    known: BTreeSet<u32>,
+}
+
+impl HostNetworkWatch {
+    /// A watch of `source`, opened at the first read.
+    pub fn new(source: HostNetworkSource) -> Self {
+        HostNetworkWatch { source, changes: None, last: None, known: BTreeSet::new() }
+    }
+
+    /// Whether changes are noticed (otherwise every read goes to the
+    /// kernel).
+    pub fn is_subscribed(&self) -> bool {
+        self.changes.is_some()
+    }
+
+    /// The node's network now; `None` when the source is off.
     ///
     /// # Errors
     /// [`HostNetworkError`] when the kernel's tables cannot be read.
-    pub fn read(&self) -> Option<Result<HostAddresses, HostNetworkError>> {
-        match self {
-            HostNetworkSource::Off => None,
-            HostNetworkSource::Own => Some(read(None)),
-            HostNetworkSource::Netns(path) => Some(read(Some(path))),
+    pub fn read(&mut self) -> Option<Result<HostAddresses, HostNetworkError>> {
+        let netns = match &self.source {
+            HostNetworkSource::Off => return None,
+            HostNetworkSource::Own => None,
+            HostNetworkSource::Netns(path) => Some(path.clone()),
+        };
+        if self.changes.is_none() {
+            // Opened before reading: a change during the read is noticed.
+            self.changes = in_namespace(netns.as_deref(), subscribe).ok();
+            self.last = None;
         }
+        let changed = match &self.changes {
+            Some(socket) => drain(socket, &self.known),
+            None => true,
+        };
+        if let (false, Some(last)) = (changed, &self.last) {
+            return Some(Ok(last.clone()));
+        }
+        let reading = in_namespace(netns.as_deref(), read_here_with_indexes);
+        self.last = reading.as_ref().ok().map(|(reading, _)| reading.clone());
+        self.known = reading.as_ref().map(|(_, known)| known.clone()).unwrap_or_default();
+        Some(reading.map(|(reading, _)| reading))
     }
+}
+
+/// A non-blocking netlink socket in this thread's namespace, subscribed
+/// to link, address and route changes.
+fn subscribe() -> Result<std::os::fd::OwnedFd, HostNetworkError> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let error = |source| HostNetworkError::Subscribe(source);
+    // SAFETY: socket(2) with constant arguments; the descriptor is owned
+    // below and closed with it.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(error(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all-zero is a valid sockaddr_nl; the fields that matter are set.
+    let mut address: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    address.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    address.nl_groups = (libc::RTMGRP_LINK
+        | libc::RTMGRP_IPV4_IFADDR
+        | libc::RTMGRP_IPV6_IFADDR
+        | libc::RTMGRP_IPV4_ROUTE
+        | libc::RTMGRP_IPV6_ROUTE) as u32;
+    let size = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: bind(2) of our socket to an address of the size given.
+    if unsafe { libc::bind(fd, std::ptr::from_ref(&address).cast(), size) } != 0 {
+        return Err(error(std::io::Error::last_os_error()));
+    }
+    Ok(socket)
+}
+
+/// Empties the subscription; whether anything that matters changed
+/// ([`notices::matters`]; a lost notice, `ENOBUFS`, counts as a change).
+fn drain(socket: &std::os::fd::OwnedFd, known: &BTreeSet<u32>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut buffer = [0u8; 8192];
+    let mut changed = false;
+    loop {
+        // SAFETY: recv(2) into a buffer of the length given.
+        let got = unsafe { libc::recv(socket.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len(), 0) };
+        if got > 0 {
+            let got = usize::try_from(got).unwrap_or(0);
+            changed |= notices::matters(&buffer[..got.min(buffer.len())], known);
+            continue;
+        }
+        let error = std::io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::EAGAIN) if got < 0 => changed,
+            Some(libc::EINTR) => continue,
+            _ => true,
+        };
+    }
+}
+
+/// Runs `step` in the network namespace at `netns` (on a thread that
+/// enters it), or here.
+fn in_namespace<T: Send>(
+    netns: Option<&Path>,
+    step: fn() -> Result<T, HostNetworkError>,
+) -> Result<T, HostNetworkError> {
+    let Some(path) = netns else { return step() };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                enter(path)?;
+                step()
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(HostNetworkError::Addresses(std::io::Error::other("the reading thread panicked")))
+            })
+    })
 }
 
 /// What the node's kernel says: each device's addresses (IPv6 link-local
@@ -78,19 +207,7 @@ pub struct HostAddresses {
 /// # Errors
 /// [`HostNetworkError`] when the kernel's tables cannot be read.
 pub fn read(netns: Option<&Path>) -> Result<HostAddresses, HostNetworkError> {
-    let Some(path) = netns else { return read_here() };
-    let path = path.to_path_buf();
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                enter(&path)?;
-                read_here()
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(HostNetworkError::Addresses(std::io::Error::other("the reading thread panicked")))
-            })
-    })
+    in_namespace(netns, read_here)
 }
 
 /// Moves the calling thread into the network namespace at `path`.
@@ -104,6 +221,21 @@ fn enter(path: &Path) -> Result<(), HostNetworkError> {
         return Err(error(std::io::Error::last_os_error()));
     }
     Ok(())
+}
+
+/// [`read_here`], and the interface indexes of the devices it names.
+fn read_here_with_indexes() -> Result<(HostAddresses, BTreeSet<u32>), HostNetworkError> {
+    let reading = read_here()?;
+    let known = reading
+        .addresses
+        .keys()
+        .chain(&reading.default_route_devices)
+        .filter_map(|name| std::ffi::CString::new(name.as_str()).ok())
+        // SAFETY: if_nametoindex(3) reads a NUL-terminated name; 0 is "none".
+        .map(|name| unsafe { libc::if_nametoindex(name.as_ptr()) })
+        .filter(|&index| index != 0)
+        .collect();
+    Ok((reading, known))
 }
 
 fn read_here() -> Result<HostAddresses, HostNetworkError> {

@@ -137,3 +137,31 @@ fn churn_costs_a_bounded_number_of_status_writes_per_node_and_minute() {
     // Five TrafficControls at most, one write each a second at most.
     assert!(worst <= 5.0 * 60.0, "{worst:.1} writes per node per minute");
 }
+
+#[test]
+fn a_restarted_agent_rewrites_no_unchanged_entry_and_records_no_event_again() {
+    let mut world = World::new(13, 2).expect("a world");
+    for step in [
+        manifests::pod("default", "web-1", 0, "web"),
+        manifests::pod("default", "web-2", 1, "web"),
+        manifests::traffic_control("mirror-web", &spec("web", json!({"ovsInternal": {"name": "tap0"}}))),
+        manifests::traffic_control("broken", &spec("web", json!({"device": {"name": "eth9"}}))),
+    ] {
+        step.play(&mut world).expect("applied");
+    }
+    world.converge(CONVERGE).expect("converged");
+    world.run_for(Duration::from_secs(3)).expect("status written");
+    let events = |world: &World| {
+        world.api.audit().iter().filter(|r| r.resource == "events" && r.verb == "create").count()
+    };
+    let (writes, recorded) = (status_writes(&world, ""), events(&world));
+    assert!(writes >= 4 && recorded >= 3, "{writes} writes, {recorded} Events before the restart");
+
+    let host = world.nodes[0].name.clone();
+    world.sim.bounce(host);
+    world.run_for(Duration::from_secs(1)).expect("restarting");
+    world.converge(CONVERGE).expect("converged again");
+    world.run_for(Duration::from_secs(5)).expect("settled");
+    assert_eq!(status_writes(&world, ""), writes, "the restarted agent found its entries as they were");
+    assert_eq!(events(&world), recorded, "and had nothing new to tell");
+}

@@ -56,6 +56,7 @@ fn observe(agent: &Agent, tcs: Vec<TrafficControl>, pods: Vec<PodInfo>) {
         valid: tcs.into(),
         invalid: Arc::default(),
         uids: Arc::new(BTreeMap::new()),
+        this_node: Arc::default(),
     });
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use datapath::api::TrafficControl;
+use datapath::api::{NodeStatus, TrafficControl};
 use datapath::validate::Validator;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -30,11 +30,12 @@ enum Verdict {
     Invalid(String),
 }
 
-/// The verdict and the uid Events refer to.
+/// The verdict, the uid Events refer to, and this node's status entry.
 #[derive(Clone, Debug)]
 struct Judged {
     uid: String,
     verdict: Verdict,
+    this_node: Option<NodeStatus>,
 }
 
 impl PartialEq for Verdict {
@@ -53,6 +54,7 @@ impl PartialEq for Verdict {
 }
 
 impl PartialEq for Judged {
+    /// The status entry is not news: it is what this node wrote.
     fn eq(&self, other: &Self) -> bool {
         self.uid == other.uid && self.verdict == other.verdict
     }
@@ -61,6 +63,7 @@ impl PartialEq for Judged {
 /// The TrafficControl watcher.
 pub struct CrdWatcher {
     client: Client,
+    node: String,
     validator: Arc<Validator>,
     traffic_controls: WatchCache<Judged>,
     on_change: Recipient<TrafficControlsObserved>,
@@ -74,6 +77,7 @@ impl CrdWatcher {
     pub fn new(client: Client, node: &str, on_change: Recipient<TrafficControlsObserved>) -> Self {
         CrdWatcher {
             client,
+            node: node.to_owned(),
             validator: Arc::new(Validator::new()),
             traffic_controls: WatchCache::default(),
             on_change,
@@ -96,8 +100,12 @@ impl CrdWatcher {
         let mut valid = Vec::new();
         let mut invalid = BTreeMap::new();
         let mut uids = BTreeMap::new();
-        for (name, Judged { uid, verdict }) in self.traffic_controls.iter() {
+        let mut this_node = BTreeMap::new();
+        for (name, Judged { uid, verdict, this_node: entry }) in self.traffic_controls.iter() {
             uids.insert(name.clone(), uid.clone());
+            if let Some(entry) = entry {
+                this_node.insert(name.clone(), entry.clone());
+            }
             match verdict {
                 Verdict::Valid(tc) => valid.push((**tc).clone()),
                 Verdict::Invalid(why) => {
@@ -110,6 +118,7 @@ impl CrdWatcher {
             valid: valid.into(),
             invalid: Arc::new(invalid),
             uids: Arc::new(uids),
+            this_node: Arc::new(this_node),
         });
     }
 }
@@ -122,6 +131,13 @@ impl Actor for CrdWatcher {
         let api = Api::<DynamicObject>::all_with(self.client.clone(), &resource);
         ctx.add_stream(watcher::watcher(api, watcher::Config::default()).backoff(self.backoff.clone()));
     }
+}
+
+/// `node`'s entry in the object's `status.nodes`, if it has a readable one.
+fn node_entry(object: &DynamicObject, node: &str) -> Option<NodeStatus> {
+    let entries = object.data.get("status")?.get("nodes")?.as_array()?;
+    let entry = entries.iter().find(|e| e.get("node").and_then(serde_json::Value::as_str) == Some(node))?;
+    serde_json::from_value(entry.clone()).ok()
 }
 
 /// The verdict on one object.
@@ -147,13 +163,18 @@ impl StreamHandler<Result<Event<DynamicObject>, watcher::Error>> for CrdWatcher 
             }
         };
         let validator = self.validator.clone();
+        let node = self.node.clone();
         let key = |o: &DynamicObject| o.metadata.name.clone().unwrap_or_default();
         let view = |o: &DynamicObject| {
             let verdict = judge(&validator, o);
             if let Verdict::Invalid(why) = &verdict {
                 tracing::warn!(traffic_control = %key(o), %why, "refusing an invalid TrafficControl");
             }
-            Some(Judged { uid: o.metadata.uid.clone().unwrap_or_default(), verdict })
+            Some(Judged {
+                uid: o.metadata.uid.clone().unwrap_or_default(),
+                verdict,
+                this_node: node_entry(o, &node),
+            })
         };
         if self.traffic_controls.apply(event, key, view) {
             self.publish_after_batch(ctx);

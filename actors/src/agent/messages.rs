@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::Message;
-use datapath::api::TrafficControl;
+use datapath::api::{NodeStatus, TrafficControl};
 use datapath::cluster::{NamespaceInfo, PodInfo};
 use datapath::openflow::flow_mod::FlowDesc;
 use datapath::ovsdb::bridge::BridgeView;
@@ -42,6 +42,10 @@ pub struct TrafficControlsObserved {
     pub invalid: Arc<BTreeMap<String, String>>,
     /// Every TrafficControl's uid, for the Events about it.
     pub uids: Arc<BTreeMap<String, String>>,
+    /// This node's `status.nodes` entry of each TrafficControl, as the
+    /// API server held it when the watch listed: a restarted agent that
+    /// finds its entries as they were writes nothing and records no Event.
+    pub this_node: Arc<BTreeMap<String, NodeStatus>>,
 }
 
 /// Fact: the bridge's ports or mirrors changed (a Pod's port came or

@@ -40,7 +40,7 @@ use super::messages::{
 use super::metrics::gauge;
 use super::state::{AgentState, Realized};
 use crate::errors::Chain;
-use crate::host_network::HostNetworkSource;
+use crate::host_network::{HostNetworkSource, HostNetworkWatch};
 pub use crate::reconcile::PortDeletion;
 use crate::reconcile::{Applied, Epoch, Observed, PassReport, ReconcileError, SwitchAccess, reconcile};
 
@@ -173,6 +173,8 @@ pub struct Reconciler {
     observed: Option<Observed>,
     /// The switch came back while a pass ran: forget it after the pass.
     switch_returned: bool,
+    /// The node's network, for the guard rails.
+    host_network: HostNetworkWatch,
     /// The last read of the node's network failed (and was logged).
     host_network_failed: bool,
     /// The plan of the last completed pass.
@@ -195,11 +197,13 @@ impl Reconciler {
                 valid: Arc::from([]),
                 invalid: Arc::default(),
                 uids: Arc::default(),
+                this_node: Arc::default(),
             },
             synced: Synced::default(),
             managers,
             state,
             retry: Backoff::new(tuning.retry_first, tuning.retry_max),
+            host_network: HostNetworkWatch::new(tuning.host_network.clone()),
             tuning,
             observed: Some(Observed::new(mode)),
             switch_returned: false,
@@ -231,7 +235,7 @@ impl Reconciler {
     /// The node's addresses and default routes as the kernel has them
     /// now; on failure the last ones read are kept, and said once.
     fn read_host_network(&mut self, observed: &mut Observed) {
-        match self.tuning.host_network.read() {
+        match self.host_network.read() {
             None => {}
             Some(Ok(read)) => {
                 observed.switch.host.addresses = read.addresses;
@@ -253,7 +257,9 @@ impl Reconciler {
             return;
         }
         let Some(mut observed) = self.observed.take() else { return };
+        let reading = Instant::now();
         self.read_host_network(&mut observed);
+        self.state.metrics.pass_step("host_network", reading.elapsed());
         // Ports the watch reported since the last pass must be read anew
         // (through an OVSDB round trip); otherwise the last pass's are
         // still the bridge's, and the pass skips that round trip.

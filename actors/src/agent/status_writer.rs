@@ -9,7 +9,9 @@
 //! until it knows. Writes are coalesced (while one round is in flight only
 //! the newest plan waits) and rate limited: at most one write per
 //! TrafficControl per [`MIN_WRITE_INTERVAL`]. A failed round is retried
-//! with backoff; an entry the API server refuses for its size is not.
+//! with backoff; an entry the API server refuses for its size is not. A
+//! restarted agent starts from the entries the API server holds, so a
+//! DaemonSet rollout rewrites nothing that did not change.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,6 +137,15 @@ impl StatusWriter {
         }
         let Some(publish) = self.pending.take() else { return };
         let PublishStatus(realized) = &publish;
+        // A TrafficControl seen for the first time (at start, or after a
+        // restart) starts from the entry the API server holds: unchanged,
+        // it is not written again and its Events are not recorded again.
+        for (name, entry) in realized.traffic_controls.this_node.iter() {
+            if !self.reported.contains_key(name) {
+                self.reported.insert(name.clone(), entry.clone());
+                self.written.entry(name.clone()).or_insert_with(|| entry.clone());
+            }
+        }
         let now = (self.state.clock)().to_string();
         let mut current = status::node_statuses(&self.node, &realized.plan, &self.reported, &now);
         let invalid = &realized.traffic_controls.invalid;

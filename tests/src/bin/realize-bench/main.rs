@@ -163,7 +163,9 @@ fn main() {
             "  agent passes: {passes} (mean {:.1} ms per pass, in the agent)",
             value("tc_agent_reconcile_duration_seconds_sum ") / passes * 1e3
         );
-        for step in ["read_ports", "dump_flows", "plan", "port_operations", "openflow_operations"] {
+        for step in
+            ["host_network", "read_ports", "dump_flows", "plan", "port_operations", "openflow_operations"]
+        {
             let label = format!("{{step=\"{step}\"}}");
             let count = value(&format!("tc_agent_pass_step_duration_seconds_count{label} "));
             if count > 0.0 {
