@@ -26,19 +26,20 @@ pub struct AgentProcess {
 /// # Panics
 /// When it is not built, saying how to build it.
 pub fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
+    built_binary(name).unwrap_or_else(|| {
+        panic!("{name} is not built: run `cargo build --workspace --bins` (cargo nextest run --workspace builds it)")
+    })
+}
+
+/// [`workspace_binary`], or `None` when it is not built (for a bench that
+/// says so and exits instead of panicking).
+pub fn built_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
     // A test runs from target/<profile>/deps, a bench binary from
     // target/<profile>: look next to it, then one level up.
     let beside = exe.parent().map(|dir| dir.join(name));
     let above = exe.parent().and_then(Path::parent).map(|dir| dir.join(name));
-    let path =
-        [beside, above].into_iter().flatten().find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name));
-    assert!(
-        path.is_file(),
-        "{} is not built: run `cargo build --workspace --bins` (cargo nextest run --workspace builds it)",
-        path.display()
-    );
-    path
+    [beside, above].into_iter().flatten().find(|p| p.is_file())
 }
 
 /// A free loopback port (bound, read, released: the agent binds it next).

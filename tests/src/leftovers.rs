@@ -65,6 +65,23 @@ pub fn forget(owned: &Owned<'_>) {
     let _ = std::fs::remove_file(entry(owned));
 }
 
+/// What this process still owns (the registry's names for it): empty
+/// once everything it made has been dropped.
+pub fn owned_by_this_process() -> Vec<String> {
+    let own = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir(registry()) else { return Vec::new() };
+    let mut owned: Vec<String> = entries
+        .flatten()
+        .filter(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            text.split_whitespace().next() == Some(own.as_str())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    owned.sort();
+    owned
+}
+
 fn sweep_once() {
     static SWEPT: Once = Once::new();
     SWEPT.call_once(sweep);

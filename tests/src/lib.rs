@@ -28,6 +28,7 @@
 //! - [`netns`]: network namespaces that delete themselves.
 //! - [`leftovers`]: what a killed test run left (daemons, namespaces,
 //!   processes), swept by the next.
+//! - [`proc_stats`]: a process's RSS and open descriptors, from `/proc`.
 //! - [`cmd`]: running tools, waiting for conditions, unique names.
 //! - [`ovs_tool`], [`tool`]: find a tool, or fail saying how to install
 //!   it (these tests never skip silently).
@@ -48,6 +49,7 @@ pub mod ovs;
 pub mod ovs_text;
 pub mod plans;
 pub mod pod;
+pub mod proc_stats;
 pub mod vlan;
 
 use std::path::PathBuf;

@@ -179,6 +179,13 @@ impl Pod {
         Pod { namespace: namespace.into(), name: name.into(), ip, mac, port, netns }
     }
 
+    /// Playing the CNI's DEL: removes the Pod's port from the switch, then
+    /// its namespace (with the veth). Dropping a Pod without this leaves
+    /// its Port row behind, as a CNI that never ran DEL would.
+    pub fn detach(self, ovs: &Ovs) {
+        ovs.vsctl(&["--if-exists", "del-port", &self.port]);
+    }
+
     /// What the planner knows of this Pod: on `node-1`, with `labels`.
     pub fn info(&self, labels: &[(&str, &str)]) -> datapath::cluster::PodInfo {
         datapath::cluster::PodInfo {
