@@ -17,13 +17,8 @@ impl ProcStats {
     /// no memory and no descriptors left to read).
     pub fn read(pid: u32) -> Option<ProcStats> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let rss_kib = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()?;
+        let rss_kib =
+            status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
         Some(ProcStats { rss_kib, fds })
     }
