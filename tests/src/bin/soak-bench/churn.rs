@@ -139,13 +139,43 @@ enum Kind {
 
 /// The next step for `world`, from `rng`.
 pub fn choose(world: &World, rng: &mut Rng) -> Step {
-    let free_namespaces: Vec<&str> =
-        NAMESPACES.iter().copied().filter(|n| !world.namespaces.contains_key(*n)).collect();
-    let free_tcs: Vec<&str> = TC_NAMES.iter().copied().filter(|n| !world.tcs.contains_key(*n)).collect();
+    let kind = pick_kind(world, rng);
+    let namespace_names: Vec<&String> = world.namespaces.keys().collect();
+    let pod_keys: Vec<&String> = world.pods.keys().collect();
+    let tc_names: Vec<&String> = world.tcs.keys().collect();
+    match kind {
+        Kind::CreateNamespace => {
+            let free: Vec<&str> =
+                NAMESPACES.iter().copied().filter(|n| !world.namespaces.contains_key(*n)).collect();
+            Step::CreateNamespace { name: rng.pick(&free).to_owned(), team: rng.pick(&TEAMS) }
+        }
+        Kind::RelabelNamespace => {
+            Step::RelabelNamespace { name: rng.pick(&namespace_names).clone(), team: rng.pick(&TEAMS) }
+        }
+        Kind::DeleteNamespace => Step::DeleteNamespace { name: rng.pick(&namespace_names).clone() },
+        Kind::CreatePod => {
+            let namespace: &String = rng.pick(&namespace_names);
+            create_pod(world, namespace, rng)
+        }
+        Kind::RelabelPod => Step::RelabelPod { key: rng.pick(&pod_keys).clone(), app: rng.pick(&APPS) },
+        Kind::DeletePod => Step::DeletePod { key: rng.pick(&pod_keys).clone(), port_first: rng.coin() },
+        Kind::CreateTc => {
+            let free: Vec<&str> = TC_NAMES.iter().copied().filter(|n| !world.tcs.contains_key(*n)).collect();
+            Step::CreateTc { name: rng.pick(&free).to_owned(), spec: random_spec(rng) }
+        }
+        Kind::EditTc => {
+            let name: &String = rng.pick(&tc_names);
+            edit_tc(world, name, rng)
+        }
+        Kind::DeleteTc => Step::DeleteTc { name: rng.pick(&tc_names).clone() },
+    }
+}
+
+/// Which kind of step, by weight among those possible now: edits and Pod
+/// changes most often, as in a cluster; deletions less often than
+/// creations, so the world stays populated.
+fn pick_kind(world: &World, rng: &mut Rng) -> Kind {
     let (namespaces, pods, tcs) = (world.namespaces.len(), world.pods.len(), world.tcs.len());
-    // (kind, weight, possible now): edits and Pod changes most often, as
-    // in a cluster; deletions less often than creations, so the world
-    // stays populated.
     let kinds = [
         (Kind::CreateNamespace, 5, namespaces < MAX_NAMESPACES),
         (Kind::RelabelNamespace, 8, namespaces > 0),
@@ -160,65 +190,51 @@ pub fn choose(world: &World, rng: &mut Rng) -> Step {
     let possible: Vec<(Kind, usize)> =
         kinds.into_iter().filter(|(_, _, possible)| *possible).map(|(k, w, _)| (k, w)).collect();
     let mut draw = rng.below(possible.iter().map(|(_, w)| w).sum());
-    let kind = possible
+    possible
         .iter()
         .find(|(_, weight)| {
             let hit = draw < *weight;
             draw = draw.saturating_sub(*weight);
             hit
         })
-        .map_or(Kind::CreateTc, |(kind, _)| *kind);
-    let namespace_names: Vec<&String> = world.namespaces.keys().collect();
-    let pod_keys: Vec<&String> = world.pods.keys().collect();
-    let tc_names: Vec<&String> = world.tcs.keys().collect();
-    match kind {
-        Kind::CreateNamespace => {
-            Step::CreateNamespace { name: rng.pick(&free_namespaces).to_owned(), team: rng.pick(&TEAMS) }
-        }
-        Kind::RelabelNamespace => {
-            Step::RelabelNamespace { name: rng.pick(&namespace_names).clone(), team: rng.pick(&TEAMS) }
-        }
-        Kind::DeleteNamespace => Step::DeleteNamespace { name: rng.pick(&namespace_names).clone() },
-        Kind::CreatePod => {
-            let namespace = rng.pick(&namespace_names).clone();
-            let taken = world.pods_in(&namespace);
-            let free: Vec<&str> =
-                POD_NAMES.iter().copied().filter(|n| !taken.contains(&format!("{namespace}/{n}"))).collect();
-            match free.is_empty() {
-                // A full Namespace: relabel one of its Pods instead.
-                true => Step::RelabelPod { key: taken[0].clone(), app: rng.pick(&APPS) },
-                false => Step::CreatePod {
-                    name: rng.pick(&free).to_owned(),
-                    namespace,
-                    app: rng.pick(&APPS),
-                    port_first: rng.coin(),
-                },
-            }
-        }
-        Kind::RelabelPod => Step::RelabelPod { key: rng.pick(&pod_keys).clone(), app: rng.pick(&APPS) },
-        Kind::DeletePod => Step::DeletePod { key: rng.pick(&pod_keys).clone(), port_first: rng.coin() },
-        Kind::CreateTc => Step::CreateTc { name: rng.pick(&free_tcs).to_owned(), spec: random_spec(rng) },
-        Kind::EditTc => {
-            let name = rng.pick(&tc_names).clone();
-            let mut spec = world.tcs[&name].spec;
-            let field = match rng.below(3) {
-                0 => {
-                    spec.selector = random_selector(rng);
-                    "selector"
-                }
-                1 => {
-                    spec.direction = rng.pick(&DIRECTIONS);
-                    "direction"
-                }
-                _ => {
-                    spec.target = rng.pick(&TARGETS);
-                    "target"
-                }
-            };
-            Step::EditTc { name, spec, field }
-        }
-        Kind::DeleteTc => Step::DeleteTc { name: rng.pick(&tc_names).clone() },
+        .map_or(Kind::CreateTc, |(kind, _)| *kind)
+}
+
+/// A new Pod in `namespace`, or, in a full one, a relabel of one of its
+/// Pods.
+fn create_pod(world: &World, namespace: &str, rng: &mut Rng) -> Step {
+    let taken = world.pods_in(namespace);
+    let free: Vec<&str> =
+        POD_NAMES.iter().copied().filter(|n| !taken.contains(&format!("{namespace}/{n}"))).collect();
+    if free.is_empty() {
+        return Step::RelabelPod { key: taken[0].clone(), app: rng.pick(&APPS) };
     }
+    Step::CreatePod {
+        name: rng.pick(&free).to_owned(),
+        namespace: namespace.to_owned(),
+        app: rng.pick(&APPS),
+        port_first: rng.coin(),
+    }
+}
+
+/// One field of TrafficControl `name` changed (possibly to what it was).
+fn edit_tc(world: &World, name: &str, rng: &mut Rng) -> Step {
+    let mut spec = world.tcs[name].spec;
+    let field = match rng.below(3) {
+        0 => {
+            spec.selector = random_selector(rng);
+            "selector"
+        }
+        1 => {
+            spec.direction = rng.pick(&DIRECTIONS);
+            "direction"
+        }
+        _ => {
+            spec.target = rng.pick(&TARGETS);
+            "target"
+        }
+    };
+    Step::EditTc { name: name.to_owned(), spec, field }
 }
 
 /// How many steps to do before the next check: mostly one, so a failure
@@ -268,18 +284,7 @@ impl Cluster<'_> {
                 }
             }
             Step::CreatePod { namespace, name, app, port_first } => {
-                let index = world.free_index();
-                let labels = [("app", *app)];
-                let attach = || Pod::attach(self.ovs, self.bridge, namespace, name, index);
-                let pod = if *port_first {
-                    let pod = attach();
-                    self.api.create_pod(&pod, self.node, &labels);
-                    pod
-                } else {
-                    self.api.create_pod_named(namespace, name, self.node, &labels);
-                    attach()
-                };
-                world.pods.insert(format!("{namespace}/{name}"), SoakPod { app, pod, index });
+                self.create_pod(world, namespace, name, app, *port_first);
             }
             Step::RelabelPod { key, app } => {
                 let (namespace, name) = key.split_once('/').unwrap_or_default();
@@ -297,14 +302,8 @@ impl Cluster<'_> {
                 }
             }
             Step::DeletePod { key, port_first } => {
-                let (namespace, name) = key.split_once('/').unwrap_or_default();
-                let Some(gone) = world.pods.remove(key) else { return };
-                if *port_first {
-                    gone.pod.detach(self.ovs);
-                    self.api.kubectl(&["delete", "pod", "-n", namespace, name]);
-                } else {
-                    self.api.kubectl(&["delete", "pod", "-n", namespace, name]);
-                    gone.pod.detach(self.ovs);
+                if let Some(gone) = world.pods.remove(key) {
+                    self.delete_pod(key, gone, *port_first);
                 }
             }
             Step::CreateTc { name, spec } => {
@@ -326,6 +325,43 @@ impl Cluster<'_> {
                 self.api.kubectl(&["delete", "tc", name]);
                 world.tcs.remove(name);
             }
+        }
+    }
+
+    /// Creates a Pod: its object (as kubelet) and its port (as the CNI),
+    /// in either order.
+    fn create_pod(
+        &self,
+        world: &mut World,
+        namespace: &str,
+        name: &str,
+        app: &'static str,
+        port_first: bool,
+    ) {
+        let index = world.free_index();
+        let labels = [("app", app)];
+        let attach = || Pod::attach(self.ovs, self.bridge, namespace, name, index);
+        let pod = if port_first {
+            let pod = attach();
+            self.api.create_pod(&pod, self.node, &labels);
+            pod
+        } else {
+            self.api.create_pod_named(namespace, name, self.node, &labels);
+            attach()
+        };
+        world.pods.insert(format!("{namespace}/{name}"), SoakPod { app, pod, index });
+    }
+
+    /// Deletes Pod `key`'s object and its port, in either order.
+    fn delete_pod(&self, key: &str, gone: SoakPod, port_first: bool) {
+        let (namespace, name) = key.split_once('/').unwrap_or_default();
+        let delete = || self.api.kubectl(&["delete", "pod", "-n", namespace, name]);
+        if port_first {
+            gone.pod.detach(self.ovs);
+            delete();
+        } else {
+            delete();
+            gone.pod.detach(self.ovs);
         }
     }
 

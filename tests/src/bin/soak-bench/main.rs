@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use tests::agent::AgentProcess;
 use tests::collector::Collector;
 use tests::devcluster::DevCluster;
-use tests::ovs::Ovs;
+use tests::ovs::{Bridge, Ovs};
 
 use crate::checks::Node;
 use crate::churn::{Cluster, Rng};
@@ -159,115 +159,139 @@ fn soak(args: &Args) -> Report {
     let api = DevCluster::start();
     let mut agent = AgentProcess::start(&ovs, &bridge, &api.kubeconfig, NODE);
     agent.wait_ready(DEADLINE);
-    let mut world = World::default();
-    let mut report = run(args, &mut ovs, &bridge, &api, &agent, &mut world);
-    let log = agent.log();
-    if let Some(line) = log.lines().find(|l| l.contains("panicked")) {
+    let mut soak = Soak {
+        ovs: &mut ovs,
+        bridge: &bridge,
+        api: &api,
+        agent: &agent,
+        world: World::default(),
+        rng: Rng::new(args.seed),
+        report: Report::default(),
+    };
+    soak.run(args);
+    let mut report = soak.report;
+    if let Some(line) = agent.log().lines().find(|l| l.contains("panicked")) {
         report.fail(format!("the agent panicked: {line}"));
     }
     report
 }
 
-fn run(
-    args: &Args,
-    ovs: &mut Ovs,
-    bridge: &tests::ovs::Bridge,
-    api: &DevCluster,
-    agent: &AgentProcess,
-    world: &mut World,
-) -> Report {
-    let mut report = Report::default();
-    if let Err(why) = checks::self_test(&Node { ovs, bridge, agent }) {
-        report.fail(why);
-        return report;
-    }
-    let mut rng = Rng::new(args.seed);
-    let end = Instant::now() + Duration::from_secs(args.minutes * 60);
-    let mut next_restart = Instant::now() + args.restart_every();
-    let mut sampler = Sampler::start(agent.pid());
-    let churn_started = Instant::now();
-    while Instant::now() < end && report.failure.is_none() {
-        let acted = Instant::now();
-        let what = if Instant::now() >= next_restart {
-            next_restart += args.restart_every();
-            report.restarts += 1;
-            // Alternately a clean restart and a crash (kill -9), each
-            // followed by the supervisor's start on the same database.
-            if report.restarts % 2 == 1 {
-                ovs.restart_vswitchd();
-                format!("restart #{} of ovs-vswitchd (SIGTERM)", report.restarts)
-            } else {
-                ovs.crash_vswitchd();
-                format!("restart #{} of ovs-vswitchd (kill -9)", report.restarts)
-            }
-        } else {
-            let steps: Vec<String> = (0..churn::batch(&mut rng))
-                .map(|_| {
-                    let step = churn::choose(world, &mut rng);
-                    Cluster { ovs, bridge, api, node: NODE }.apply(&step, world);
-                    report.steps += 1;
-                    format!("step {} {step}", report.steps)
-                })
-                .collect();
-            steps.join("; ")
-        };
-        let acted = acted.elapsed();
-        let node = Node { ovs, bridge, agent };
-        report.checks += 1;
-        let at = churn_started.elapsed().as_secs_f64();
-        match node.converge(world, DEADLINE) {
-            Ok(took) => {
-                println!(
-                    "+{at:6.1}s {what} ({} ms): converged in {} ms",
-                    acted.as_millis(),
-                    took.as_millis()
-                );
-                report.latencies.push(took);
-            }
-            Err(why) => {
-                println!("+{at:6.1}s {what} ({} ms): {why}", acted.as_millis());
-                report.fail(format!("{what}: {why}"));
-            }
-        }
-        sampler.tick();
-    }
-    sampler.finish();
-    report.series = sampler.series();
-    if let Some(verdict) = sampler.verdict(args.minutes) {
-        report.rss = (verdict.baseline.rss_mib(), verdict.last.rss_mib());
-        report.fds = (verdict.baseline.fds, verdict.last.fds);
-        if let Some(why) = verdict.failure {
-            report.fail(why);
-        }
-    }
-    clean_up(ovs, bridge, api, agent, world, &mut report);
-    report
+/// The node under soak and what the run has done to it so far.
+struct Soak<'a> {
+    ovs: &'a mut Ovs,
+    bridge: &'a Bridge,
+    api: &'a DevCluster,
+    agent: &'a AgentProcess,
+    world: World,
+    rng: Rng,
+    report: Report,
 }
 
-/// Deletes everything the soak made and checks the switch holds nothing of
-/// the agent's but its pipeline.
-fn clean_up(
-    ovs: &Ovs,
-    bridge: &tests::ovs::Bridge,
-    api: &DevCluster,
-    agent: &AgentProcess,
-    world: &mut World,
-    report: &mut Report,
-) {
-    Cluster { ovs, bridge, api, node: NODE }.delete_everything(world);
-    let node = Node { ovs, bridge, agent };
-    report.checks += 1;
-    match node.converge(world, DEADLINE) {
-        Ok(took) => {
-            println!("cleanup: everything deleted, converged in {} ms", took.as_millis());
-            report.latencies.push(took);
+impl Soak<'_> {
+    /// Churns until `args.minutes` are over or a check fails, restarting
+    /// ovs-vswitchd on schedule and sampling the agent each minute; then
+    /// judges the samples and cleans up.
+    fn run(&mut self, args: &Args) {
+        if let Err(why) = checks::self_test(&self.node()) {
+            return self.report.fail(why);
         }
-        Err(why) => report.fail(format!("cleanup: {why}")),
+        let started = Instant::now();
+        let end = started + Duration::from_secs(args.minutes * 60);
+        let mut next_restart = started + args.restart_every();
+        let mut sampler = Sampler::start(self.agent.pid());
+        while Instant::now() < end && self.report.failure.is_none() {
+            let acting = Instant::now();
+            let what = if acting >= next_restart {
+                next_restart += args.restart_every();
+                self.restart_switch()
+            } else {
+                self.churn()
+            };
+            let acted = acting.elapsed();
+            self.check(&format!(
+                "+{:6.1}s {what} ({} ms)",
+                started.elapsed().as_secs_f64(),
+                acted.as_millis()
+            ));
+            sampler.tick();
+        }
+        sampler.finish();
+        self.report.series = sampler.series();
+        if let Some(verdict) = sampler.verdict(args.minutes) {
+            self.report.rss = (verdict.baseline.rss_mib(), verdict.last.rss_mib());
+            self.report.fds = (verdict.baseline.fds, verdict.last.fds);
+            if let Some(why) = verdict.failure {
+                self.report.fail(why);
+            }
+        }
+        self.clean_up();
     }
-    report.leftovers = node.leftovers();
-    report.pipeline_flows = node.pipeline_flows();
-    if !report.leftovers.is_empty() {
-        report.fail(format!("left on the switch: {:?}", report.leftovers));
+
+    fn node(&self) -> Node<'_> {
+        Node { ovs: self.ovs, bridge: self.bridge, agent: self.agent }
+    }
+
+    fn cluster(&self) -> Cluster<'_> {
+        Cluster { ovs: self.ovs, bridge: self.bridge, api: self.api, node: NODE }
+    }
+
+    /// Alternately a clean restart of ovs-vswitchd and a crash (kill -9),
+    /// each followed by the supervisor's start on the same database.
+    fn restart_switch(&mut self) -> String {
+        self.report.restarts += 1;
+        let number = self.report.restarts;
+        if number % 2 == 1 {
+            self.ovs.restart_vswitchd();
+            format!("restart #{number} of ovs-vswitchd (SIGTERM)")
+        } else {
+            self.ovs.crash_vswitchd();
+            format!("restart #{number} of ovs-vswitchd (kill -9)")
+        }
+    }
+
+    /// One batch of churn steps; what they were.
+    fn churn(&mut self) -> String {
+        let mut done = Vec::new();
+        for _ in 0..churn::batch(&mut self.rng) {
+            let step = churn::choose(&self.world, &mut self.rng);
+            let mut world = std::mem::take(&mut self.world);
+            self.cluster().apply(&step, &mut world);
+            self.world = world;
+            self.report.steps += 1;
+            done.push(format!("step {} {step}", self.report.steps));
+        }
+        done.join("; ")
+    }
+
+    /// Waits for convergence after `what` and records the outcome.
+    fn check(&mut self, what: &str) {
+        self.report.checks += 1;
+        match self.node().converge(&self.world, DEADLINE) {
+            Ok(took) => {
+                println!("{what}: converged in {} ms", took.as_millis());
+                self.report.latencies.push(took);
+            }
+            Err(why) => {
+                println!("{what}: {why}");
+                self.report.fail(format!("{}: {why}", what.trim_start()));
+            }
+        }
+    }
+
+    /// Deletes everything the soak made and checks the switch holds
+    /// nothing of the agent's but its pipeline.
+    fn clean_up(&mut self) {
+        let mut world = std::mem::take(&mut self.world);
+        self.cluster().delete_everything(&mut world);
+        self.world = world;
+        self.check("cleanup: everything deleted");
+        let node = self.node();
+        let (leftovers, pipeline_flows) = (node.leftovers(), node.pipeline_flows());
+        if !leftovers.is_empty() {
+            self.report.fail(format!("left on the switch: {leftovers:?}"));
+        }
+        self.report.leftovers = leftovers;
+        self.report.pipeline_flows = pipeline_flows;
     }
 }
 
