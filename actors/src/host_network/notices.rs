@@ -46,10 +46,9 @@ fn notice_matters(kind: u16, body: &[u8], known: &BTreeSet<u32>) -> bool {
         // ifinfomsg: family, pad, type (2), index (4), ...
         RTM_NEWLINK | RTM_DELLINK => index_at(4).is_none_or(|index| known.contains(&index)),
         // ifaddrmsg: family, prefix length, flags, scope, index (4)
-        RTM_NEWADDR | RTM_DELADDR => match (body.first(), body.get(3)) {
-            (Some(&AF_INET6), Some(&RT_SCOPE_LINK)) => false,
-            _ => true,
-        },
+        RTM_NEWADDR | RTM_DELADDR => {
+            !matches!((body.first(), body.get(3)), (Some(&AF_INET6), Some(&RT_SCOPE_LINK)))
+        }
         // rtmsg: family, destination length, ...
         RTM_NEWROUTE | RTM_DELROUTE => body.get(1).is_none_or(|&length| length == 0),
         _ => true,

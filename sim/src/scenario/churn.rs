@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::Script;
 use super::manifests::{self, ACTIONS, COLLECTOR, DIRECTIONS, TrafficControlSpec};
-use super::rng::Rng;
+use super::rng::{self, Rng};
 use super::step::{Fault, Step};
 use crate::world::cluster::BridgeSetup;
 
@@ -40,7 +40,7 @@ struct Model {
 
 /// The churn seed `seed` plays.
 pub fn generate(seed: u64) -> Script {
-    let mut rng = Rng::new(seed);
+    let mut rng = rng::for_seed(seed);
     let nodes = 1 + usize::from(rng.chance(30));
     let mut model = Model {
         rng,

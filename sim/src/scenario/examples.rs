@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Script;
-use super::rng::Rng;
+use super::rng;
 use super::step::{Fault, Step};
 use crate::world::cluster::BridgeSetup;
 
@@ -18,7 +18,7 @@ const EXAMPLES: [(&str, &str); 3] = [
 
 /// The examples, then three faults.
 pub fn generate(seed: u64) -> Script {
-    let mut rng = Rng::new(seed);
+    let mut rng = rng::for_seed(seed);
     let mut steps = vec![
         Step::Apply { what: "fixtures/cluster/namespaces.yaml".into(), manifest: NAMESPACES.into() },
         Step::Apply { what: "fixtures/cluster/pods.yaml".into(), manifest: PODS.into() },

@@ -7,13 +7,13 @@ use serde_json::json;
 
 use super::Script;
 use super::manifests::{self, ACTIONS, DIRECTIONS, TrafficControlSpec};
-use super::rng::Rng;
+use super::rng;
 use super::step::Step;
 use crate::world::cluster::BridgeSetup;
 
 /// The matrix in the order seed `seed` plays it.
 pub fn generate(seed: u64) -> Script {
-    let mut rng = Rng::new(seed);
+    let mut rng = rng::for_seed(seed);
     let mut steps = vec![
         manifests::namespace("default", "dev"),
         manifests::namespace("prod", "production"),

@@ -12,7 +12,7 @@
 //!   shared bridge refuses; then faults.
 //! - [`churn`]: the owned churn's steps, Redirects and faults included.
 
-use super::rng::Rng;
+use super::rng;
 use super::step::Step;
 use super::{Script, churn as owned_churn, examples as owned_examples};
 use crate::world::cluster::BridgeSetup;
@@ -28,7 +28,7 @@ const REDIRECT: &str = r#"{"apiVersion": "crd.antrea.io/v1alpha2", "kind": "Traf
 
 /// The controller seed `seed` draws, apart from the steps' own draws.
 pub fn controller(seed: u64) -> Controller {
-    let mut rng = Rng::new(seed ^ 0x0053_4841_5245_4400);
+    let mut rng = rng::for_seed(seed ^ 0x0053_4841_5245_4400);
     let mirrors = if rng.chance(25) { 26 + usize::try_from(rng.below(6)).unwrap_or(0) } else { 1 };
     Controller { mirrors }
 }

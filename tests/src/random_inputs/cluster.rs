@@ -35,7 +35,7 @@ pub fn namespaces(rng: &mut Rng) -> Vec<NamespaceInfo> {
         .map(|name| {
             let mut namespace = NamespaceInfo::named(name);
             for (key, value) in NAMESPACE_LABELS {
-                if rng.percent(30) {
+                if rng.chance(30) {
                     namespace.labels.insert(key.to_owned(), value.to_owned());
                 }
             }
@@ -56,8 +56,8 @@ pub fn pods(rng: &mut Rng) -> Vec<PodInfo> {
                 pod: PodRef::new(*rng.pick(&NAMESPACES), name),
                 uid: Some(format!("uid-{index}")),
                 labels,
-                node_name: Some(if rng.percent(85) { NODE } else { "node-2" }.to_owned()),
-                host_network: rng.percent(5),
+                node_name: Some(if rng.chance(85) { NODE } else { "node-2" }.to_owned()),
+                host_network: rng.chance(5),
                 interface_macs: BTreeMap::new(),
             }
         })
@@ -68,7 +68,7 @@ pub fn pods(rng: &mut Rng) -> Vec<PodInfo> {
 /// in `interface_macs`, as Multus' annotation gives it), and others.
 pub fn switch_ports(rng: &mut Rng, pods: &mut [PodInfo]) -> Vec<SwitchPort> {
     let mut ofports = Ofports::default();
-    let with_vlans = rng.percent(35);
+    let with_vlans = rng.chance(35);
     let mut ports = vec![SwitchPort {
         name: "br-int".into(),
         ofport: Some(OFPP_LOCAL),
@@ -86,7 +86,7 @@ pub fn switch_ports(rng: &mut Rng, pods: &mut [PodInfo]) -> Vec<SwitchPort> {
             ports.push(port);
         }
     }
-    if rng.percent(10) {
+    if rng.chance(10) {
         let mut ghost = PodInfo {
             pod: PodRef::new("default", "gone"),
             uid: Some("uid-gone".into()),
@@ -99,12 +99,12 @@ pub fn switch_ports(rng: &mut Rng, pods: &mut [PodInfo]) -> Vec<SwitchPort> {
         port.ofport = Some(ofports.draw(rng));
         ports.push(port);
     }
-    let present: Vec<&str> = DEVICES.into_iter().filter(|_| rng.percent(25)).collect();
+    let present: Vec<&str> = DEVICES.into_iter().filter(|_| rng.chance(25)).collect();
     for device in present {
         let ofport = ofports.draw(rng);
         ports.push(SwitchPort { name: device.into(), ofport: Some(ofport), ..SwitchPort::default() });
     }
-    let present: Vec<&str> = INTERNAL_PORTS.into_iter().filter(|_| rng.percent(15)).collect();
+    let present: Vec<&str> = INTERNAL_PORTS.into_iter().filter(|_| rng.chance(15)).collect();
     for internal in present {
         ports.push(SwitchPort {
             name: internal.into(),
@@ -139,7 +139,7 @@ impl Ofports {
 
 /// The port of `pod`'s `interface` with one CNI's keys.
 fn pod_port(rng: &mut Rng, pod: &mut PodInfo, interface: &str, number: usize) -> SwitchPort {
-    let mac = rng.percent(85).then(|| random_mac(rng));
+    let mac = rng.chance(85).then(|| random_mac(rng));
     let mut port = SwitchPort { name: format!("veth{number:04x}"), ..SwitchPort::default() };
     let PodRef { namespace, name } = pod.pod.clone();
     let uid = pod.uid.clone().unwrap_or_default();
@@ -187,7 +187,7 @@ fn pod_port(rng: &mut Rng, pod: &mut PodInfo, interface: &str, number: usize) ->
 
 /// A unicast MAC; one of two fixed ones now and then, so two Pods share it.
 fn random_mac(rng: &mut Rng) -> MacAddr {
-    if rng.percent(5) {
+    if rng.chance(5) {
         return MacAddr([0x0a, 0x58, 0x0a, 0, 0, *rng.pick(&[1, 2])]);
     }
     let bytes = rng.next_u64().to_be_bytes();
@@ -197,7 +197,7 @@ fn random_mac(rng: &mut Rng) -> MacAddr {
 /// A random VLAN setting, as ovs-cni (or anyone) could leave it.
 fn set_vlan(rng: &mut Rng, port: &mut SwitchPort) {
     let mut vlan = |rng: &mut Rng| {
-        if rng.percent(50) { *rng.pick(&[10, 20, 30]) } else { rng.in_range(0, 4095) as u16 }
+        if rng.chance(50) { *rng.pick(&[10, 20, 30]) } else { rng.in_range(0, 4095) as u16 }
     };
     match rng.between(0, 5) {
         0 => {}
@@ -206,10 +206,10 @@ fn set_vlan(rng: &mut Rng, port: &mut SwitchPort) {
         _ => {
             let mode = *rng.pick(&["access", "trunk", "native-tagged", "native-untagged", "dot1q-tunnel"]);
             port.vlan_mode = Some(mode.to_owned());
-            if rng.percent(60) {
+            if rng.chance(60) {
                 port.tag = Some(vlan(rng));
             }
-            if rng.percent(40) {
+            if rng.chance(40) {
                 port.trunks = trunks(rng, &mut vlan);
             }
         }

@@ -18,7 +18,6 @@ use datapath::plan::{BridgeMode, Cluster, Plan};
 use datapath::validate::Validator;
 use serde_json::Value;
 
-use rng::Rng;
 use traffic_controls::Manifest;
 
 /// Everything the planner reads, made from one seed.
@@ -38,7 +37,7 @@ pub struct PlannerInput {
 impl PlannerInput {
     /// The input of `seed`.
     pub fn random(seed: u64) -> Self {
-        let mut rng = Rng::new(seed);
+        let mut rng = rng::for_seed(seed);
         let manifests =
             (0..rng.between(1, 6)).map(|i| traffic_controls::traffic_control(&mut rng, i as usize)).collect();
         let namespaces = cluster::namespaces(&mut rng);

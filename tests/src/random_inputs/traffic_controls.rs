@@ -40,7 +40,7 @@ pub fn traffic_control(rng: &mut Rng, index: usize) -> Manifest {
         "action": action,
         "targetPort": port(rng, true),
     });
-    if (action == "Redirect" && rng.percent(97)) || rng.percent(10) {
+    if (action == "Redirect" && rng.chance(97)) || rng.chance(10) {
         spec["returnPort"] = port(rng, false);
     }
     let name = format!("{}-{index}", rng.pick(&["mirror", "ids", "tap", "redirect.fw"]));
@@ -50,7 +50,7 @@ pub fn traffic_control(rng: &mut Rng, index: usize) -> Manifest {
         "metadata": {"name": name, "creationTimestamp": rng.pick(&CREATED)},
         "spec": spec,
     });
-    let spoiled = rng.percent(4);
+    let spoiled = rng.chance(4);
     if spoiled {
         spoil(rng, &mut object);
     }
@@ -80,7 +80,7 @@ fn pod_selector(rng: &mut Rng) -> Value {
 }
 
 fn namespace_selector(rng: &mut Rng) -> Value {
-    if rng.percent(50) {
+    if rng.chance(50) {
         let names: Vec<&str> = (0..rng.between(1, 2)).map(|_| *rng.pick(&NAMESPACES)).collect();
         return json!({"matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": names}
@@ -143,7 +143,7 @@ fn port(rng: &mut Rng, target: bool) -> Value {
             let version = rng.between(1, 2);
             fields.insert("version".into(), json!(version));
             // The other version's fields now and then: a warning only.
-            let foreign = rng.percent(10);
+            let foreign = rng.chance(10);
             if version == 1 || foreign {
                 optional(rng, &mut fields, "index", 0, 1_048_575);
             }
@@ -159,7 +159,7 @@ fn port(rng: &mut Rng, target: bool) -> Value {
 
 /// `key` in `low..=high`, or (two times in five) absent.
 fn optional(rng: &mut Rng, fields: &mut Map<String, Value>, key: &str, low: u64, high: u64) {
-    if rng.percent(60) {
+    if rng.chance(60) {
         fields.insert(key.to_owned(), json!(rng.in_range(low, high)));
     }
 }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+pub use fixtures::rng::SeededRng as Rng;
+
 use tests::devcluster::DevCluster;
 use tests::ovs::{Bridge, Ovs};
 use tests::pod::Pod;
@@ -44,36 +46,6 @@ const TARGETS: [Target; 6] = [
     Target::Geneve,
 ];
 const DIRECTIONS: [Direction; 3] = [Direction::Ingress, Direction::Egress, Direction::Both];
-
-/// SplitMix64, as the simulation's scenarios use: a few lines, no crate.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        usize::try_from(self.next_u64() % bound.max(1) as u64).unwrap_or(0)
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn coin(&mut self) -> bool {
-        self.below(2) == 0
-    }
-}
 
 /// One change to the cluster.
 #[derive(Clone, Debug)]
@@ -147,27 +119,30 @@ pub fn choose(world: &World, rng: &mut Rng) -> Step {
         Kind::CreateNamespace => {
             let free: Vec<&str> =
                 NAMESPACES.iter().copied().filter(|n| !world.namespaces.contains_key(*n)).collect();
-            Step::CreateNamespace { name: rng.pick(&free).to_owned(), team: rng.pick(&TEAMS) }
+            Step::CreateNamespace { name: rng.pick_copy(&free).to_owned(), team: rng.pick_copy(&TEAMS) }
         }
-        Kind::RelabelNamespace => {
-            Step::RelabelNamespace { name: rng.pick(&namespace_names).clone(), team: rng.pick(&TEAMS) }
-        }
-        Kind::DeleteNamespace => Step::DeleteNamespace { name: rng.pick(&namespace_names).clone() },
+        Kind::RelabelNamespace => Step::RelabelNamespace {
+            name: rng.pick_copy(&namespace_names).clone(),
+            team: rng.pick_copy(&TEAMS),
+        },
+        Kind::DeleteNamespace => Step::DeleteNamespace { name: rng.pick_copy(&namespace_names).clone() },
         Kind::CreatePod => {
-            let namespace: &String = rng.pick(&namespace_names);
+            let namespace: &String = rng.pick_copy(&namespace_names);
             create_pod(world, namespace, rng)
         }
-        Kind::RelabelPod => Step::RelabelPod { key: rng.pick(&pod_keys).clone(), app: rng.pick(&APPS) },
-        Kind::DeletePod => Step::DeletePod { key: rng.pick(&pod_keys).clone(), port_first: rng.coin() },
+        Kind::RelabelPod => {
+            Step::RelabelPod { key: rng.pick_copy(&pod_keys).clone(), app: rng.pick_copy(&APPS) }
+        }
+        Kind::DeletePod => Step::DeletePod { key: rng.pick_copy(&pod_keys).clone(), port_first: rng.coin() },
         Kind::CreateTc => {
             let free: Vec<&str> = TC_NAMES.iter().copied().filter(|n| !world.tcs.contains_key(*n)).collect();
-            Step::CreateTc { name: rng.pick(&free).to_owned(), spec: random_spec(rng) }
+            Step::CreateTc { name: rng.pick_copy(&free).to_owned(), spec: random_spec(rng) }
         }
         Kind::EditTc => {
-            let name: &String = rng.pick(&tc_names);
+            let name: &String = rng.pick_copy(&tc_names);
             edit_tc(world, name, rng)
         }
-        Kind::DeleteTc => Step::DeleteTc { name: rng.pick(&tc_names).clone() },
+        Kind::DeleteTc => Step::DeleteTc { name: rng.pick_copy(&tc_names).clone() },
     }
 }
 
@@ -189,7 +164,7 @@ fn pick_kind(world: &World, rng: &mut Rng) -> Kind {
     ];
     let possible: Vec<(Kind, usize)> =
         kinds.into_iter().filter(|(_, _, possible)| *possible).map(|(k, w, _)| (k, w)).collect();
-    let mut draw = rng.below(possible.iter().map(|(_, w)| w).sum());
+    let mut draw = rng.index(possible.iter().map(|(_, w)| w).sum());
     possible
         .iter()
         .find(|(_, weight)| {
@@ -207,12 +182,12 @@ fn create_pod(world: &World, namespace: &str, rng: &mut Rng) -> Step {
     let free: Vec<&str> =
         POD_NAMES.iter().copied().filter(|n| !taken.contains(&format!("{namespace}/{n}"))).collect();
     if free.is_empty() {
-        return Step::RelabelPod { key: taken[0].clone(), app: rng.pick(&APPS) };
+        return Step::RelabelPod { key: taken[0].clone(), app: rng.pick_copy(&APPS) };
     }
     Step::CreatePod {
-        name: rng.pick(&free).to_owned(),
+        name: rng.pick_copy(&free).to_owned(),
         namespace: namespace.to_owned(),
-        app: rng.pick(&APPS),
+        app: rng.pick_copy(&APPS),
         port_first: rng.coin(),
     }
 }
@@ -220,17 +195,17 @@ fn create_pod(world: &World, namespace: &str, rng: &mut Rng) -> Step {
 /// One field of TrafficControl `name` changed (possibly to what it was).
 fn edit_tc(world: &World, name: &str, rng: &mut Rng) -> Step {
     let mut spec = world.tcs[name].spec;
-    let field = match rng.below(3) {
+    let field = match rng.index(3) {
         0 => {
             spec.selector = random_selector(rng);
             "selector"
         }
         1 => {
-            spec.direction = rng.pick(&DIRECTIONS);
+            spec.direction = rng.pick_copy(&DIRECTIONS);
             "direction"
         }
         _ => {
-            spec.target = rng.pick(&TARGETS);
+            spec.target = rng.pick_copy(&TARGETS);
             "target"
         }
     };
@@ -241,21 +216,25 @@ fn edit_tc(world: &World, name: &str, rng: &mut Rng) -> Step {
 /// points at its step; sometimes a burst of up to six, which the agent
 /// sees as events arriving during a pass and must coalesce.
 pub fn batch(rng: &mut Rng) -> usize {
-    if rng.below(10) < 7 { 1 } else { 2 + rng.below(5) }
+    if rng.index(10) < 7 { 1 } else { 2 + rng.index(5) }
 }
 
 fn random_selector(rng: &mut Rng) -> Selector {
     let team = || ["red", "blue"];
-    match rng.below(7) {
+    match rng.index(7) {
         0 => Selector::All,
-        1 | 2 => Selector::Team(rng.pick(&team())),
-        3 | 4 => Selector::AppInTeam(rng.pick(&APPS), rng.pick(&team())),
-        _ => Selector::App(rng.pick(&APPS)),
+        1 | 2 => Selector::Team(rng.pick_copy(&team())),
+        3 | 4 => Selector::AppInTeam(rng.pick_copy(&APPS), rng.pick_copy(&team())),
+        _ => Selector::App(rng.pick_copy(&APPS)),
     }
 }
 
 fn random_spec(rng: &mut Rng) -> TcSpec {
-    TcSpec { selector: random_selector(rng), direction: rng.pick(&DIRECTIONS), target: rng.pick(&TARGETS) }
+    TcSpec {
+        selector: random_selector(rng),
+        direction: rng.pick_copy(&DIRECTIONS),
+        target: rng.pick_copy(&TARGETS),
+    }
 }
 
 impl Cluster<'_> {
