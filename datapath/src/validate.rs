@@ -9,6 +9,7 @@
 //! without errors is turned into a typed [`TrafficControl`].
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
 
@@ -86,10 +87,29 @@ impl fmt::Display for Report {
     }
 }
 
-/// Checks TrafficControls; holds the CRD schema so it is built once.
+/// Checks TrafficControls against the CRD schema, which is built once per
+/// process and shared (building it is most of the cost of a dev API
+/// server's start, and of each of its fuzz runs).
+#[derive(Clone)]
 pub struct Validator {
-    schema: Value,
+    schema: Arc<Value>,
 }
+
+/// The CRD's schema as the validator reads it.
+static SCHEMA: LazyLock<Arc<Value>> = LazyLock::new(|| {
+    let mut schema = api::openapi_schema();
+    // The API server knows these three on every object; the CRD does not
+    // list them. `metadata` is checked by `check_metadata`.
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert("apiVersion".into(), serde_json::json!({"type": "string"}));
+        properties.insert("kind".into(), serde_json::json!({"type": "string"}));
+        properties.insert(
+            "metadata".into(),
+            serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+        );
+    }
+    Arc::new(schema)
+});
 
 impl Default for Validator {
     fn default() -> Self {
@@ -100,18 +120,7 @@ impl Default for Validator {
 impl Validator {
     /// A validator for the CRD this crate publishes.
     pub fn new() -> Self {
-        let mut schema = api::openapi_schema();
-        // The API server knows these three on every object; the CRD does not
-        // list them. `metadata` is checked by `check_metadata`.
-        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-            properties.insert("apiVersion".into(), serde_json::json!({"type": "string"}));
-            properties.insert("kind".into(), serde_json::json!({"type": "string"}));
-            properties.insert(
-                "metadata".into(),
-                serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-            );
-        }
-        Validator { schema }
+        Validator { schema: SCHEMA.clone() }
     }
 
     /// Every problem of `object`, a TrafficControl as parsed from YAML or

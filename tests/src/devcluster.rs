@@ -56,6 +56,11 @@ pub fn kubectl_path() -> PathBuf {
 }
 
 impl DevCluster {
+    /// The server's process id (for benches that measure it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `tc-devcluster` on a free loopback port, state in memory.
     pub fn start() -> Self {
         Self::launch(false)

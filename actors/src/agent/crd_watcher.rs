@@ -4,9 +4,8 @@
 //! skipped without blocking the others; typed decoding would fail the
 //! whole watch on it.
 //!
-//! The whole set goes to the reconciler once per batch of events (at the
-//! end of the actor's turn), not once per event: a burst of 10,000 new
-//! TrafficControls would otherwise copy the set 10,000 times.
+//! The whole set goes to the reconciler as [`PublishThrottle`] says, not
+//! once per event.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,9 +17,11 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
+use tokio::time::Instant;
 
 use super::backoff::WatchBackoff;
 use super::messages::TrafficControlsObserved;
+use super::publish_throttle::PublishThrottle;
 use super::watch_cache::WatchCache;
 
 /// A TrafficControl as the agent takes it.
@@ -68,8 +69,7 @@ pub struct CrdWatcher {
     traffic_controls: WatchCache<Judged>,
     on_change: Recipient<TrafficControlsObserved>,
     backoff: WatchBackoff,
-    /// A publication is scheduled for the end of this batch of events.
-    publishing: bool,
+    publishing: PublishThrottle,
 }
 
 impl CrdWatcher {
@@ -82,15 +82,14 @@ impl CrdWatcher {
             traffic_controls: WatchCache::default(),
             on_change,
             backoff: WatchBackoff::new(&format!("{node}/trafficcontrols")),
-            publishing: false,
+            publishing: PublishThrottle::default(),
         }
     }
 
-    fn publish_after_batch(&mut self, ctx: &mut Context<Self>) {
-        if !self.publishing {
-            self.publishing = true;
-            ctx.run_later(std::time::Duration::ZERO, |watcher, _| {
-                watcher.publishing = false;
+    fn publish_soon(&mut self, ctx: &mut Context<Self>) {
+        if let Some(wait) = self.publishing.change(Instant::now()) {
+            ctx.run_later(wait, |watcher, _| {
+                watcher.publishing.published(Instant::now());
                 watcher.publish();
             });
         }
@@ -177,7 +176,7 @@ impl StreamHandler<Result<Event<DynamicObject>, watcher::Error>> for CrdWatcher 
             })
         };
         if self.traffic_controls.apply(event, key, view) {
-            self.publish_after_batch(ctx);
+            self.publish_soon(ctx);
         }
     }
 

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod owned_bridge;
 pub mod pod_watcher;
 pub mod port_manager;
+pub mod publish_throttle;
 pub mod reconciler;
 pub mod runner;
 pub mod state;

@@ -1,10 +1,9 @@
 //! `PodWatcher`: watches this node's Pods (`spec.nodeName=<node>`) and all
 //! Namespaces, and tells the reconciler when what selection sees of them
 //! changes. Reconnects with kube-rs's default backoff. Each set goes out
-//! once per batch of events, not once per event (see `CrdWatcher`).
+//! as [`PublishThrottle`] says, not once per event.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use datapath::cluster::{NamespaceInfo, PodInfo};
@@ -12,9 +11,11 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
+use tokio::time::Instant;
 
 use super::backoff::WatchBackoff;
 use super::messages::{NamespacesObserved, PodsObserved};
+use super::publish_throttle::PublishThrottle;
 use super::watch_cache::WatchCache;
 
 /// The Pod and Namespace watcher.
@@ -25,9 +26,8 @@ pub struct PodWatcher {
     namespaces: WatchCache<NamespaceInfo>,
     on_pods: Recipient<PodsObserved>,
     on_namespaces: Recipient<NamespacesObserved>,
-    /// Publications scheduled for the end of this batch of events.
-    publishing_pods: bool,
-    publishing_namespaces: bool,
+    publishing_pods: PublishThrottle,
+    publishing_namespaces: PublishThrottle,
 }
 
 impl PodWatcher {
@@ -45,8 +45,8 @@ impl PodWatcher {
             namespaces: WatchCache::default(),
             on_pods,
             on_namespaces,
-            publishing_pods: false,
-            publishing_namespaces: false,
+            publishing_pods: PublishThrottle::default(),
+            publishing_namespaces: PublishThrottle::default(),
         }
     }
 }
@@ -77,11 +77,10 @@ fn pod_key(pod: &Pod) -> String {
 }
 
 impl PodWatcher {
-    fn publish_pods_after_batch(&mut self, ctx: &mut Context<Self>) {
-        if !self.publishing_pods {
-            self.publishing_pods = true;
-            ctx.run_later(Duration::ZERO, |watcher, _| {
-                watcher.publishing_pods = false;
+    fn publish_pods_soon(&mut self, ctx: &mut Context<Self>) {
+        if let Some(wait) = self.publishing_pods.change(Instant::now()) {
+            ctx.run_later(wait, |watcher, _| {
+                watcher.publishing_pods.published(Instant::now());
                 let pods: Arc<[PodInfo]> = watcher.pods.values().cloned().collect();
                 tracing::debug!(pods = pods.len(), "this node's Pods changed");
                 watcher.on_pods.do_send(PodsObserved(pods));
@@ -89,11 +88,10 @@ impl PodWatcher {
         }
     }
 
-    fn publish_namespaces_after_batch(&mut self, ctx: &mut Context<Self>) {
-        if !self.publishing_namespaces {
-            self.publishing_namespaces = true;
-            ctx.run_later(Duration::ZERO, |watcher, _| {
-                watcher.publishing_namespaces = false;
+    fn publish_namespaces_soon(&mut self, ctx: &mut Context<Self>) {
+        if let Some(wait) = self.publishing_namespaces.change(Instant::now()) {
+            ctx.run_later(wait, |watcher, _| {
+                watcher.publishing_namespaces.published(Instant::now());
                 let namespaces: Arc<[NamespaceInfo]> = watcher.namespaces.values().cloned().collect();
                 watcher.on_namespaces.do_send(NamespacesObserved(namespaces));
             });
@@ -114,7 +112,7 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for PodWatcher {
                     (info.node_name.as_deref() == Some(node.as_str())).then_some(info)
                 };
                 if self.pods.apply(event, pod_key, view) {
-                    self.publish_pods_after_batch(ctx);
+                    self.publish_pods_soon(ctx);
                 }
             }
             Err(error) => tracing::warn!(%error, "Pod watch failed; retrying with backoff"),
@@ -130,7 +128,7 @@ impl StreamHandler<Result<Event<Namespace>, watcher::Error>> for PodWatcher {
             Ok(event) => {
                 let key = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
                 if self.namespaces.apply(event, key, |ns| Some(NamespaceInfo::from(ns))) {
-                    self.publish_namespaces_after_batch(ctx);
+                    self.publish_namespaces_soon(ctx);
                 }
             }
             Err(error) => tracing::warn!(%error, "Namespace watch failed; retrying with backoff"),

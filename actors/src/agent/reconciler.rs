@@ -12,10 +12,11 @@
 //! partial view would remove flows of Pods not yet seen.
 //!
 //! Pacing: after a pass whose planning took long (a large cluster: tens of
-//! milliseconds with 10,000 TrafficControls), the next one waits as long,
-//! up to [`MAX_PACING`], so the actors read the watch events that arrived
-//! meanwhile and one pass takes them all. Without it, a burst of 10,000
-//! new TrafficControls made 388 passes of a few dozen each. A pass that
+//! milliseconds with 10,000 TrafficControls), no pass starts before as
+//! long again has passed, up to [`MAX_PACING`], so the watchers read the
+//! events that arrived meanwhile (they read nothing while it planned) and
+//! one pass takes them all. Without it, a burst of 10,000 new
+//! TrafficControls made hundreds of passes of a dozen each. A pass that
 //! plans in under [`PACING_ABOVE`] (every cluster we test) waits nothing.
 
 use std::collections::BTreeMap;
@@ -184,6 +185,8 @@ pub struct Reconciler {
     dirty: bool,
     running: bool,
     scheduled: Option<SpawnHandle>,
+    /// Pacing: no pass starts before this.
+    not_before: Option<Instant>,
 }
 
 impl Reconciler {
@@ -213,13 +216,16 @@ impl Reconciler {
             dirty: false,
             running: false,
             scheduled: None,
+            not_before: None,
         }
     }
 
-    /// Something changed: a pass will take it.
+    /// Something changed: a pass will take it, no sooner than pacing
+    /// allows.
     fn request_pass(&mut self, ctx: &mut Context<Self>) {
         self.dirty = true;
-        self.schedule(ctx, self.tuning.debounce);
+        let paced = self.not_before.map_or(Duration::ZERO, |at| at.saturating_duration_since(Instant::now()));
+        self.schedule(ctx, self.tuning.debounce.max(paced));
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
@@ -350,8 +356,12 @@ impl Reconciler {
         if let Some(status) = &self.managers.publish_status {
             status.do_send(PublishStatus(realized));
         }
+        // A change that arrives after this pass (the watchers read nothing
+        // while it planned) waits as well.
+        let paced = pacing(report.plan_time);
+        self.not_before = Some(Instant::now() + paced);
         if self.dirty {
-            self.schedule(ctx, self.tuning.debounce.max(pacing(report.plan_time)));
+            self.schedule(ctx, self.tuning.debounce.max(paced));
         }
     }
 

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::messages::PublishStatus;
+use super::publish_throttle::PublishThrottle;
 use super::state::AgentState;
 
 /// Where Events about cluster-scoped objects go, as kubectl looks for them.
@@ -39,6 +40,8 @@ const COMPONENT: &str = "tc-agent";
 /// The write budget: one write per TrafficControl per node per interval,
 /// however fast its Pods churn (docs/scale.md has the arithmetic).
 pub const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest time between two rounds of working out the statuses.
+const STATUS_ROUNDS_EVERY: Duration = Duration::from_millis(250);
 /// How often the Nodes are counted again.
 const NODE_COUNT_EVERY: Duration = Duration::from_secs(300);
 /// How soon a failed count is tried again.
@@ -68,6 +71,10 @@ pub struct StatusWriter {
     writing: bool,
     /// A deferred round is scheduled.
     wake_armed: bool,
+    /// When the newest plan's statuses are worked out: every entry is
+    /// compared on each round, so a burst of passes must not make a round
+    /// each (with 10,000 TrafficControls a round is tens of milliseconds).
+    computing: PublishThrottle,
     retry: Backoff,
 }
 
@@ -87,6 +94,7 @@ impl StatusWriter {
             pending: None,
             writing: false,
             wake_armed: false,
+            computing: PublishThrottle::every(STATUS_ROUNDS_EVERY),
             retry: Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
         }
     }
@@ -270,7 +278,12 @@ impl Handler<PublishStatus> for StatusWriter {
     #[tracing::instrument(level = "debug", name = "publish_status", skip_all)]
     fn handle(&mut self, publish: PublishStatus, ctx: &mut Self::Context) {
         self.pending = Some(publish);
-        self.write_next(ctx);
+        if let Some(wait) = self.computing.change(Instant::now()) {
+            ctx.run_later(wait, |actor, ctx| {
+                actor.computing.published(Instant::now());
+                actor.write_next(ctx);
+            });
+        }
     }
 }
 

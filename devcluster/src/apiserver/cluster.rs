@@ -102,11 +102,15 @@ impl Cluster {
     /// Stores the built-in CRD as if `kubectl apply` had created it, so
     /// applying `deploy/crds/trafficcontrol.yaml` again is "unchanged".
     fn ensure_builtin_crd(&mut self, now: Timestamp) {
+        /// The CRD as `kubectl apply -f deploy/crds/` sends it, read once.
+        static BUILTIN_CRD: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+            datapath::manifest::parse_documents(&datapath::api::crd_yaml())
+                .ok()
+                .and_then(|documents| documents.into_iter().next())
+                .unwrap_or_default()
+        });
         let key = CUSTOM_RESOURCE_DEFINITIONS.qualified();
-        let crd = datapath::manifest::parse_documents(&datapath::api::crd_yaml())
-            .ok()
-            .and_then(|documents| documents.into_iter().next())
-            .unwrap_or_default();
+        let crd = BUILTIN_CRD.clone();
         let Some(name) = crd.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned) else {
             return;
         };

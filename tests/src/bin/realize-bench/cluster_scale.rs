@@ -15,13 +15,14 @@ use tests::proc_stats::ProcStats;
 const NAMESPACES: usize = 5_000;
 const TRAFFIC_CONTROLS: usize = 10_000;
 
-pub fn measure(agent: &mut AgentProcess, api: &str) {
+pub fn measure(agent: &mut AgentProcess, api: &str, server_pid: u32) {
     println!("cluster-wide objects: {NAMESPACES} Namespaces and {TRAFFIC_CONTROLS} TrafficControls");
     std::thread::sleep(Duration::from_secs(2));
     let before = stats(agent);
     let writes_before = metric(agent, "tc_agent_status_writes_total ");
     let passes_before = metric(agent, "tc_agent_reconcile_duration_seconds_count ");
     let planning_before = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"} ");
+    let cpu_before = (super::cpu_ticks(agent.pid()), super::cpu_ticks(server_pid));
     let started = Instant::now();
     for i in 0..NAMESPACES {
         let body = format!(
@@ -48,6 +49,9 @@ pub fn measure(agent: &mut AgentProcess, api: &str) {
         std::thread::sleep(Duration::from_millis(250));
     }
     let realized = started.elapsed();
+    let cpu = |ticks: u64| ticks as f64 / 100.0;
+    let (agent_cpu, server_cpu) =
+        (cpu(super::cpu_ticks(agent.pid()) - cpu_before.0), cpu(super::cpu_ticks(server_pid) - cpu_before.1));
     std::thread::sleep(Duration::from_secs(5));
     let after = stats(agent);
     let peak = peak_rss_kib(agent.pid());
@@ -65,13 +69,15 @@ pub fn measure(agent: &mut AgentProcess, api: &str) {
         (after.rss_kib.saturating_sub(before.rss_kib)) as f64 / objects
     );
     println!("  open descriptors: {} before, {} after", before.fds, after.fds);
+    println!("  CPU meanwhile: agent {agent_cpu:.1} s, API server {server_cpu:.1} s");
     let writes = metric(agent, "tc_agent_status_writes_total ") - writes_before;
     println!("  status writes for them: {writes}");
     let passes = metric(agent, "tc_agent_reconcile_duration_seconds_count ") - passes_before;
     let planning = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"} ") - planning_before;
     println!("  passes meanwhile: {passes} ({:.1} s planning in all)", planning);
-    let (_, body) = agent.get("/status").unwrap_or_default();
-    assert!(body.contains("\"inSync\": true"), "the switch holds the plan");
+    agent.wait_for("the switch holding the plan", Duration::from_secs(60), |a| {
+        a.get("/status").is_some_and(|(_, body)| body.contains("\"inSync\": true"))
+    });
 }
 
 fn stats(agent: &AgentProcess) -> ProcStats {

@@ -45,7 +45,7 @@ fn main() {
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
     let api = cluster.address.clone();
     if std::env::args().skip_while(|a| a != "--only").nth(1).as_deref() == Some("cluster-scale") {
-        cluster_scale::measure(&mut agent, &api);
+        cluster_scale::measure(&mut agent, &api, cluster.pid());
         return;
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -182,7 +182,7 @@ fn main() {
 
     shared::latency(runs);
     steady_state(&cluster, &mut agent, &api);
-    cluster_scale::measure(&mut agent, &api);
+    cluster_scale::measure(&mut agent, &api, cluster.pid());
 }
 
 /// A switch with [`SELECTED`] Pod ports, the dev API server with their
