@@ -200,8 +200,15 @@ impl AgentProcess {
 impl AgentProcess {
     /// `tc_agent_flow_mods_total` from `/metrics`, when the agent answers.
     pub fn flow_mods_total(&self) -> Option<u64> {
+        self.metric("tc_agent_flow_mods_total").map(|total| total as u64)
+    }
+
+    /// One series of `/metrics` (name and labels as printed, e.g.
+    /// `tc_agent_traffic_controls{state="realized"}`); `None` when the
+    /// agent does not answer or has no such series yet.
+    pub fn metric(&self, series: &str) -> Option<f64> {
         let (_, metrics) = self.get("/metrics")?;
-        metrics.lines().find_map(|l| l.strip_prefix("tc_agent_flow_mods_total "))?.trim().parse().ok()
+        metrics.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))?.trim().parse().ok()
     }
 }
 

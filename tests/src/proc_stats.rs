@@ -10,6 +10,10 @@ pub struct ProcStats {
     pub rss_kib: u64,
     /// Open file descriptors (entries of `/proc/PID/fd`).
     pub fds: usize,
+    /// The most it ever had resident, KiB (`VmHWM`).
+    pub peak_rss_kib: u64,
+    /// CPU time used so far (user + system), in clock ticks of 10 ms.
+    pub cpu_ticks: u64,
 }
 
 impl ProcStats {
@@ -17,10 +21,17 @@ impl ProcStats {
     /// no memory and no descriptors left to read).
     pub fn read(pid: u32) -> Option<ProcStats> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let rss_kib =
-            status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+        let kib = |key: &str| -> Option<u64> {
+            status.lines().find_map(|l| l.strip_prefix(key))?.split_whitespace().next()?.parse().ok()
+        };
+        let (rss_kib, peak_rss_kib) = (kib("VmRSS:")?, kib("VmHWM:")?);
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-        Some(ProcStats { rss_kib, fds })
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields 14 and 15 of stat(5), utime and stime; the name (field 2)
+        // may hold spaces, so count from its closing parenthesis.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let cpu_ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(ProcStats { rss_kib, fds, peak_rss_kib, cpu_ticks })
     }
 
     /// The RSS in MiB, for people.

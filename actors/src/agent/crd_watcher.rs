@@ -17,11 +17,10 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
-use tokio::time::Instant;
 
 use super::backoff::WatchBackoff;
 use super::messages::TrafficControlsObserved;
-use super::publish_throttle::PublishThrottle;
+use super::publish_throttle::{PublishThrottle, publish_soon};
 use super::watch_cache::WatchCache;
 
 /// A TrafficControl as the agent takes it.
@@ -65,7 +64,7 @@ impl PartialEq for Judged {
 pub struct CrdWatcher {
     client: Client,
     node: String,
-    validator: Arc<Validator>,
+    validator: Validator,
     traffic_controls: WatchCache<Judged>,
     on_change: Recipient<TrafficControlsObserved>,
     backoff: WatchBackoff,
@@ -78,7 +77,7 @@ impl CrdWatcher {
         CrdWatcher {
             client,
             node: node.to_owned(),
-            validator: Arc::new(Validator::new()),
+            validator: Validator::new(),
             traffic_controls: WatchCache::default(),
             on_change,
             backoff: WatchBackoff::new(&format!("{node}/trafficcontrols")),
@@ -86,16 +85,7 @@ impl CrdWatcher {
         }
     }
 
-    fn publish_soon(&mut self, ctx: &mut Context<Self>) {
-        if let Some(wait) = self.publishing.change(Instant::now()) {
-            ctx.run_later(wait, |watcher, _| {
-                watcher.publishing.published(Instant::now());
-                watcher.publish();
-            });
-        }
-    }
-
-    fn publish(&self) {
+    fn publish(&mut self, _: &mut Context<Self>) {
         let mut valid = Vec::new();
         let mut invalid = BTreeMap::new();
         let mut uids = BTreeMap::new();
@@ -176,7 +166,7 @@ impl StreamHandler<Result<Event<DynamicObject>, watcher::Error>> for CrdWatcher 
             })
         };
         if self.traffic_controls.apply(event, key, view) {
-            self.publish_soon(ctx);
+            publish_soon(self, ctx, |watcher| &mut watcher.publishing, Self::publish);
         }
     }
 

@@ -11,11 +11,10 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
-use tokio::time::Instant;
 
 use super::backoff::WatchBackoff;
 use super::messages::{NamespacesObserved, PodsObserved};
-use super::publish_throttle::PublishThrottle;
+use super::publish_throttle::{PublishThrottle, publish_soon};
 use super::watch_cache::WatchCache;
 
 /// The Pod and Namespace watcher.
@@ -77,25 +76,15 @@ fn pod_key(pod: &Pod) -> String {
 }
 
 impl PodWatcher {
-    fn publish_pods_soon(&mut self, ctx: &mut Context<Self>) {
-        if let Some(wait) = self.publishing_pods.change(Instant::now()) {
-            ctx.run_later(wait, |watcher, _| {
-                watcher.publishing_pods.published(Instant::now());
-                let pods: Arc<[PodInfo]> = watcher.pods.values().cloned().collect();
-                tracing::debug!(pods = pods.len(), "this node's Pods changed");
-                watcher.on_pods.do_send(PodsObserved(pods));
-            });
-        }
+    fn publish_pods(&mut self, _: &mut Context<Self>) {
+        let pods: Arc<[PodInfo]> = self.pods.values().cloned().collect();
+        tracing::debug!(pods = pods.len(), "this node's Pods changed");
+        self.on_pods.do_send(PodsObserved(pods));
     }
 
-    fn publish_namespaces_soon(&mut self, ctx: &mut Context<Self>) {
-        if let Some(wait) = self.publishing_namespaces.change(Instant::now()) {
-            ctx.run_later(wait, |watcher, _| {
-                watcher.publishing_namespaces.published(Instant::now());
-                let namespaces: Arc<[NamespaceInfo]> = watcher.namespaces.values().cloned().collect();
-                watcher.on_namespaces.do_send(NamespacesObserved(namespaces));
-            });
-        }
+    fn publish_namespaces(&mut self, _: &mut Context<Self>) {
+        let namespaces: Arc<[NamespaceInfo]> = self.namespaces.values().cloned().collect();
+        self.on_namespaces.do_send(NamespacesObserved(namespaces));
     }
 }
 
@@ -112,7 +101,7 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for PodWatcher {
                     (info.node_name.as_deref() == Some(node.as_str())).then_some(info)
                 };
                 if self.pods.apply(event, pod_key, view) {
-                    self.publish_pods_soon(ctx);
+                    publish_soon(self, ctx, |watcher| &mut watcher.publishing_pods, Self::publish_pods);
                 }
             }
             Err(error) => tracing::warn!(%error, "Pod watch failed; retrying with backoff"),
@@ -128,7 +117,12 @@ impl StreamHandler<Result<Event<Namespace>, watcher::Error>> for PodWatcher {
             Ok(event) => {
                 let key = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
                 if self.namespaces.apply(event, key, |ns| Some(NamespaceInfo::from(ns))) {
-                    self.publish_namespaces_soon(ctx);
+                    publish_soon(
+                        self,
+                        ctx,
+                        |watcher| &mut watcher.publishing_namespaces,
+                        Self::publish_namespaces,
+                    );
                 }
             }
             Err(error) => tracing::warn!(%error, "Namespace watch failed; retrying with backoff"),

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use actix::{Actor, AsyncContext, Context};
 use tokio::time::Instant;
 
 /// The shortest time between two publications of one set.
@@ -51,6 +52,24 @@ impl PublishThrottle {
     pub fn published(&mut self, now: Instant) {
         self.scheduled = false;
         self.last = Some(now);
+    }
+}
+
+/// A change on `actor`: runs `publish` when `throttle` (one of its
+/// fields) says, unless a run is already scheduled.
+pub fn publish_soon<A>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    throttle: fn(&mut A) -> &mut PublishThrottle,
+    publish: fn(&mut A, &mut Context<A>),
+) where
+    A: Actor<Context = Context<A>>,
+{
+    if let Some(wait) = throttle(actor).change(Instant::now()) {
+        ctx.run_later(wait, move |actor, ctx| {
+            throttle(actor).published(Instant::now());
+            publish(actor, ctx);
+        });
     }
 }
 

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::messages::PublishStatus;
-use super::publish_throttle::PublishThrottle;
+use super::publish_throttle::{PublishThrottle, publish_soon};
 use super::state::AgentState;
 
 /// Where Events about cluster-scoped objects go, as kubectl looks for them.
@@ -160,13 +160,14 @@ impl StatusWriter {
         current.extend(status::invalid_statuses(&self.node, invalid, &self.reported, &now));
         let events = status::events(&self.reported, &current);
         let events = status::events_in_scope(events, &self.reported, &current, scope);
-        self.reported.clone_from(&current);
         self.written.retain(|name, _| current.contains_key(name));
         self.last_write.retain(|name, _| current.contains_key(name));
+        let writes = status::entry_writes(&current, &self.written, scope);
+        self.reported = current;
 
         let started = Instant::now();
         let (due, deferred): (Vec<EntryWrite>, Vec<EntryWrite>) =
-            status::entry_writes(&current, &self.written, scope).into_iter().partition(|(name, _)| {
+            writes.into_iter().partition(|(name, _)| {
                 self.last_write.get(name).is_none_or(|at| started.duration_since(*at) >= MIN_WRITE_INTERVAL)
             });
         if let Some(wait) = deferred
@@ -278,12 +279,7 @@ impl Handler<PublishStatus> for StatusWriter {
     #[tracing::instrument(level = "debug", name = "publish_status", skip_all)]
     fn handle(&mut self, publish: PublishStatus, ctx: &mut Self::Context) {
         self.pending = Some(publish);
-        if let Some(wait) = self.computing.change(Instant::now()) {
-            ctx.run_later(wait, |actor, ctx| {
-                actor.computing.published(Instant::now());
-                actor.write_next(ctx);
-            });
-        }
+        publish_soon(self, ctx, |actor| &mut actor.computing, Self::write_next);
     }
 }
 

@@ -19,10 +19,11 @@ pub fn measure(agent: &mut AgentProcess, api: &str, server_pid: u32) {
     println!("cluster-wide objects: {NAMESPACES} Namespaces and {TRAFFIC_CONTROLS} TrafficControls");
     std::thread::sleep(Duration::from_secs(2));
     let before = stats(agent);
-    let writes_before = metric(agent, "tc_agent_status_writes_total ");
-    let passes_before = metric(agent, "tc_agent_reconcile_duration_seconds_count ");
-    let planning_before = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"} ");
-    let cpu_before = (super::cpu_ticks(agent.pid()), super::cpu_ticks(server_pid));
+    let writes_before = metric(agent, "tc_agent_status_writes_total");
+    let passes_before = metric(agent, "tc_agent_reconcile_duration_seconds_count");
+    let planning_before = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"}");
+    let cpu_ticks = |pid| ProcStats::read(pid).map_or(0, |s| s.cpu_ticks);
+    let cpu_before = (cpu_ticks(agent.pid()), cpu_ticks(server_pid));
     let started = Instant::now();
     for i in 0..NAMESPACES {
         let body = format!(
@@ -44,17 +45,16 @@ pub fn measure(agent: &mut AgentProcess, api: &str, server_pid: u32) {
     // TrafficControls fifty times a second would be most of what is measured.
     let expected = TRAFFIC_CONTROLS as f64;
     let deadline = Instant::now() + Duration::from_secs(900);
-    while metric(agent, "tc_agent_traffic_controls{state=\"realized\"} ") < expected {
+    while metric(agent, "tc_agent_traffic_controls{state=\"realized\"}") < expected {
         assert!(Instant::now() < deadline, "not all realized after 15 minutes:\n{}", agent.log());
         std::thread::sleep(Duration::from_millis(250));
     }
     let realized = started.elapsed();
     let cpu = |ticks: u64| ticks as f64 / 100.0;
     let (agent_cpu, server_cpu) =
-        (cpu(super::cpu_ticks(agent.pid()) - cpu_before.0), cpu(super::cpu_ticks(server_pid) - cpu_before.1));
+        (cpu(cpu_ticks(agent.pid()) - cpu_before.0), cpu(cpu_ticks(server_pid) - cpu_before.1));
     std::thread::sleep(Duration::from_secs(5));
     let after = stats(agent);
-    let peak = peak_rss_kib(agent.pid());
     let objects = (NAMESPACES + TRAFFIC_CONTROLS) as f64;
     println!(
         "  created through the API in {:.1} s; all in a pass after {:.1} s",
@@ -65,35 +65,26 @@ pub fn measure(agent: &mut AgentProcess, api: &str, server_pid: u32) {
         "  agent RSS: {:.1} MiB before, {:.1} MiB after (peak {:.1} MiB): {:.2} KiB per object",
         before.rss_mib(),
         after.rss_mib(),
-        peak as f64 / 1024.0,
+        after.peak_rss_kib as f64 / 1024.0,
         (after.rss_kib.saturating_sub(before.rss_kib)) as f64 / objects
     );
     println!("  open descriptors: {} before, {} after", before.fds, after.fds);
     println!("  CPU meanwhile: agent {agent_cpu:.1} s, API server {server_cpu:.1} s");
-    let writes = metric(agent, "tc_agent_status_writes_total ") - writes_before;
+    let writes = metric(agent, "tc_agent_status_writes_total") - writes_before;
     println!("  status writes for them: {writes}");
-    let passes = metric(agent, "tc_agent_reconcile_duration_seconds_count ") - passes_before;
-    let planning = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"} ") - planning_before;
+    let passes = metric(agent, "tc_agent_reconcile_duration_seconds_count") - passes_before;
+    let planning = metric(agent, "tc_agent_pass_step_duration_seconds_sum{step=\"plan\"}") - planning_before;
     println!("  passes meanwhile: {passes} ({:.1} s planning in all)", planning);
     agent.wait_for("the switch holding the plan", Duration::from_secs(60), |a| {
         a.get("/status").is_some_and(|(_, body)| body.contains("\"inSync\": true"))
     });
 }
 
-fn stats(agent: &AgentProcess) -> ProcStats {
+/// The agent's `/proc` figures (it must still run).
+pub fn stats(agent: &AgentProcess) -> ProcStats {
     ProcStats::read(agent.pid()).unwrap_or_else(|| panic!("the agent exited:\n{}", agent.log()))
 }
 
-/// `VmHWM`: the most the process ever had resident.
-fn peak_rss_kib(pid: u32) -> u64 {
-    super::proc_field(pid, "status", "VmHWM:")
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn metric(agent: &AgentProcess, key: &str) -> f64 {
-    let metrics = agent.get("/metrics").map(|(_, b)| b).unwrap_or_default();
-    metrics.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+fn metric(agent: &AgentProcess, series: &str) -> f64 {
+    agent.metric(series).unwrap_or(0.0)
 }

@@ -149,27 +149,20 @@ fn main() {
     );
     // How much of that is the agent's pass itself (plan, ports, bundle),
     // the rest being the watch delivery and the switch applying the bundle.
-    let metrics = agent.get("/metrics").map(|(_, b)| b).unwrap_or_default();
-    let value = |key: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let passes = value("tc_agent_reconcile_duration_seconds_count ");
+    let value = |series: &str| agent.metric(series).unwrap_or(0.0);
+    let passes = value("tc_agent_reconcile_duration_seconds_count");
     if passes > 0.0 {
         println!(
             "  agent passes: {passes} (mean {:.1} ms per pass, in the agent)",
-            value("tc_agent_reconcile_duration_seconds_sum ") / passes * 1e3
+            value("tc_agent_reconcile_duration_seconds_sum") / passes * 1e3
         );
         for step in
             ["host_network", "read_ports", "dump_flows", "plan", "port_operations", "openflow_operations"]
         {
             let label = format!("{{step=\"{step}\"}}");
-            let count = value(&format!("tc_agent_pass_step_duration_seconds_count{label} "));
+            let count = value(&format!("tc_agent_pass_step_duration_seconds_count{label}"));
             if count > 0.0 {
-                let sum = value(&format!("tc_agent_pass_step_duration_seconds_sum{label} "));
+                let sum = value(&format!("tc_agent_pass_step_duration_seconds_sum{label}"));
                 println!("    {step}: mean {:.2} ms over {count} steps", sum / count * 1e3);
             }
         }
@@ -352,29 +345,11 @@ fn steady_state(cluster: &DevCluster, agent: &mut AgentProcess, api: &str) {
         a.get("/status").is_some_and(|(_, b)| b.contains("\"inSync\": true") && b.contains("tc099"))
     });
     std::thread::sleep(Duration::from_secs(2));
-    let rss = proc_field(agent.pid(), "status", "VmRSS:");
-    let before = cpu_ticks(agent.pid());
+    let stats = || cluster_scale::stats(agent);
+    let before = stats();
     std::thread::sleep(Duration::from_secs(10));
-    let idle = cpu_ticks(agent.pid()) - before;
+    let idle = stats().cpu_ticks - before.cpu_ticks;
     println!("steady state, 1,000 Pods (250 with ports) and 101 TrafficControls");
-    println!("  agent RSS: {rss}");
+    println!("  agent RSS: {} kB", before.rss_kib);
     println!("  agent CPU over 10 idle seconds: {} ms", idle * 10);
-}
-
-fn proc_field(pid: u32, file: &str, key: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
-        .unwrap_or_default()
-}
-
-/// utime + stime, in clock ticks (10 ms on Linux).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `after_name` starts at field 3.
-    fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
