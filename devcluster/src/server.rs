@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, warn};
 
 use crate::apiserver::audit::{Audit, AuditRecord};
+use crate::apiserver::authn::Credentials;
 use crate::apiserver::clock::Timestamp;
 use crate::apiserver::cluster::{Cluster, PatchKind, Target};
 use crate::apiserver::handler::{ApiState, Reply, Request, Response, handle};
@@ -75,17 +76,23 @@ impl std::fmt::Debug for ApiServer {
 }
 
 impl ApiServer {
-    /// A server with nothing but the TrafficControl CRD, in memory.
+    /// A server with nothing but the TrafficControl CRD, in memory, that
+    /// trusts its callers ([`ApiState::credentials`]): the simulation's.
     pub fn new(clock: Clock) -> ApiServer {
         let cluster = Cluster::new(clock());
-        ApiServer::with_cluster(cluster, clock, None)
+        ApiServer::with_cluster(cluster, clock, None, None)
     }
 
     /// A server holding `cluster`, saved to `data_dir` after every write
-    /// if there is one.
-    pub(crate) fn with_cluster(cluster: Cluster, clock: Clock, data_dir: Option<PathBuf>) -> ApiServer {
+    /// if there is one, authenticating with `credentials` if given.
+    pub(crate) fn with_cluster(
+        cluster: Cluster,
+        clock: Clock,
+        data_dir: Option<PathBuf>,
+        credentials: Option<Credentials>,
+    ) -> ApiServer {
         let (changes, _) = watch::channel(cluster.store().revision());
-        let state = Mutex::new(ApiState { cluster, audit: Audit::default() });
+        let state = Mutex::new(ApiState { cluster, audit: Audit::default(), credentials });
         ApiServer { shared: Arc::new(Shared { state, changes, clock, data_dir }) }
     }
 
@@ -211,6 +218,13 @@ impl ApiServer {
         let header = |name: header::HeaderName| {
             parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
         };
+        let impersonate_groups = parts
+            .headers
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
         let request = Request {
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
@@ -218,6 +232,9 @@ impl ApiServer {
             accept: header(header::ACCEPT),
             content_type: header(header::CONTENT_TYPE),
             user_agent: header(header::USER_AGENT),
+            authorization: header(header::AUTHORIZATION),
+            impersonate_user: header(header::HeaderName::from_static("impersonate-user")),
+            impersonate_groups,
             body: body.to_vec(),
         };
         let reply = self.handle(&request);

@@ -14,7 +14,8 @@ use devcluster::server::system_clock;
 use serde_json::{Value, json};
 use support::http_get;
 
-/// Serves `server` on 127.0.0.1 from a thread with its own runtime.
+/// Serves `server` on 127.0.0.1 from a thread with its own runtime, plain
+/// HTTP (the in-process server trusts its callers; TLS is the binary's).
 fn serve_in_background(server: &ApiServer) -> String {
     let server = server.clone();
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -23,7 +24,10 @@ fn serve_in_background(server: &ApiServer) -> String {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
             sender.send(listener.local_addr().expect("an address").to_string()).expect("the test waits");
-            let _ = server.serve(listener).await;
+            while let Ok((stream, _)) = listener.accept().await {
+                let server = server.clone();
+                tokio::spawn(async move { server.serve_connection(stream).await });
+            }
         });
     });
     receiver.recv_timeout(Duration::from_secs(5)).expect("the server listens")

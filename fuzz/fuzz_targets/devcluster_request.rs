@@ -14,7 +14,6 @@
 use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
-use devcluster::apiserver::audit::Audit;
 use devcluster::apiserver::clock::Timestamp;
 use devcluster::apiserver::cluster::Cluster;
 use devcluster::apiserver::handler::{ApiState, Reply, Request, handle};
@@ -228,7 +227,7 @@ fn request(step: &Step) -> Request {
 
 fuzz_target!(|steps: Vec<Step>| {
     let mut now = Timestamp(1_700_000_000);
-    let mut state = ApiState { cluster: Cluster::new(now), audit: Audit::default() };
+    let mut state = ApiState::trusting(Cluster::new(now));
     let mut watches: Vec<WatchPlan> = Vec::new();
     for step in steps.iter().take(64) {
         now = Timestamp(now.0 + i64::from(step.wait));

@@ -109,7 +109,7 @@ pub fn run(out: &mut dyn Write, interrupted: &AtomicBool) -> Result<(), DemoErro
             pod.namespace, pod.name, pod.ip, pod.port
         ));
     }
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     console.check_interrupted()?;
     console.say(&format!("   tc-agent ready (pid {}), kubectl -> {}", agent.pid(), cluster.address));

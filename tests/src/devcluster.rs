@@ -1,7 +1,10 @@
 //! `tc-devcluster` as a process, with real `kubectl` against it: the API
-//! server the agent and the user talk to in end-to-end tests. The harness
-//! plays kubelet through it (creates the Pod objects of the Pods it
-//! attaches). Killed on drop.
+//! server the agent and the user talk to in end-to-end tests, over HTTPS.
+//! kubectl and the harness are the administrator; the agent is the
+//! `tc-agent` ServiceAccount of `deploy/rbac.yaml`, with a token from the
+//! TokenRequest API, so RBAC applies to every request it makes. The
+//! harness plays kubelet through it (creates the Pod objects of the Pods
+//! it attaches). Killed on drop.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,22 @@ use crate::agent::{free_port, workspace_binary};
 use crate::cmd::{unique, wait_until};
 use crate::pod::Pod;
 
+/// The agent's ServiceAccount, as `deploy/rbac.yaml` names it.
+pub const AGENT_NAMESPACE: &str = "tc-system";
+/// Its name.
+pub const AGENT_ACCOUNT: &str = "tc-agent";
+/// Its user name in RBAC.
+pub const AGENT_USER: &str = "system:serviceaccount:tc-system:tc-agent";
+
 /// A running dev API server.
 pub struct DevCluster {
     child: Child,
     dir: PathBuf,
-    /// Its kubeconfig.
+    /// Its kubeconfig: the administrator's.
     pub kubeconfig: PathBuf,
+    /// A kubeconfig as the agent's ServiceAccount (`tc-system/tc-agent`,
+    /// bound by `deploy/rbac.yaml`).
+    pub agent_kubeconfig: PathBuf,
     /// Where it listens, `127.0.0.1:PORT`.
     pub address: String,
     kubectl: PathBuf,
@@ -80,9 +93,38 @@ impl DevCluster {
         let kubeconfig = dir.join("kubeconfig");
         let address = format!("127.0.0.1:{}", free_port());
         let child = spawn(&binary, &dir, &address, persistent);
-        let cluster = DevCluster { child, dir, kubeconfig, address, kubectl, binary, persistent };
+        let agent_kubeconfig = dir.join("agent-kubeconfig");
+        let cluster =
+            DevCluster { child, dir, kubeconfig, agent_kubeconfig, address, kubectl, binary, persistent };
         cluster.wait_serving();
+        cluster.write_agent_kubeconfig();
         cluster
+    }
+
+    /// Creates `deploy/`'s Namespace, ServiceAccount and RBAC, asks the
+    /// TokenRequest API for the agent's token (as `kubectl create token`
+    /// does) and writes a kubeconfig that uses it.
+    fn write_agent_kubeconfig(&self) {
+        let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/");
+        self.kubectl(&[
+            "apply",
+            "-f",
+            &format!("{deploy}namespace.yaml"),
+            "-f",
+            &format!("{deploy}rbac.yaml"),
+        ]);
+        let token =
+            self.kubectl(&["create", "token", AGENT_ACCOUNT, "-n", AGENT_NAMESPACE, "--duration=24h"]);
+        let address = self.address.parse().expect("a socket address");
+        let ca = self.dir.join(devcluster::socket::tls::CA_FILE);
+        let text = devcluster::socket::kubeconfig::kubeconfig(address, &ca, token.trim());
+        std::fs::write(&self.agent_kubeconfig, text).expect("write the agent's kubeconfig");
+    }
+
+    /// A raw HTTPS client as the administrator.
+    pub fn client(&self) -> devcluster::socket::client::Client {
+        devcluster::socket::client::Client::from_kubeconfig(&self.kubeconfig)
+            .expect("the kubeconfig names the server, its CA and a token")
     }
 
     fn wait_serving(&self) {
@@ -208,17 +250,17 @@ impl DevCluster {
         std::fs::read_to_string(self.dir.join("devcluster.log")).unwrap_or_default()
     }
 
-    /// Every request the server answered that kubectl and the tests did
-    /// not make: the agents' (`/debug/requests`).
+    /// Every request the agents' ServiceAccount made (`/debug/requests`).
     pub fn agent_requests(&self) -> Vec<devcluster::apiserver::audit::AuditRecord> {
-        let (_, body) = crate::http::request(&self.address, "GET", "/debug/requests", None)
-            .unwrap_or_else(|| panic!("tc-devcluster at {} did not answer /debug/requests", self.address));
+        let (_, body) = self.client().request("GET", "/debug/requests", None).unwrap_or_else(|e| {
+            panic!("tc-devcluster at {} did not answer /debug/requests: {e}", self.address)
+        });
         let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         let items = list.get("items").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
         items
             .iter()
             .map(devcluster::apiserver::audit::AuditRecord::from_json)
-            .filter(|r| !r.user_agent.starts_with("kubectl") && r.path != "/debug/requests")
+            .filter(|r| r.user == AGENT_USER)
             .collect()
     }
 

@@ -4,7 +4,6 @@
 //! object over etcd's 1.5 MiB with etcd's error.
 
 use tests::devcluster::DevCluster;
-use tests::http::request;
 
 const TCS: &str = "/apis/crd.antrea.io/v1alpha2/trafficcontrols";
 
@@ -18,7 +17,8 @@ fn traffic_control(name: &str, padding: usize) -> String {
 #[test]
 fn a_body_over_3_mib_gets_413_and_an_object_over_etcds_limit_gets_etcds_error() {
     let cluster = DevCluster::start();
-    let post = |body: &str| request(&cluster.address, "POST", TCS, Some(("application/json", body)));
+    let client = cluster.client();
+    let post = |body: &str| client.request("POST", TCS, Some(("application/json", body))).ok();
 
     let (code, answer) = post(&traffic_control("huge", 3 << 20)).expect("an answer");
     assert_eq!(code, 413, "{answer}");

@@ -51,7 +51,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     cluster.create_pod(&web, NODE, &[("app", "web")]);
     cluster.create_pod(&client, NODE, &[("app", "client")]);
     cluster.create_pod(&db, NODE, &[("app", "db")]);
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
 
     // The guide's example, verbatim.
@@ -106,7 +106,7 @@ fn kubectl_apply_of_the_seed_mirrors_packets_reports_status_and_follows_the_clus
     let flows = ovs.dump_flows(&bridge);
     let log = agent.stop();
     assert!(!log.contains("panicked"), "{log}");
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     wait_status(&mut agent, "the restarted agent in sync", |s| s.pods_of("mirror-web-app").len() == 3);
     let metrics = agent.get("/metrics").map(|(_, body)| body).unwrap_or_default();
@@ -160,7 +160,7 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     std::thread::sleep(Duration::from_millis(1100)); // creationTimestamp has 1 s resolution
     cluster.apply(&mirror("aa-second", "web", "ovsInternal: {name: tap1}"));
     cluster.apply(&mirror("no-device", "client", "device: {name: nosuchdev0}"));
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     wait_status(&mut agent, "zz-first controls web-1", |s| {
         s.pods_of("zz-first") == ["default/web-1"] && s.pods_of("aa-second").is_empty()
@@ -202,7 +202,7 @@ fn the_older_traffic_control_wins_the_other_gets_a_conflict_and_a_missing_device
     // Every run decides the same: a restarted agent, deciding from
     // scratch, keeps zz-first and changes nothing on the switch.
     drop(agent.stop());
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     wait_status(&mut agent, "zz-first still controls web-1", |s| {
         s.pods_of("zz-first") == ["default/web-1"] && s.pods_of("aa-second").is_empty()
@@ -226,7 +226,7 @@ fn the_geneve_and_local_port_seed_examples_work_through_kubectl_apply() {
     for (pod, app) in [(&web, "web"), (&client, "client"), (&db, "db"), (&api, "api")] {
         cluster.create_pod(pod, NODE, &[("app", app)]);
     }
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
 
     // mirror-all-to-remote: an empty podSelector selects every Pod of every

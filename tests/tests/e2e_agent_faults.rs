@@ -41,7 +41,7 @@ impl Node {
         cluster.create_pod(&web, NODE, &[("app", "web")]);
         cluster.create_pod(&client, NODE, &[("app", "client")]);
         cluster.create_pod(&db, NODE, &[("app", "db")]);
-        let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+        let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
         agent.wait_ready(WAIT);
         cluster.kubectl(&["apply", "-f", MIRROR_WEB_APP]);
         agent.wait_status("mirror-web-app realized", WAIT, |s| {

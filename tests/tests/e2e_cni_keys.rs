@@ -53,7 +53,7 @@ fn every_cnis_pod_keys_are_mirrored_and_a_port_of_an_earlier_pod_is_reported_not
     let client = Pod::attach(&ovs, &bridge, "default", "client", 9);
     cluster.apply(EGRESS_TO_TAP0);
 
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     agent.wait_status("the three Pods found, the earlier one's port reported", WAIT, |s| {
         // web-again is selected, but the only port naming it is not its.

@@ -109,7 +109,7 @@ fn every_port_of_the_nodes_networking_is_refused_with_its_rule_and_the_node_stay
     cluster.apply(&namespace_yaml("default"));
     let web = Pod::attach(&ovs, &bridge, "default", "web", 1);
     cluster.create_pod(&web, NODE, &[("app", "web")]);
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     let ports_before = ovs.vsctl(&["list-ports", &bridge.name]);
 
@@ -187,7 +187,7 @@ fn a_tunnel_to_loopback_or_the_unspecified_address_is_refused_by_kubectl_and_mak
     let bridge = ovs.add_bridge("br");
     let cluster = DevCluster::start();
     cluster.apply(&namespace_yaml("default"));
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
     agent.wait_ready(WAIT);
     for (name, ip, kind) in
         [("loopback", "127.0.0.1", "a loopback address"), ("nowhere", "0.0.0.0", "the unspecified address")]

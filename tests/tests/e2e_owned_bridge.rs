@@ -26,7 +26,7 @@ fn an_owned_bridge_with_someone_elses_flows_is_refused_and_left_as_it_was() {
     }
     let before = ovs.dump_flows(&bridge);
     let cluster = DevCluster::start();
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, "node-1");
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, "node-1");
     assert_eq!(agent.wait_exit(WAIT), Some(2), "refused like a bad configuration");
     let log = agent.log();
     let expected = format!(
@@ -45,7 +45,7 @@ fn a_new_bridge_with_only_ovs_default_flow_is_the_agents() {
     // What `ovs-vsctl add-br` leaves in a bridge without a controller.
     ovs.ofctl(&bridge, "add-flow", &["priority=0,actions=NORMAL"]);
     let cluster = DevCluster::start();
-    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, "node-1");
+    let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, "node-1");
     agent.wait_status("the pipeline installed", WAIT, |s| s.ready);
     let flows = ovs.dump_flows(&bridge);
     assert!(

@@ -85,7 +85,7 @@ fn on_a_bridge_another_controller_programs_the_agent_mirrors_with_mirror_rows_an
     cluster.apply(&mirror("mirror-web", "web", "Both", "ovsInternal: {name: tap0}"));
     cluster.apply(REDIRECT);
 
-    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, "shared");
+    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.agent_kubeconfig, NODE, "shared");
     agent.wait_ready(WAIT);
     agent.wait_status("mirror-web realized with its mirror row", WAIT, |s| {
         s.pods_of("mirror-web") == ["default/web-1"]
@@ -131,7 +131,7 @@ fn on_a_bridge_another_controller_programs_the_agent_mirrors_with_mirror_rows_an
     // mirror is the same row.
     let uuid = ovs.vsctl(&["--columns=_uuid", "find", "mirror", "name=tc-tap0"]);
     drop(agent.stop());
-    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, "shared");
+    let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.agent_kubeconfig, NODE, "shared");
     agent.wait_ready(WAIT);
     agent.wait_status("the restarted agent in sync", WAIT, |s| s.pods_of("mirror-web") == ["default/web-1"]);
     assert_eq!(ovs.vsctl(&["--columns=_uuid", "find", "mirror", "name=tc-tap0"]), uuid);

@@ -86,7 +86,7 @@ impl VlanNode {
         let uid = create_ovs_cni_pod(&cluster, "default", "trunk", "trunk", 6);
         let keys = CniKeys::OvsCni { uid, interface: "net1".into() };
         let trunk = TrunkPod::attach(&ovs, &bridge, ("default", "trunk"), &keys, &[(10, 6), (20, 7)]);
-        let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.kubeconfig, NODE);
+        let mut agent = AgentProcess::start(&ovs, &bridge, &cluster.agent_kubeconfig, NODE);
         agent.wait_ready(WAIT);
         VlanNode { ovs, bridge, cluster, agent, firewall, collector, pods, trunk }
     }

@@ -1,4 +1,4 @@
-//! Every request the server answered, in order: who (user agent) did what
+//! Every request the server answered, in order: who (user and user agent) did what
 //! (verb) to which resource. Served at `/debug/requests` so a test can
 //! prove which permissions a client really needs (least-privilege RBAC).
 
@@ -27,6 +27,9 @@ pub struct AuditRecord {
     pub path: String,
     /// The client's User-Agent.
     pub user_agent: String,
+    /// Who made it (after impersonation); empty when nobody could be
+    /// authenticated.
+    pub user: String,
     /// The HTTP status code answered.
     pub code: u16,
 }
@@ -43,6 +46,7 @@ impl AuditRecord {
             "name": self.name,
             "path": self.path,
             "userAgent": self.user_agent,
+            "user": self.user,
             "code": self.code,
         })
     }
@@ -59,6 +63,7 @@ impl AuditRecord {
             name: text("name"),
             path: text("path"),
             user_agent: text("userAgent"),
+            user: text("user"),
             code: value.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(0),
         }
     }

@@ -85,6 +85,27 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             }));
         }
     }
+    // Served by handlers of their own, create only: the TokenRequest API
+    // and access reviews.
+    match (group, version) {
+        ("", "v1") => resources.push(json!({
+            "name": "serviceaccounts/token",
+            "singularName": "",
+            "namespaced": true,
+            "group": "authentication.k8s.io",
+            "version": "v1",
+            "kind": "TokenRequest",
+            "verbs": ["create"],
+        })),
+        ("authorization.k8s.io", "v1") => resources.push(json!({
+            "name": "selfsubjectaccessreviews",
+            "singularName": "selfsubjectaccessreview",
+            "namespaced": false,
+            "kind": "SelfSubjectAccessReview",
+            "verbs": ["create"],
+        })),
+        _ => {}
+    }
     if resources.is_empty() {
         return None;
     }

@@ -7,9 +7,13 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::audit::{Audit, AuditRecord};
+use super::auth_api::{access_review, token_request};
+use super::authn::{Credentials, Identity, authenticate, service_account_of};
+use super::authz::{self, Attributes};
 use super::clock::Timestamp;
 use super::cluster::{Cluster, PatchKind, Target, Written};
 use super::discovery;
+use super::protobuf;
 use super::route::{ResourcePath, Route, parse_query, route};
 use super::selectors::{parse_fields, parse_labels};
 use super::status::ApiError;
@@ -31,6 +35,12 @@ pub struct Request {
     pub content_type: String,
     /// The User-Agent header.
     pub user_agent: String,
+    /// The Authorization header (`Bearer TOKEN`).
+    pub authorization: String,
+    /// The Impersonate-User header (`kubectl --as`), or empty.
+    pub impersonate_user: String,
+    /// The Impersonate-Group headers (`kubectl --as-group`).
+    pub impersonate_groups: Vec<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -62,6 +72,17 @@ pub struct ApiState {
     pub cluster: Cluster,
     /// The requests answered.
     pub audit: Audit,
+    /// The tokens it accepts; `None` trusts every caller as the
+    /// administrator (the simulation, whose clients choose who they are
+    /// with `Impersonate-User`, still checked by RBAC).
+    pub credentials: Option<Credentials>,
+}
+
+impl ApiState {
+    /// A server that trusts its callers (see [`ApiState::credentials`]).
+    pub fn trusting(cluster: Cluster) -> ApiState {
+        ApiState { cluster, audit: Audit::default(), credentials: None }
+    }
 }
 
 fn ok(body: Value) -> Reply {
@@ -72,27 +93,35 @@ fn failed(error: &ApiError) -> Reply {
     Reply::Done(Response { status: error.code(), body: error.to_status(), warnings: Vec::new() })
 }
 
-/// Answers one request and records it in the audit list.
+/// Answers one request and records it in the audit list: who is calling
+/// (401 when nobody the server knows), whether RBAC allows it (403), then
+/// the request itself.
 pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply {
-    let mut record = AuditRecord {
-        verb: request.method.to_lowercase(),
-        user_agent: request.user_agent.clone(),
-        ..AuditRecord::default()
-    };
-    let reply = match route(&request.path) {
-        Route::Resource(path) => {
-            record.verb = verb(request, &path).to_owned();
-            record.group = path.resource.group.to_owned();
-            record.resource = path.resource.plural.to_owned();
-            record.subresource = path.subresource.clone().unwrap_or_default();
-            record.namespace = path.namespace.clone().unwrap_or_default();
-            record.name = path.name.clone().unwrap_or_default();
-            resource(&mut state.cluster, request, &path, now).unwrap_or_else(|error| failed(&error))
+    let route = route(&request.path);
+    let attributes = attributes(request, &route);
+    let mut record = AuditRecord { user_agent: request.user_agent.clone(), ..AuditRecord::default() };
+    match &attributes {
+        Attributes::Resource { verb, group, resource, subresource, namespace, name } => {
+            record.verb.clone_from(verb);
+            record.group.clone_from(group);
+            record.resource.clone_from(resource);
+            record.subresource.clone_from(subresource);
+            record.namespace.clone_from(namespace);
+            record.name.clone_from(name);
         }
-        Route::Audit => ok(state.audit.to_json()),
-        other => {
-            record.path = request.path.clone();
-            non_resource(&other)
+        Attributes::NonResource { verb, path } => {
+            record.verb.clone_from(verb);
+            record.path.clone_from(path);
+        }
+    }
+    let reply = match identify(state, request, now) {
+        Err(error) => failed(&error),
+        Ok(who) => {
+            record.user.clone_from(&who.user);
+            match authz::require(&state.cluster, &who, &attributes) {
+                Err(error) => failed(&error),
+                Ok(()) => dispatch(state, &who, request, route, now),
+            }
         }
     };
     record.code = match &reply {
@@ -101,6 +130,104 @@ pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply 
     };
     state.audit.record(record);
     reply
+}
+
+/// The request in RBAC's terms.
+fn attributes(request: &Request, route: &Route) -> Attributes {
+    match route {
+        Route::Resource(path) => Attributes::Resource {
+            verb: verb(request, path).to_owned(),
+            group: path.resource.group.to_owned(),
+            resource: path.resource.plural.to_owned(),
+            subresource: path.subresource.clone().unwrap_or_default(),
+            namespace: path.namespace.clone().unwrap_or_default(),
+            name: path.name.clone().unwrap_or_default(),
+        },
+        Route::AccessReview => Attributes::Resource {
+            verb: if request.method == "POST" { "create" } else { "unknown" }.into(),
+            group: "authorization.k8s.io".into(),
+            resource: "selfsubjectaccessreviews".into(),
+            subresource: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+        },
+        _ => Attributes::NonResource { verb: request.method.to_lowercase(), path: request.path.clone() },
+    }
+}
+
+/// The caller, after authentication and impersonation.
+fn identify(state: &ApiState, request: &Request, now: Timestamp) -> Result<Identity, ApiError> {
+    let caller = match &state.credentials {
+        Some(credentials) => authenticate(credentials, &state.cluster, &request.authorization, now)?,
+        None => Identity::admin(),
+    };
+    let user = request.impersonate_user.as_str();
+    if user.is_empty() {
+        if !request.impersonate_groups.is_empty() {
+            return Err(ApiError::BadRequest(
+                "requested impersonation of groups without impersonating a user".into(),
+            ));
+        }
+        return Ok(caller);
+    }
+    // Impersonating is itself a permission, checked for the real caller.
+    let impersonate = |resource: &str, namespace: &str, name: &str| Attributes::Resource {
+        verb: "impersonate".into(),
+        group: String::new(),
+        resource: resource.into(),
+        subresource: String::new(),
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    let as_user = match service_account_of(user) {
+        Some((namespace, name)) => impersonate("serviceaccounts", namespace, name),
+        None => impersonate("users", "", user),
+    };
+    authz::require(&state.cluster, &caller, &as_user)?;
+    for group in &request.impersonate_groups {
+        authz::require(&state.cluster, &caller, &impersonate("groups", "", group))?;
+    }
+    Ok(Identity::named(user, &request.impersonate_groups))
+}
+
+/// The request, once allowed.
+fn dispatch(state: &mut ApiState, who: &Identity, request: &Request, route: Route, now: Timestamp) -> Reply {
+    match route {
+        Route::Resource(path) if path.subresource.as_deref() == Some("token") => {
+            let Some(name) = path.name.as_deref() else {
+                return failed(&ApiError::BadRequest("no name".into()));
+            };
+            if request.method != "POST" {
+                return failed(&ApiError::MethodNotAllowed(format!(
+                    "{} is not supported on serviceaccounts/token",
+                    request.method
+                )));
+            }
+            body(request)
+                .and_then(|review| {
+                    token_request(
+                        state.credentials.as_ref(),
+                        &state.cluster,
+                        target(&path, name),
+                        &review,
+                        now,
+                    )
+                })
+                .map_or_else(|error| failed(&error), created)
+        }
+        Route::Resource(path) => {
+            resource(&mut state.cluster, request, &path, now).unwrap_or_else(|error| failed(&error))
+        }
+        Route::AccessReview if request.method == "POST" => body(request)
+            .and_then(|review| access_review(&state.cluster, who, &review))
+            .map_or_else(|error| failed(&error), created),
+        Route::Audit => ok(state.audit.to_json()),
+        other => non_resource(&other),
+    }
+}
+
+fn created(body: Value) -> Reply {
+    Reply::Done(Response { status: 201, body, warnings: Vec::new() })
 }
 
 /// The RBAC verb of a resource request.
@@ -133,7 +260,7 @@ fn non_resource(route: &Route) -> Reply {
             discovery::openapi_document(group, version).map_or_else(not_found, ok)
         }
         Route::Health => ok(json!("ok")),
-        Route::Audit | Route::Resource(_) | Route::Unknown => not_found(),
+        Route::Audit | Route::AccessReview | Route::Resource(_) | Route::Unknown => not_found(),
     }
 }
 
@@ -224,7 +351,7 @@ fn target<'a>(path: &'a ResourcePath, name: &'a str) -> Target<'a> {
         resource: path.resource,
         namespace: path.namespace.as_deref(),
         name,
-        status: path.subresource.is_some(),
+        status: path.subresource.as_deref() == Some("status"),
     }
 }
 
@@ -285,8 +412,17 @@ fn patch_kind(
     }
 }
 
-/// The body as JSON, or as YAML for a server-side apply.
+/// The body as JSON, or as YAML for a server-side apply, or the few
+/// protobuf bodies kubectl sends ([`protobuf`]).
 fn body(request: &Request) -> Result<Value, ApiError> {
+    if request.content_type.starts_with(protobuf::MEDIA_TYPE) {
+        return protobuf::decode(&request.body).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(
+                "tc-devcluster reads protobuf only for TokenRequest and SelfSubjectAccessReview; send JSON"
+                    .into(),
+            )
+        });
+    }
     if let Ok(value) = serde_json::from_slice::<Value>(&request.body) {
         return Ok(value);
     }

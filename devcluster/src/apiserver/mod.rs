@@ -3,6 +3,10 @@
 //! host runs on turmoil's network.
 //!
 //! - [`handler`]: one request in, one answer (or a watch plan) out.
+//! - [`authn`]: who is calling (bearer tokens, ServiceAccount tokens).
+//! - [`authz`]: RBAC over the stored roles and bindings.
+//! - [`auth_api`]: TokenRequest and SelfSubjectAccessReview.
+//! - [`protobuf`]: the two request bodies kubectl sends only as protobuf.
 //! - [`route`]: URL paths and query strings into resources and parameters.
 //! - [`resources`]: the catalogue of served resources.
 //! - [`cluster`]: each resource's rules (validation, status subresource,
@@ -21,10 +25,14 @@
 
 pub mod apply;
 pub mod audit;
+pub mod auth_api;
+pub mod authn;
+pub mod authz;
 pub mod clock;
 pub mod cluster;
 pub mod discovery;
 pub mod handler;
+pub mod protobuf;
 pub mod resources;
 pub mod route;
 pub mod selectors;

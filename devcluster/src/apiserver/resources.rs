@@ -125,7 +125,7 @@ pub const SERVICE_ACCOUNTS: ResourceType = ResourceType {
     status_subresource: false,
 };
 
-/// ClusterRoles (stored, not enforced: the server authorizes nothing).
+/// ClusterRoles: what [`crate::apiserver::authz`] allows.
 pub const CLUSTER_ROLES: ResourceType = ResourceType {
     group: "rbac.authorization.k8s.io",
     version: "v1",
@@ -137,7 +137,7 @@ pub const CLUSTER_ROLES: ResourceType = ResourceType {
     status_subresource: false,
 };
 
-/// ClusterRoleBindings (stored, not enforced).
+/// ClusterRoleBindings: who has which ClusterRole, everywhere.
 pub const CLUSTER_ROLE_BINDINGS: ResourceType = ResourceType {
     group: "rbac.authorization.k8s.io",
     version: "v1",
@@ -146,6 +146,30 @@ pub const CLUSTER_ROLE_BINDINGS: ResourceType = ResourceType {
     singular: "clusterrolebinding",
     short_names: &[],
     namespaced: false,
+    status_subresource: false,
+};
+
+/// Roles: rules that apply in their namespace.
+pub const ROLES: ResourceType = ResourceType {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "Role",
+    plural: "roles",
+    singular: "role",
+    short_names: &[],
+    namespaced: true,
+    status_subresource: false,
+};
+
+/// RoleBindings: who has which Role or ClusterRole, in one namespace.
+pub const ROLE_BINDINGS: ResourceType = ResourceType {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    singular: "rolebinding",
+    short_names: &[],
+    namespaced: true,
     status_subresource: false,
 };
 
@@ -177,7 +201,7 @@ pub const NODES: ResourceType = ResourceType {
 };
 
 /// Every served resource, in discovery order.
-pub const ALL: [&ResourceType; 12] = [
+pub const ALL: [&ResourceType; 14] = [
     &NAMESPACES,
     &NODES,
     &PODS,
@@ -189,13 +213,16 @@ pub const ALL: [&ResourceType; 12] = [
     &CUSTOM_RESOURCE_DEFINITIONS,
     &CLUSTER_ROLES,
     &CLUSTER_ROLE_BINDINGS,
+    &ROLES,
+    &ROLE_BINDINGS,
     &DAEMON_SETS,
 ];
 
 /// The API groups besides the core one, in discovery order.
-pub const GROUPS: [(&str, &str); 5] = [
+pub const GROUPS: [(&str, &str); 6] = [
     ("apiextensions.k8s.io", "v1"),
     ("apps", "v1"),
+    ("authorization.k8s.io", "v1"),
     ("crd.antrea.io", "v1alpha2"),
     ("events.k8s.io", "v1"),
     ("rbac.authorization.k8s.io", "v1"),

@@ -35,6 +35,9 @@ pub enum Route {
     Health,
     /// `/debug/requests`: the audit list (not a Kubernetes path).
     Audit,
+    /// `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: what may
+    /// the caller do (`kubectl auth can-i`). Created, never stored.
+    AccessReview,
     /// A resource, a collection or a subresource.
     Resource(ResourcePath),
     /// Anything else (404).
@@ -50,7 +53,8 @@ pub struct ResourcePath {
     pub namespace: Option<String>,
     /// The object's name; `None` for the collection.
     pub name: Option<String>,
-    /// `status`, or `None` for the object itself.
+    /// `status` (or `token` on a ServiceAccount), or `None` for the object
+    /// itself.
     pub subresource: Option<String>,
 }
 
@@ -63,6 +67,7 @@ pub fn route(path: &str) -> Route {
         ["debug", "requests"] => Route::Audit,
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] => Route::AccessReview,
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", "api", version] => {
             Route::OpenApi { group: String::new(), version: (*version).into() }
@@ -99,6 +104,10 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
         [name] => (Some((*name).to_owned()), None),
         [name, "status"] if resource.status_subresource => {
             (Some((*name).to_owned()), Some("status".to_owned()))
+        }
+        // The TokenRequest API (`kubectl create token`).
+        [name, "token"] if resource == &super::resources::SERVICE_ACCOUNTS => {
+            (Some((*name).to_owned()), Some("token".to_owned()))
         }
         _ => return Route::Unknown,
     };

@@ -41,6 +41,23 @@ pub enum ApiError {
     /// The storage refused the write (an object larger than etcd stores).
     #[error("{0}")]
     Internal(String),
+    /// No credentials, or credentials the server does not accept.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// RBAC allows the caller nothing of the kind.
+    #[error("{message}")]
+    Forbidden {
+        /// Kubernetes' sentence: `pods is forbidden: User "u" cannot list
+        /// resource "pods" in API group "" at the cluster scope`.
+        message: String,
+        /// The object's name, or empty.
+        name: String,
+        /// The API group.
+        group: String,
+        /// The resource (`details.kind` is the plural, as the API server
+        /// sends it).
+        resource: String,
+    },
 }
 
 impl ApiError {
@@ -56,6 +73,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::RequestEntityTooLarge(_) => 413,
             ApiError::Internal(_) => 500,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
         }
     }
 
@@ -73,13 +92,16 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
             ApiError::Internal(_) => "InternalError",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden { .. } => "Forbidden",
         }
     }
 
-    /// The `Status` object. It carries no `details`: with details kubectl
-    /// prints only "The X is invalid" and the causes, without our message.
+    /// The `Status` object. Only a 403 carries `details` (as the API
+    /// server's does): with details on a 422 kubectl prints only "The X is
+    /// invalid" and the causes, without our message.
     pub fn to_status(&self) -> Value {
-        json!({
+        let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -87,7 +109,21 @@ impl ApiError {
             "message": self.to_string(),
             "reason": self.reason(),
             "code": self.code(),
-        })
+        });
+        if let ApiError::Forbidden { name, group, resource, .. } = self {
+            let mut details = serde_json::Map::new();
+            if !name.is_empty() {
+                details.insert("name".into(), json!(name));
+            }
+            if !group.is_empty() {
+                details.insert("group".into(), json!(group));
+            }
+            if !resource.is_empty() {
+                details.insert("kind".into(), json!(resource));
+            }
+            status["details"] = Value::Object(details);
+        }
+        status
     }
 }
 

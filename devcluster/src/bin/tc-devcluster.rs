@@ -1,13 +1,16 @@
-//! `tc-devcluster`: a Kubernetes API server subset on 127.0.0.1, plain
-//! HTTP, for kubectl and kube-rs clients in development and tests.
+//! `tc-devcluster`: a Kubernetes API server subset on 127.0.0.1, over
+//! HTTPS with its own CA, bearer tokens and RBAC, for kubectl and kube-rs
+//! clients in development and tests.
 //!
 //! ```text
 //! tc-devcluster --port 0 --kubeconfig-out /tmp/kubeconfig [--data-dir /tmp/state]
 //! ```
 //!
-//! It writes the kubeconfig, then prints one ready line on stdout:
-//! `tc-devcluster ready: http://127.0.0.1:PORT kubeconfig=FILE`. It stops
-//! on SIGTERM or Ctrl-C; with `--data-dir` every write is already saved.
+//! It writes `ca.crt` and the administrator's kubeconfig beside it, then
+//! prints one ready line on stdout:
+//! `tc-devcluster ready: https://127.0.0.1:PORT kubeconfig=FILE`. It stops
+//! on SIGTERM or Ctrl-C; with `--data-dir` every write is already saved,
+//! and the CA and tokens stay valid across restarts.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -17,10 +20,13 @@ use clap::Parser;
 use devcluster::ApiServer;
 use devcluster::server::system_clock;
 use devcluster::socket::kubeconfig::write_kubeconfig;
+use devcluster::socket::persist::load_or_create_credentials;
+use devcluster::socket::tls;
 use tracing::info;
 
 /// A Kubernetes API server subset (Namespaces, Pods, Events,
-/// TrafficControls, CRDs) for kubectl and kube-rs.
+/// TrafficControls, CRDs, RBAC, ServiceAccount tokens) for kubectl and
+/// kube-rs, over HTTPS.
 #[derive(Parser, Debug)]
 #[command(name = "tc-devcluster", version)]
 struct Args {
@@ -48,19 +54,22 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let server = match &args.data_dir {
-        Some(dir) => ApiServer::with_data_dir(system_clock(), dir.clone())?,
-        None => ApiServer::new(system_clock()),
-    };
+    if let Some(dir) = &args.data_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let credentials = load_or_create_credentials(args.data_dir.as_deref())?;
+    let serving = tls::serving(args.data_dir.as_deref()).context("cannot set up TLS")?;
+    let admin_token = credentials.admin_token().to_owned();
+    let server = ApiServer::open(system_clock(), args.data_dir.clone(), credentials)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let address = listener.local_addr()?;
-    write_kubeconfig(&args.kubeconfig_out, address)?;
-    println!("tc-devcluster ready: http://{address} kubeconfig={}", args.kubeconfig_out.display());
+    write_kubeconfig(&args.kubeconfig_out, address, &serving.ca_pem, &admin_token)?;
+    println!("tc-devcluster ready: https://{address} kubeconfig={}", args.kubeconfig_out.display());
     info!(%address, "serving");
     tokio::select! {
-        served = server.serve(listener) => served.context("accepting connections failed")?,
+        served = server.serve(listener, serving.acceptor) => served.context("accepting connections failed")?,
         signal = shutdown() => {
             signal?;
             info!("stopping");

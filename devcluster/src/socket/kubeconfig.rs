@@ -1,5 +1,6 @@
-//! The kubeconfig that points kubectl and kube-rs at the dev server:
-//! plain HTTP, context `tc-devcluster`, a user without credentials.
+//! The administrator's kubeconfig: HTTPS to the dev server, trusting its
+//! CA (`ca.crt` beside the kubeconfig), the administrator's bearer token;
+//! context `tc-devcluster`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,15 +10,17 @@ use super::persist::{PersistError, write_atomically};
 /// The context, cluster and user name.
 pub const CONTEXT: &str = "tc-devcluster";
 
-/// The kubeconfig for a server at `address`.
-pub fn kubeconfig(address: SocketAddr) -> String {
+/// A kubeconfig for a server at `address` whose CA is in `ca_file`, as the
+/// user with `token`.
+pub fn kubeconfig(address: SocketAddr, ca_file: &Path, token: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config
 clusters:
 - name: {CONTEXT}
   cluster:
-    server: http://{address}
+    server: https://{address}
+    certificate-authority: {ca}
 contexts:
 - name: {CONTEXT}
   context:
@@ -26,16 +29,31 @@ contexts:
 current-context: {CONTEXT}
 users:
 - name: {CONTEXT}
-  user: {{}}
+  user:
+    token: {token}
 preferences: {{}}
-"
+",
+        ca = ca_file.display()
     )
 }
 
-/// Writes the kubeconfig atomically.
+/// Writes `ca.crt` beside `path`, then the kubeconfig (mode 0600: it holds
+/// a token), both atomically.
 ///
 /// # Errors
 /// [`PersistError::Write`].
-pub fn write_kubeconfig(path: &Path, address: SocketAddr) -> Result<(), PersistError> {
-    write_atomically(path, kubeconfig(address).as_bytes())
+pub fn write_kubeconfig(
+    path: &Path,
+    address: SocketAddr,
+    ca_pem: &str,
+    token: &str,
+) -> Result<(), PersistError> {
+    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let ca_file = std::path::absolute(directory.join(super::tls::CA_FILE))
+        .map_err(|source| PersistError::Write { path: directory.to_owned(), source })?;
+    write_atomically(&ca_file, ca_pem.as_bytes())?;
+    write_atomically(path, kubeconfig(address, &ca_file, token).as_bytes())?;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| PersistError::Write { path: path.to_owned(), source })
 }

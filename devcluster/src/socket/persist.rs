@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::apiserver::authn::Credentials;
+
 /// The snapshot's file name inside the data directory.
 pub const SNAPSHOT_FILE: &str = "state.json";
+/// The credentials' file name inside the data directory (mode 0600).
+pub const CREDENTIALS_FILE: &str = "credentials.json";
 
 /// Why a file could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +88,37 @@ pub fn load_snapshot(data_dir: &Path) -> Result<Option<Value>, PersistError> {
 /// [`PersistError::Write`].
 pub fn save_snapshot(data_dir: &Path, snapshot: &Value) -> Result<(), PersistError> {
     write_atomically(&data_dir.join(SNAPSHOT_FILE), snapshot.to_string().as_bytes())
+}
+
+/// The credentials saved in `data_dir`, or new ones (saved there when
+/// there is a directory), so tokens outlive a restart.
+///
+/// # Errors
+/// [`PersistError`] when they cannot be read, made or saved.
+pub fn load_or_create_credentials(data_dir: Option<&Path>) -> Result<Credentials, PersistError> {
+    let generate = || {
+        Credentials::generate()
+            .map_err(|e| PersistError::Malformed { path: PathBuf::new(), reason: e.to_string() })
+    };
+    let Some(dir) = data_dir else { return generate() };
+    let path = dir.join(CREDENTIALS_FILE);
+    match fs::read(&path) {
+        Ok(text) => {
+            let value: Value = serde_json::from_slice(&text)
+                .map_err(|e| PersistError::Malformed { path: path.clone(), reason: e.to_string() })?;
+            Credentials::from_json(&value)
+                .map_err(|e| PersistError::Malformed { path, reason: e.to_string() })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let credentials = generate()?;
+            write_atomically(&path, credentials.to_json().to_string().as_bytes())?;
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(|source| PersistError::Write { path: path.clone(), source })?;
+            Ok(credentials)
+        }
+        Err(source) => Err(PersistError::Read { path, source }),
+    }
 }
 
 #[cfg(test)]

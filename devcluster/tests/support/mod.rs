@@ -53,7 +53,7 @@ impl DevCluster {
         BufReader::new(stdout).read_line(&mut line).expect("a ready line");
         let address = line
             .split_whitespace()
-            .find_map(|word| word.strip_prefix("http://"))
+            .find_map(|word| word.strip_prefix("https://"))
             .unwrap_or_else(|| panic!("no address in the ready line {line:?}"))
             .to_owned();
         DevCluster { child, dir, address }
@@ -105,9 +105,16 @@ impl DevCluster {
         (stdout, warnings)
     }
 
-    /// One plain HTTP/1.1 GET; the whole response as text.
+    /// One HTTPS GET as the administrator, HTTP/1.1 with `Connection:
+    /// close`; the whole response as text.
     pub fn http_get(&self, path: &str) -> String {
-        http_get(&self.address, path)
+        self.client().raw_get(path, "kube-rs-shaped").expect("the server answers")
+    }
+
+    /// A raw client as the kubeconfig's user.
+    pub fn client(&self) -> devcluster::socket::client::Client {
+        devcluster::socket::client::Client::from_kubeconfig(&self.dir.path().join("kubeconfig"))
+            .expect("the kubeconfig names the server, its CA and a token")
     }
 
     /// Stops the server with SIGTERM and waits for it.
@@ -135,7 +142,8 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
-/// One plain HTTP/1.1 GET with `Connection: close`; the whole response.
+/// One plain HTTP/1.1 GET with `Connection: close`; the whole response
+/// (for an in-process server on plain TCP).
 pub fn http_get(address: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(address).expect("the server accepts");
     stream.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");

@@ -71,7 +71,8 @@ pub fn run_beside_ovn(out: &mut dyn Write, interrupted: &AtomicBool) -> Result<(
     let (ovn_flows, _) = ovs.flows_by_owner(ovn.br_int());
     console.say(&format!("   ovn-controller has programmed {} flows on br-int", ovn_flows.len()));
 
-    let mut agent = AgentProcess::start_in_mode(&ovs, ovn.br_int(), &cluster.kubeconfig, NODE, "shared");
+    let mut agent =
+        AgentProcess::start_in_mode(&ovs, ovn.br_int(), &cluster.agent_kubeconfig, NODE, "shared");
     agent.wait_ready(WAIT);
     console.check_interrupted()?;
     console.say(&format!(

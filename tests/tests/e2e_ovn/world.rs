@@ -107,7 +107,7 @@ impl World {
         let mut agent = AgentProcess::start_in_mode(
             &self.ovs,
             self.ovn.br_int(),
-            &self.cluster.kubeconfig,
+            &self.cluster.agent_kubeconfig,
             NODE,
             "shared",
         );

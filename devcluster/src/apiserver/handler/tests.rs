@@ -4,7 +4,7 @@ use crate::apiserver::cluster::Cluster;
 const NOW: Timestamp = Timestamp(1_795_564_800);
 
 fn state() -> ApiState {
-    ApiState { cluster: Cluster::new(NOW), audit: Audit::default() }
+    ApiState::trusting(Cluster::new(NOW))
 }
 
 fn request(method: &str, target: &str, body: &str) -> Request {
@@ -17,6 +17,7 @@ fn request(method: &str, target: &str, body: &str) -> Request {
         content_type: "application/json".into(),
         user_agent: "test/1.0".into(),
         body: body.as_bytes().to_vec(),
+        ..Request::default()
     }
 }
 
@@ -144,4 +145,119 @@ fn every_request_is_audited() {
     assert_eq!(records[1].user_agent, "test/1.0");
     let audit = done(handle(&mut state, &request("GET", "/debug/requests", ""), NOW));
     assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(2));
+}
+
+/// A server that checks tokens, holding deploy/'s namespace, ServiceAccount
+/// and RBAC objects, and the administrator's token.
+fn secured() -> (ApiState, String) {
+    let credentials = Credentials::generate().expect("random");
+    let admin = credentials.admin_token().to_owned();
+    let mut state = ApiState { credentials: Some(credentials), ..ApiState::trusting(Cluster::new(NOW)) };
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/");
+    for file in ["namespace.yaml", "rbac.yaml"] {
+        let text = std::fs::read_to_string(format!("{deploy}{file}")).expect("deploy file");
+        for document in datapath::manifest::parse_documents(&text).expect("yaml") {
+            let collection = match document["kind"].as_str() {
+                Some("Namespace") => "/api/v1/namespaces",
+                Some("ServiceAccount") => "/api/v1/namespaces/tc-system/serviceaccounts",
+                Some("ClusterRole") => "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                Some("ClusterRoleBinding") => "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                other => panic!("{other:?}"),
+            };
+            let mut create = request("POST", collection, &document.to_string());
+            create.authorization = format!("Bearer {admin}");
+            assert_eq!(done(handle(&mut state, &create, NOW)).status, 201);
+        }
+    }
+    (state, admin)
+}
+
+fn as_bearer(mut request: Request, token: &str) -> Request {
+    request.authorization = format!("Bearer {token}");
+    request
+}
+
+fn agent_token(state: &mut ApiState, admin: &str) -> String {
+    let ask = as_bearer(
+        request("POST", "/api/v1/namespaces/tc-system/serviceaccounts/tc-agent/token", "{\"spec\":{}}"),
+        admin,
+    );
+    let answer = done(handle(state, &ask, NOW));
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answer.body["status"]["expirationTimestamp"], Timestamp(NOW.0 + 3600).to_string());
+    answer.body["status"]["token"].as_str().expect("a token").to_owned()
+}
+
+#[test]
+fn without_a_known_token_every_path_is_unauthorized() {
+    let (mut state, _) = secured();
+    for path in ["/version", "/api/v1/pods", "/debug/requests"] {
+        let answer = done(handle(&mut state, &request("GET", path, ""), NOW));
+        assert_eq!((answer.status, answer.body["reason"].as_str()), (401, Some("Unauthorized")), "{path}");
+        let forged = done(handle(&mut state, &as_bearer(request("GET", path, ""), "x.y.z"), NOW));
+        assert_eq!(forged.status, 401);
+    }
+}
+
+#[test]
+fn a_requested_token_acts_as_its_service_account_under_rbac() {
+    let (mut state, admin) = secured();
+    let token = agent_token(&mut state, &admin);
+    let list = done(handle(
+        &mut state,
+        &as_bearer(request("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", ""), &token),
+        NOW,
+    ));
+    assert_eq!(list.status, 200, "{}", list.body);
+    let secret_ish = done(handle(
+        &mut state,
+        &as_bearer(request("GET", "/api/v1/namespaces/tc-system/configmaps", ""), &token),
+        NOW,
+    ));
+    assert_eq!(secret_ish.status, 403);
+    assert_eq!(
+        secret_ish.body["message"],
+        "configmaps is forbidden: User \"system:serviceaccount:tc-system:tc-agent\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"tc-system\""
+    );
+    let audit = state.audit.records().last().cloned().expect("recorded");
+    assert_eq!((audit.user.as_str(), audit.code), ("system:serviceaccount:tc-system:tc-agent", 403));
+    // The agent cannot mint tokens, nor become someone else.
+    let mint = as_bearer(
+        request("POST", "/api/v1/namespaces/tc-system/serviceaccounts/tc-agent/token", "{}"),
+        &token,
+    );
+    assert_eq!(done(handle(&mut state, &mint, NOW)).status, 403);
+    let mut become_admin = as_bearer(request("GET", "/api/v1/namespaces", ""), &token);
+    become_admin.impersonate_user = "tc-devcluster-admin".into();
+    assert_eq!(done(handle(&mut state, &become_admin, NOW)).status, 403);
+    // Deleting the ServiceAccount revokes its tokens at once.
+    let delete =
+        as_bearer(request("DELETE", "/api/v1/namespaces/tc-system/serviceaccounts/tc-agent", ""), &admin);
+    assert_eq!(done(handle(&mut state, &delete, NOW)).status, 200);
+    let after = done(handle(&mut state, &as_bearer(request("GET", "/api/v1/pods", ""), &token), NOW));
+    assert_eq!(after.status, 401);
+}
+
+#[test]
+fn access_reviews_answer_for_the_caller_or_whom_it_impersonates() {
+    let (mut state, admin) = secured();
+    let review = |verb: &str, resource: &str, subresource: &str| {
+        format!(
+            "{{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\",\"spec\":{{\"resourceAttributes\":{{\"verb\":\"{verb}\",\"group\":\"crd.antrea.io\",\"resource\":\"{resource}\",\"subresource\":\"{subresource}\"}}}}}}"
+        )
+    };
+    let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let mut ask = |body: String, impersonate: &str| {
+        let mut request = as_bearer(request("POST", path, &body), &admin);
+        request.impersonate_user = impersonate.into();
+        let answer = done(handle(&mut state, &request, NOW));
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer.body["status"]["allowed"].as_bool().expect("allowed")
+    };
+    let agent = "system:serviceaccount:tc-system:tc-agent";
+    assert!(ask(review("watch", "trafficcontrols", ""), agent));
+    assert!(ask(review("patch", "trafficcontrols", "status"), agent));
+    assert!(!ask(review("patch", "trafficcontrols", ""), agent));
+    assert!(!ask(review("delete", "trafficcontrols", ""), agent));
+    assert!(ask(review("delete", "trafficcontrols", ""), ""), "the administrator may");
 }

@@ -7,6 +7,7 @@
 //! until the last one is in a pass, and the status writes it made (none:
 //! a node with nothing selected and nothing wrong reports nothing).
 
+use devcluster::socket::client::Client;
 use std::time::{Duration, Instant};
 
 use tests::agent::AgentProcess;
@@ -15,7 +16,7 @@ use tests::proc_stats::ProcStats;
 const NAMESPACES: usize = 5_000;
 const TRAFFIC_CONTROLS: usize = 10_000;
 
-pub fn measure(agent: &mut AgentProcess, api: &str, server_pid: u32) {
+pub fn measure(agent: &mut AgentProcess, api: &Client, server_pid: u32) {
     println!("cluster-wide objects: {NAMESPACES} Namespaces and {TRAFFIC_CONTROLS} TrafficControls");
     std::thread::sleep(Duration::from_secs(2));
     let before = stats(agent);

@@ -26,6 +26,7 @@
 mod cluster_scale;
 mod shared;
 
+use devcluster::socket::client::Client;
 use std::time::{Duration, Instant};
 
 use actors::openflow_connection::connect_unix;
@@ -43,7 +44,7 @@ fn main() {
     let runs: usize =
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
-    let api = cluster.address.clone();
+    let api = cluster.client();
     if std::env::args().skip_while(|a| a != "--only").nth(1).as_deref() == Some("cluster-scale") {
         cluster_scale::measure(&mut agent, &api, cluster.pid());
         return;
@@ -201,7 +202,7 @@ impl BenchNode {
         let pods: String =
             (0..SELECTED).map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", "bench")])).collect();
         cluster.apply(&pods);
-        let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.kubeconfig, NODE, mode);
+        let mut agent = AgentProcess::start_in_mode(&ovs, &bridge, &cluster.agent_kubeconfig, NODE, mode);
         agent.wait_ready(Duration::from_secs(30));
         BenchNode { ovs, bridge, cluster, agent }
     }
@@ -239,7 +240,7 @@ fn tc_json(name: &str, app: &str) -> String {
     )
 }
 
-fn patch_selector(api: &str, name: &str, app: &str) {
+fn patch_selector(api: &Client, name: &str, app: &str) {
     let body = format!(r#"{{"spec":{{"appliedTo":{{"podSelector":{{"matchLabels":{{"app":"{app}"}}}}}}}}}}"#);
     request_typed(
         api,
@@ -250,16 +251,13 @@ fn patch_selector(api: &str, name: &str, app: &str) {
     );
 }
 
-fn request(api: &str, method: &str, path: &str, body: &str) {
+fn request(api: &Client, method: &str, path: &str, body: &str) {
     request_typed(api, method, path, body, "application/json");
 }
 
-fn request_typed(api: &str, method: &str, path: &str, body: &str, content_type: &str) {
-    let answer = tests::http::request(api, method, path, Some((content_type, body)));
-    assert!(
-        answer.as_ref().is_some_and(|(code, _)| (200..300).contains(code)),
-        "{method} {path}: {answer:?}"
-    );
+fn request_typed(api: &Client, method: &str, path: &str, body: &str, content_type: &str) {
+    let answer = api.request(method, path, Some((content_type, body)));
+    assert!(answer.as_ref().is_ok_and(|(code, _)| (200..300).contains(code)), "{method} {path}: {answer:?}");
 }
 
 /// Waits until a flow of `cookie` matching `probe` is on the switch, and
@@ -332,7 +330,7 @@ fn report(what: &str, samples: &mut [Duration]) -> f64 {
 }
 
 /// 1,000 Pods and 100 TrafficControls: RSS, then CPU over 10 idle seconds.
-fn steady_state(cluster: &DevCluster, agent: &mut AgentProcess, api: &str) {
+fn steady_state(cluster: &DevCluster, agent: &mut AgentProcess, api: &Client) {
     let more: String = (SELECTED..1000)
         .map(|i| pod_yaml("default", &format!("p{i}"), NODE, &[("app", &format!("a{}", i % 100))]))
         .collect();

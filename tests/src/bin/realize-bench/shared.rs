@@ -26,7 +26,7 @@ const MIRROR: &str = "tc-tap0";
 pub fn latency(runs: usize) {
     // Held to the end: dropping them stops the agent and the switch.
     let BenchNode { ovs, bridge, cluster, agent: _agent } = BenchNode::start("shared");
-    let api = cluster.address.clone();
+    let api = cluster.client();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut db = runtime.block_on(async {
         let stream = tokio::net::UnixStream::connect(ovs.db_socket()).await.expect("OVSDB");

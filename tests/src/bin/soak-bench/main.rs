@@ -157,7 +157,7 @@ fn soak(args: &Args) -> Report {
     let bridge = ovs.add_bridge("br");
     let _collector = Collector::attach(&ovs);
     let api = DevCluster::start();
-    let mut agent = AgentProcess::start(&ovs, &bridge, &api.kubeconfig, NODE);
+    let mut agent = AgentProcess::start(&ovs, &bridge, &api.agent_kubeconfig, NODE);
     agent.wait_ready(DEADLINE);
     let mut soak = Soak {
         ovs: &mut ovs,

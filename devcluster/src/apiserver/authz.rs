@@ -1,0 +1,262 @@
+//! May this caller do this? RBAC, with Kubernetes' semantics, over the
+//! ClusterRoles, ClusterRoleBindings, Roles and RoleBindings stored in the
+//! server (`kubectl apply -k deploy/` creates the agent's).
+//!
+//! A request is allowed when one rule of one role bound to the caller
+//! allows it: a ClusterRoleBinding's role everywhere, a RoleBinding's
+//! (to a Role or a ClusterRole) in its namespace only. Rules match as the
+//! real authorizer matches them: `*` in verbs, apiGroups, resources and
+//! nonResourceURLs; `resource/subresource` and `*/subresource`;
+//! `resourceNames` only for requests that name an object; a trailing `*`
+//! in a non-resource URL as a prefix. `system:masters` is never checked.
+//!
+//! Built in, as the API server bootstraps them: every authenticated caller
+//! may read discovery, version and health paths (`system:discovery`,
+//! `system:public-info-viewer`) and ask what it may do
+//! (`system:basic-user`). Not modelled: ClusterRole aggregation rules
+//! (deploy/ has none) and the escalation checks on writing roles.
+
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+
+use super::authn::{AUTHENTICATED, Identity, service_account_of};
+use super::cluster::{Cluster, Target};
+use super::resources::{CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLE_BINDINGS, ROLES};
+use super::selectors::FieldSelector;
+use super::status::ApiError;
+
+/// What a request does, in RBAC's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attributes {
+    /// On a resource, a collection or a subresource.
+    Resource {
+        /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
+        /// `deletecollection`, `impersonate`.
+        verb: String,
+        /// The API group (`""` for core).
+        group: String,
+        /// The plural.
+        resource: String,
+        /// `status`, `token` or empty.
+        subresource: String,
+        /// The namespace, or empty for cluster scope.
+        namespace: String,
+        /// The object's name, or empty.
+        name: String,
+    },
+    /// On a path outside the resources (`/version`, `/apis`, ...).
+    NonResource {
+        /// The HTTP method in lower case.
+        verb: String,
+        /// The path.
+        path: String,
+    },
+}
+
+/// The answer, with the reason RBAC gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may go on.
+    pub allowed: bool,
+    /// Which binding allowed it (empty when denied).
+    pub reason: String,
+}
+
+/// A role's rules as bound to a caller.
+struct Grant {
+    /// `ClusterRoleBinding "x" of ClusterRole "y" to User "z"`.
+    via: String,
+    /// `None` for everywhere, or the RoleBinding's namespace.
+    namespace: Option<String>,
+    rules: Vec<Value>,
+}
+
+/// The roles every authenticated caller has (system:discovery,
+/// system:public-info-viewer, system:basic-user).
+static BOOTSTRAP: LazyLock<Vec<Value>> = LazyLock::new(|| {
+    vec![
+        json!({"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
+                                   "/version", "/version/", "/healthz", "/livez", "/readyz"],
+               "verbs": ["get"]}),
+        json!({"apiGroups": ["authorization.k8s.io"],
+               "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+               "verbs": ["create"]}),
+    ]
+});
+
+/// Decides one request.
+pub fn authorize(cluster: &Cluster, who: &Identity, attributes: &Attributes) -> Decision {
+    if who.is_master() {
+        return Decision { allowed: true, reason: "system:masters is not subject to RBAC".into() };
+    }
+    let request_namespace = match attributes {
+        Attributes::Resource { namespace, .. } => namespace.as_str(),
+        Attributes::NonResource { .. } => "",
+    };
+    grants(cluster, who, request_namespace)
+        .into_iter()
+        .filter(|grant| grant.namespace.as_deref().is_none_or(|n| n == request_namespace))
+        .find(|grant| grant.rules.iter().any(|rule| allows(rule, attributes)))
+        .map_or_else(
+            || Decision { allowed: false, reason: String::new() },
+            |grant| Decision { allowed: true, reason: format!("RBAC: allowed by {}", grant.via) },
+        )
+}
+
+/// Decides one request and turns a denial into Kubernetes' 403.
+///
+/// # Errors
+/// [`ApiError::Forbidden`].
+pub fn require(cluster: &Cluster, who: &Identity, attributes: &Attributes) -> Result<(), ApiError> {
+    if authorize(cluster, who, attributes).allowed { Ok(()) } else { Err(forbidden(who, attributes)) }
+}
+
+/// The API server's 403 for `who` doing `attributes`.
+pub fn forbidden(who: &Identity, attributes: &Attributes) -> ApiError {
+    match attributes {
+        Attributes::NonResource { verb, path } => ApiError::Forbidden {
+            message: format!("forbidden: User {:?} cannot {verb} path {path:?}", who.user),
+            name: String::new(),
+            group: String::new(),
+            resource: String::new(),
+        },
+        Attributes::Resource { verb, group, resource, subresource, namespace, name } => {
+            let combined =
+                if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            let scope = if namespace.is_empty() {
+                "at the cluster scope".to_owned()
+            } else {
+                format!("in the namespace {namespace:?}")
+            };
+            let reason = format!(
+                "User {:?} cannot {verb} resource {combined:?} in API group {group:?} {scope}",
+                who.user
+            );
+            let qualified = if group.is_empty() { resource.clone() } else { format!("{resource}.{group}") };
+            let message = if name.is_empty() {
+                format!("{qualified} is forbidden: {reason}")
+            } else {
+                format!("{qualified} {name:?} is forbidden: {reason}")
+            };
+            ApiError::Forbidden {
+                message,
+                name: name.clone(),
+                group: group.clone(),
+                resource: resource.clone(),
+            }
+        }
+    }
+}
+
+/// Every role bound to `who` that can apply in `namespace` (cluster-wide
+/// bindings, and RoleBindings of that namespace), built-in ones first.
+fn grants(cluster: &Cluster, who: &Identity, namespace: &str) -> Vec<Grant> {
+    let mut grants = vec![];
+    if who.groups.iter().any(|g| g == AUTHENTICATED) {
+        grants.push(Grant {
+            via: format!("the built-in discovery roles to Group {AUTHENTICATED:?}"),
+            namespace: None,
+            rules: BOOTSTRAP.clone(),
+        });
+    }
+    let everything = datapath::selector::Selector::default();
+    let any_field = FieldSelector::default();
+    let (cluster_bindings, _) = cluster.list(&CLUSTER_ROLE_BINDINGS, None, &everything, &any_field);
+    let (role_bindings, _) = if namespace.is_empty() {
+        (vec![], 0)
+    } else {
+        cluster.list(&ROLE_BINDINGS, Some(namespace), &everything, &any_field)
+    };
+    let bindings =
+        cluster_bindings.iter().map(|b| (b, None)).chain(role_bindings.iter().map(|b| (b, Some(namespace))));
+    for (binding, binding_namespace) in bindings {
+        let Some(subject) = matching_subject(binding, who) else { continue };
+        let role_kind = text(binding, "/roleRef/kind");
+        let role_name = text(binding, "/roleRef/name");
+        let role = match (role_kind, binding_namespace) {
+            ("ClusterRole", _) => cluster.get(Target {
+                resource: &CLUSTER_ROLES,
+                namespace: None,
+                name: role_name,
+                status: false,
+            }),
+            ("Role", Some(ns)) => {
+                cluster.get(Target { resource: &ROLES, namespace: Some(ns), name: role_name, status: false })
+            }
+            _ => continue,
+        };
+        let Ok(role) = role else { continue };
+        let binding_kind = if binding_namespace.is_some() { "RoleBinding" } else { "ClusterRoleBinding" };
+        let binding_name = text(binding, "/metadata/name");
+        let place = binding_namespace.map(|n| format!(" in namespace {n:?}")).unwrap_or_default();
+        grants.push(Grant {
+            via: format!("{binding_kind} {binding_name:?}{place} of {role_kind} {role_name:?} to {subject}"),
+            namespace: binding_namespace.map(str::to_owned),
+            rules: role.get("rules").and_then(Value::as_array).cloned().unwrap_or_default(),
+        });
+    }
+    grants
+}
+
+/// The binding's first subject that is `who`, as RBAC prints it.
+fn matching_subject(binding: &Value, who: &Identity) -> Option<String> {
+    let subjects = binding.get("subjects").and_then(Value::as_array)?;
+    subjects.iter().find_map(|subject| {
+        let name = text(subject, "/name");
+        let matched = match text(subject, "/kind") {
+            "User" => who.user == name,
+            "Group" => who.groups.iter().any(|g| g == name),
+            "ServiceAccount" => service_account_of(&who.user) == Some((text(subject, "/namespace"), name)),
+            _ => false,
+        };
+        matched.then(|| match text(subject, "/kind") {
+            "ServiceAccount" => format!("ServiceAccount \"{name}/{}\"", text(subject, "/namespace")),
+            kind => format!("{kind} {name:?}"),
+        })
+    })
+}
+
+/// Whether one PolicyRule allows the request.
+fn allows(rule: &Value, attributes: &Attributes) -> bool {
+    let list = |field: &str| -> Vec<&str> {
+        rule.get(field)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    match attributes {
+        Attributes::NonResource { verb, path } => {
+            covers(&list("verbs"), verb)
+                && list("nonResourceURLs").iter().any(|url| {
+                    *url == "*"
+                        || url == path
+                        || url.strip_suffix('*').is_some_and(|prefix| path.starts_with(prefix))
+                })
+        }
+        Attributes::Resource { verb, group, resource, subresource, name, .. } => {
+            let combined =
+                if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            let names = list("resourceNames");
+            covers(&list("verbs"), verb)
+                && covers(&list("apiGroups"), group)
+                && list("resources").iter().any(|r| {
+                    *r == "*"
+                        || *r == combined
+                        || (!subresource.is_empty() && r.strip_prefix("*/") == Some(subresource.as_str()))
+                })
+                && (names.is_empty() || names.contains(&name.as_str()))
+        }
+    }
+}
+
+fn covers(items: &[&str], wanted: &str) -> bool {
+    items.iter().any(|item| *item == "*" || *item == wanted)
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
