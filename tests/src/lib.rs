@@ -5,6 +5,8 @@
 //! check from `devcluster`; nothing here needs the simulation.
 //!
 //! - [`agent`]: `tc-agent` as a process with its config, endpoints and log.
+//! - [`kubelet`]: a DaemonSet's Pod template as the `podman run` that
+//!   reproduces it; [`podman`]: a private podman store and its containers.
 //! - [`devcluster`]: `tc-devcluster` as a process, and real kubectl against it.
 //! - [`ovs`]: a private ovsdb-server + ovs-vswitchd, the switch inside its
 //!   own node namespace; bridges, `ovs-vsctl`/`ovs-ofctl`, restarts.
@@ -44,6 +46,7 @@ pub mod demo;
 pub mod devcluster;
 pub mod firewall;
 pub mod http;
+pub mod kubelet;
 pub mod leftovers;
 pub mod netns;
 pub mod node;
@@ -52,6 +55,7 @@ pub mod ovs;
 pub mod ovs_text;
 pub mod plans;
 pub mod pod;
+pub mod podman;
 pub mod proc_stats;
 pub mod random_inputs;
 pub mod vlan;

@@ -153,7 +153,13 @@ impl Ovs {
     /// A netdev bridge that speaks OpenFlow 1.0 (for no-flood) and 1.5,
     /// with `fail_mode=secure` so it forwards nothing until told.
     pub fn add_bridge(&self, prefix: &str) -> Bridge {
-        let name = unique(prefix);
+        self.add_bridge_named(&unique(prefix))
+    }
+
+    /// [`Ovs::add_bridge`] with exactly this name (a deployed config's
+    /// `ovsBridge`; the switch is private, so the name is free).
+    pub fn add_bridge_named(&self, name: &str) -> Bridge {
+        let name = name.to_owned();
         self.vsctl(&[
             "add-br",
             &name,
