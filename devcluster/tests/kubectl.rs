@@ -190,10 +190,20 @@ fn the_data_dir_keeps_objects_and_versions_across_a_restart() {
     let list: serde_json::Value =
         serde_json::from_str(list.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("a JSON list");
     let list_version = list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
+    cluster.kubectl_ok(&["apply", "-f", "deploy/namespace.yaml", "-f", "deploy/rbac.yaml"]);
+    let token = cluster.kubectl_ok(&["create", "token", "tc-agent", "-n", "tc-system"]);
+    let ca =
+        std::fs::read_to_string(cluster.dir.path().join("ca.crt")).expect("ca.crt beside the kubeconfig");
     cluster.stop();
 
     let cluster = DevCluster::start(Some(data.path()));
     assert_eq!(version(&cluster), before);
+    // The CA and the tokens issued before the restart are still good.
+    let ca_after = std::fs::read_to_string(cluster.dir.path().join("ca.crt")).expect("ca.crt");
+    assert_eq!(ca_after, ca, "the same CA after a restart");
+    let (code, body) =
+        cluster.client().with_token(token.trim()).request("GET", "/version", None).expect("answer");
+    assert_eq!(code, 200, "a token from before the restart: {body}");
     let names = cluster.kubectl_ok(&["get", "tc", "-o", "name"]);
     assert_eq!(names.lines().count(), 3, "{names}");
     cluster.kubectl_ok(&["label", "tc", "mirror-web-app", "after=restart"]);
@@ -241,4 +251,90 @@ fn the_deploy_kustomization_dry_runs_and_applies() {
     assert!(daemonset.contains("serviceAccountName: tc-agent"), "{daemonset}");
     let binding = cluster.kubectl_ok(&["get", "clusterrolebinding", "tc-agent", "-o", "yaml"]);
     assert!(binding.contains("namespace: tc-system"), "{binding}");
+}
+
+/// Runs kubectl and returns (success, stdout, stderr) without judging.
+fn kubectl_any(cluster: &DevCluster, args: &[&str]) -> (bool, String, String) {
+    let output = cluster.kubectl(args);
+    let (stdout, stderr) = text(&output);
+    (output.status.success(), stdout, stderr)
+}
+
+#[test]
+fn tokens_from_create_token_act_as_the_service_account_under_deploys_rbac() {
+    let cluster = DevCluster::start(None);
+    cluster.kubectl_ok(&["apply", "-k", "deploy/"]);
+    let token = cluster.kubectl_ok(&["create", "token", "tc-agent", "-n", "tc-system"]);
+    let token = format!("--token={}", token.trim());
+    assert_eq!(token.matches('.').count(), 2, "a JWT: {token}");
+
+    // What the ClusterRole grants works; anything else is a 403 that reads
+    // as the API server's.
+    let pods = kubectl_any(&cluster, &[&token, "get", "pods", "-A"]);
+    assert!(pods.0 && pods.2.contains("No resources found"), "{pods:?}");
+    kubectl_any(&cluster, &[&token, "get", "trafficcontrols"]).0.then_some(()).expect("list trafficcontrols");
+    let (ok, _, stderr) = kubectl_any(&cluster, &[&token, "get", "configmaps", "-n", "tc-system"]);
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        "Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:tc-system:tc-agent\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"tc-system\""
+    );
+    let (ok, _, stderr) = kubectl_any(&cluster, &[&token, "delete", "tc", "whatever"]);
+    assert!(
+        !ok && stderr.contains("(Forbidden)")
+            && stderr.contains("cannot delete resource \"trafficcontrols\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = kubectl_any(&cluster, &[&token, "create", "token", "tc-agent", "-n", "tc-system"]);
+    assert!(!ok && stderr.contains("cannot create resource \"serviceaccounts/token\""), "{stderr}");
+
+    // kubectl auth can-i, as the agent (its token) and for it (--as).
+    let can = |args: &[&str]| {
+        let (ok, stdout, stderr) = kubectl_any(&cluster, &[&["auth", "can-i"], args].concat());
+        assert!(stdout.trim() == if ok { "yes" } else { "no" }, "{args:?}: {stdout} {stderr}");
+        ok
+    };
+    let agent = "--as=system:serviceaccount:tc-system:tc-agent";
+    assert!(can(&["list", "pods", "--all-namespaces", agent]));
+    assert!(can(&["watch", "namespaces", agent]));
+    assert!(can(&["patch", "trafficcontrols.crd.antrea.io", "--subresource=status", agent]));
+    assert!(can(&["create", "events", "-n", "default", agent]));
+    assert!(can(&["list", "nodes", agent]));
+    assert!(!can(&["patch", "trafficcontrols.crd.antrea.io", agent]));
+    assert!(!can(&["get", "secrets", "-n", "tc-system", agent]));
+    assert!(!can(&["create", "pods", "-n", "default", agent]));
+    assert!(!can(&["list", "pods", "--all-namespaces", "--as=system:serviceaccount:default:default"]));
+    assert!(can(&["watch", "trafficcontrols.crd.antrea.io", &token]));
+    assert!(!can(&["delete", "namespaces", &token]));
+    assert!(can(&["delete", "namespaces"]), "the kubeconfig's user is an administrator");
+}
+
+#[test]
+fn no_token_a_bad_token_or_an_untrusted_server_gets_nothing() {
+    let cluster = DevCluster::start(None);
+    cluster.kubectl_ok(&["apply", "-k", "deploy/"]);
+    let (ok, _, stderr) = kubectl_any(&cluster, &["--token=not-a-token", "get", "pods"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim(), "error: You must be logged in to the server (Unauthorized)");
+    let raw = cluster.client().with_token("");
+    let (code, body) = raw.request("GET", "/version", None).expect("an answer");
+    assert_eq!(code, 401, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).expect("a Status");
+    assert_eq!(
+        (status["reason"].as_str(), status["message"].as_str()),
+        (Some("Unauthorized"), Some("Unauthorized"))
+    );
+
+    // A token stops working when its ServiceAccount goes.
+    let token = cluster.kubectl_ok(&["create", "token", "tc-agent", "-n", "tc-system"]);
+    let token = format!("--token={}", token.trim());
+    assert!(kubectl_any(&cluster, &[&token, "get", "pods", "-A"]).0);
+    cluster.kubectl_ok(&["delete", "serviceaccount", "tc-agent", "-n", "tc-system"]);
+    let (ok, _, stderr) = kubectl_any(&cluster, &[&token, "get", "pods", "-A"]);
+    assert!(!ok && stderr.contains("Unauthorized"), "{stderr}");
+
+    // HTTPS for real: a client that does not trust the server's CA stops.
+    let (ok, _, stderr) =
+        kubectl_any(&cluster, &["--certificate-authority=/etc/ssl/certs/ca-certificates.crt", "get", "ns"]);
+    assert!(!ok && stderr.contains("certificate signed by unknown authority"), "{stderr}");
 }
