@@ -2,7 +2,9 @@
 //! request the agents made in the simulated world (the seed's examples
 //! under faults, and churn with Pods, Namespaces and TrafficControls
 //! coming and going) is allowed, and every permission the role grants was
-//! used. The real-process end-to-end tests check the first half against
+//! used. The world's API server also enforces the role (the agents act as
+//! its ServiceAccount), so none of their requests may have been refused.
+//! The real-process end-to-end tests check the first half against
 //! `tc-devcluster`'s record too (`tests/tests/e2e_agent.rs`).
 
 use actors::agent::reconciler::Tuning;
@@ -21,6 +23,10 @@ fn the_cluster_role_allows_every_request_and_grants_nothing_unused() {
             requests.extend(outcome.requests);
         }
     }
+    // The world's API server enforces the role (the agents act as its
+    // ServiceAccount): nothing was refused either.
+    let refused: Vec<_> = requests.iter().filter(|r| r.code == 403 || r.code == 401).collect();
+    assert!(refused.is_empty(), "the API server refused requests of the agents: {refused:?}");
     let (denied, unused) = compare(&granted, &requests);
     assert!(
         denied.is_empty(),

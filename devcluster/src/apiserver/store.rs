@@ -255,10 +255,12 @@ impl Store {
         labels: &Selector,
         fields: &FieldSelector,
     ) -> (Vec<Value>, u64) {
+        // Keys sort by resource first: one range, not a scan of every object.
+        let start = (resource.to_owned(), namespace.unwrap_or_default().to_owned(), String::new());
         let items = self
             .objects
-            .iter()
-            .filter(|((r, ns, _), _)| r == resource && namespace.is_none_or(|n| n == ns))
+            .range(start..)
+            .take_while(|((r, ns, _), _)| r == resource && namespace.is_none_or(|n| n == ns))
             .map(|(_, object)| object)
             .filter(|object| matches(object, labels, fields))
             .cloned()

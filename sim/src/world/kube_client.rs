@@ -1,7 +1,8 @@
 //! A kube-rs client whose connections are turmoil TCP streams to the
 //! simulated API server: the agent's own client code (watchers, server-side
-//! apply, Events) on the simulated network, plain HTTP as the dev API
-//! server speaks.
+//! apply, Events) on the simulated network, plain HTTP (the in-memory
+//! dev API server trusts its callers, who say who they are by
+//! impersonation).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use kube::client::middleware::BaseUriLayer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 
 /// The port the simulated API server listens on.
 pub const API_PORT: u16 = 6443;
@@ -76,9 +78,26 @@ impl tower::Service<Uri> for TurmoilConnect {
     }
 }
 
-/// A client of the API server on turmoil host `host`. Call it inside a
-/// turmoil host or client (it spawns its connections on that runtime).
+/// The user the simulated agents act as: `deploy/rbac.yaml`'s
+/// ServiceAccount, which the world's API server holds with its RBAC.
+pub const AGENT_USER: &str = "system:serviceaccount:tc-system:tc-agent";
+
+/// A client of the API server on turmoil host `host`, as the
+/// administrator (the simulated API server trusts its callers). Call it
+/// inside a turmoil host or client (it spawns its connections on that
+/// runtime).
 pub fn kube_client(host: &str) -> kube::Client {
+    client(host, None)
+}
+
+/// A client of the API server on `host` as the agent's ServiceAccount: it
+/// impersonates [`AGENT_USER`], so the API server's RBAC decides each of
+/// its requests as in a cluster (a missing permission is a 403).
+pub fn agent_client(host: &str) -> kube::Client {
+    client(host, Some(AGENT_USER))
+}
+
+fn client(host: &str, user: Option<&'static str>) -> kube::Client {
     let connector = TurmoilConnect { host: host.to_owned() };
     let http: HyperClient<_, kube::client::Body> =
         HyperClient::builder(TokioExecutor::new()).build(connector);
@@ -88,6 +107,12 @@ pub fn kube_client(host: &str) -> kube::Client {
         .path_and_query("/")
         .build()
         .unwrap_or_default();
-    let service = ServiceBuilder::new().layer(BaseUriLayer::new(base)).service(http);
+    let impersonate = MapRequestLayer::new(move |mut request: http::Request<kube::client::Body>| {
+        if let Some(user) = user {
+            request.headers_mut().insert("impersonate-user", http::HeaderValue::from_static(user));
+        }
+        request
+    });
+    let service = ServiceBuilder::new().layer(BaseUriLayer::new(base)).layer(impersonate).service(http);
     kube::Client::new(service, "default")
 }

@@ -14,7 +14,7 @@ use futures::future::LocalBoxFuture;
 use k8s_openapi::jiff::Timestamp;
 
 use super::apiserver_host::EPOCH;
-use super::kube_client::kube_client;
+use super::kube_client::agent_client;
 
 /// Where the simulated OVS serves OVSDB.
 pub const OVSDB_PORT: u16 = 6640;
@@ -92,7 +92,7 @@ pub struct NodeConfig {
 /// # Errors
 /// Never, in practice: the agent runs until the host stops.
 pub async fn run_agent(config: NodeConfig, state: Arc<AgentState>) -> turmoil::Result {
-    let client = kube_client(&config.api_host);
+    let client = agent_client(&config.api_host);
     let connector = TurmoilConnector { ovs_host: config.ovs_host };
     let _agent = runner::start(connector, config.bridge, state, Some(client), config.tuning);
     std::future::pending::<()>().await;
