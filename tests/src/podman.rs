@@ -11,7 +11,7 @@
 //!   kubelet's runtime (containerd) also passes its own limits on.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::cmd::unique;
 
@@ -45,37 +45,26 @@ impl Podman {
         Podman { dir, podman }
     }
 
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.podman);
-        command
-            .arg(format!("--root={}", self.dir.join("root").display()))
-            .arg(format!("--runroot={}", self.dir.join("run").display()))
-            .arg(format!("--tmpdir={}", self.dir.join("tmp").display()))
-            .args([
-                "--storage-driver=vfs",
-                "--cgroup-manager=cgroupfs",
-                "--events-backend=file",
-                "--runtime=runc",
-            ]);
-        command
+    /// The store's options, then `args`.
+    fn with_store(&self, args: &[&str]) -> Vec<String> {
+        let store = [
+            format!("--root={}", self.dir.join("root").display()),
+            format!("--runroot={}", self.dir.join("run").display()),
+            format!("--tmpdir={}", self.dir.join("tmp").display()),
+        ];
+        let settings =
+            ["--storage-driver=vfs", "--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime=runc"];
+        store.into_iter().chain(settings.into_iter().chain(args.iter().copied()).map(str::to_owned)).collect()
     }
 
     /// Runs podman; its output whatever the exit status.
     pub fn output(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run podman")
+        crate::cmd::output(self.podman.as_os_str(), &self.with_store(args), &[])
     }
 
     /// Runs podman; panics with its output when it fails.
     pub fn run(&self, args: &[&str]) -> String {
-        let output = self.output(args);
-        assert!(
-            output.status.success(),
-            "podman {} failed:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        crate::cmd::run(&self.podman, &self.with_store(args), &[])
     }
 
     /// Loads the image tagged `tag` in the OCI layout `layout` and names
@@ -168,7 +157,7 @@ impl Drop for Container<'_> {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = self.command().args(["rm", "--all", "--force", "--time=0"]).output();
+        let _ = self.output(&["rm", "--all", "--force", "--time=0"]);
         let _ = std::fs::remove_dir_all(&self.dir);
         crate::leftovers::forget(&crate::leftovers::Owned::DaemonDir(&self.dir));
     }
