@@ -10,6 +10,7 @@
 //!   defaults are above what the sandbox lets even root raise, and a
 //!   kubelet's runtime (containerd) also passes its own limits on.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -70,7 +71,12 @@ impl Podman {
     /// Loads the image tagged `tag` in the OCI layout `layout` and names
     /// it `reference` (what a registry pull would have stored).
     pub fn load(&self, layout: &Path, tag: &str, reference: &str) {
-        let source = format!("oci:{}:{tag}", layout.display());
+        // podman names an image pulled from a layout after the layout's
+        // path, which is no valid name when a component starts with a dot
+        // (`~/.cache/...`): pull from a copy in the store's directory.
+        let copy = self.dir.join("layout");
+        crate::cmd::run("cp", &[OsStr::new("-a"), layout.as_os_str(), copy.as_os_str()], &[]);
+        let source = format!("oci:{}:{tag}", copy.display());
         let pulled = self.run(&["pull", "--quiet", &source]);
         let id = pulled.lines().last().unwrap_or_default().trim().to_owned();
         self.run(&["tag", &id, reference]);

@@ -170,6 +170,18 @@ fn the_daemonset_pod_runs_the_built_image_in_cluster_and_mirrors_web_app() {
     };
     let plan = kubelet::plan(daemon_set, &documents, &node).unwrap_or_else(|e| panic!("the DaemonSet: {e}"));
     podman.load(&layout, LAYOUT_TAG, &plan.image);
+    // The image's config is what the spec relies on: an entrypoint for a
+    // container that gives only args, and the spec's user as its own.
+    let config: Value =
+        serde_json::from_str(&podman.run(&["image", "inspect", "--format", "{{json .Config}}", &plan.image]))
+            .expect("the image's config as JSON");
+    let container_spec = &daemon_set["spec"]["template"]["spec"]["containers"][0];
+    if container_spec.get("command").is_none() {
+        assert_eq!(config["Entrypoint"], serde_json::json!(["/usr/local/bin/tc-agent"]), "{config}");
+    }
+    let context = &container_spec["securityContext"];
+    let user = format!("{}:{}", context["runAsUser"], context["runAsGroup"]);
+    assert_eq!(config["User"], user.as_str(), "the image runs as the DaemonSet's user: {config}");
     let container = podman.start(node.pod_name, &plan.options, &plan.image, &plan.args);
 
     // Ready as the readinessProbe asks, and live.
