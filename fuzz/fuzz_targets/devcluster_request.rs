@@ -21,7 +21,7 @@ use devcluster::apiserver::watch::WatchPlan;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
-const RESOURCES: [&str; 10] = [
+const RESOURCES: [&str; 12] = [
     "/api/v1/namespaces",
     "/api/v1/pods",
     "/api/v1/configmaps",
@@ -32,6 +32,8 @@ const RESOURCES: [&str; 10] = [
     "/apis/rbac.authorization.k8s.io/v1/clusterroles",
     "/apis/apps/v1/daemonsets",
     "/apis/crd.antrea.io/v1alpha2",
+    "/api/v1/serviceaccounts",
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
 ];
 const NAMES: [&str; 6] = ["default", "web-1", "mirror-web-app", "prod", "kube-system", "x"];
 const QUERY_KEYS: [&str; 12] = [
@@ -65,12 +67,16 @@ const QUERY_VALUES: [&str; 14] = [
     "%20",
 ];
 const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-const CONTENT_TYPES: [&str; 4] = [
+const CONTENT_TYPES: [&str; 5] = [
     "application/json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
+    "application/vnd.kubernetes.protobuf",
 ];
+/// Whom a request impersonates (kubectl --as); the first is nobody.
+const USERS: [&str; 4] =
+    ["", "system:serviceaccount:tc-system:tc-agent", "alice", "system:serviceaccount:tc-system"];
 
 /// Every object of the repository's manifests: bodies to start from.
 static FIXTURES: LazyLock<Vec<Value>> = LazyLock::new(|| {
@@ -95,6 +101,8 @@ struct Step {
     body: Body,
     /// Seconds the clock moves before the request.
     wait: u8,
+    /// Whom it impersonates ([`USERS`]) and as which groups.
+    impersonate: (u8, Vec<String>),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -221,7 +229,10 @@ fn request(step: &Step) -> Request {
         },
         content_type: pick(&CONTENT_TYPES, step.content_type).to_owned(),
         user_agent: "fuzz".into(),
+        impersonate_user: pick(&USERS, step.impersonate.0).to_owned(),
+        impersonate_groups: step.impersonate.1.clone(),
         body: body(&step.body),
+        ..Request::default()
     }
 }
 

@@ -377,6 +377,23 @@ fn check_type(resource: &ResourceType, object: &Value) -> Result<(), ApiError> {
             resource.qualified()
         )));
     }
+    // What the API server's decoder refuses before anything reads the
+    // object (found by fuzzing: a Namespace whose labels were a number
+    // panicked where its name label is added).
+    if let Some(metadata) = object.get("metadata") {
+        if !metadata.is_object() {
+            return Err(ApiError::BadRequest("metadata: must be an object".into()));
+        }
+        for field in ["labels", "annotations"] {
+            let value = &metadata[field];
+            let strings = value.as_object().is_some_and(|map| map.values().all(Value::is_string));
+            if !value.is_null() && !strings {
+                return Err(ApiError::BadRequest(format!(
+                    "metadata.{field}: must be a map of strings, not {value}"
+                )));
+            }
+        }
+    }
     // The validator says more about a TrafficControl's apiVersion.
     let version = object.get("apiVersion").and_then(Value::as_str);
     if resource != &TRAFFIC_CONTROLS && version.is_some_and(|v| v != resource.api_version()) {

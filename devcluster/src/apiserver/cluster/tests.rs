@@ -108,6 +108,20 @@ fn a_pod_in_another_namespace_than_the_paths_is_refused() {
     assert_eq!(cluster.create(&NAMESPACES, None, pod, NOW).unwrap_err().code(), 400, "wrong kind");
 }
 
+/// Fuzzing found a Namespace with `labels: 5` panicking the server.
+#[test]
+fn metadata_that_is_not_a_map_of_strings_is_refused_not_panicked_on() {
+    let mut cluster = Cluster::new(NOW);
+    for metadata in
+        [json!("x"), json!({"name": "a", "labels": 5}), json!({"name": "a", "annotations": {"k": 1}})]
+    {
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata});
+        assert_eq!(cluster.create(&NAMESPACES, None, namespace, NOW).unwrap_err().code(), 400);
+    }
+    let fine = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "labels": null}});
+    assert!(cluster.create(&NAMESPACES, None, fine, NOW).is_ok());
+}
+
 #[test]
 fn a_snapshot_restores_every_object_and_the_builtin_crd_once() {
     let mut cluster = Cluster::new(NOW);
