@@ -307,6 +307,18 @@ fn tokens_from_create_token_act_as_the_service_account_under_deploys_rbac() {
     assert!(can(&["watch", "trafficcontrols.crd.antrea.io", &token]));
     assert!(!can(&["delete", "namespaces", &token]));
     assert!(can(&["delete", "namespaces"]), "the kubeconfig's user is an administrator");
+
+    // --list: the agent's whole grant, as kubectl prints it.
+    let list = cluster.kubectl_ok(&["auth", "can-i", "--list", agent]);
+    let row = |resource: &str| {
+        list.lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .map(|l| l.split_whitespace().last())
+    };
+    assert_eq!(row("pods"), Some(Some("watch]")), "{list}");
+    assert_eq!(row("trafficcontrols.crd.antrea.io/status"), Some(Some("[patch]")), "{list}");
+    assert_eq!(row("nodes"), Some(Some("[list]")), "{list}");
+    assert_eq!(row("secrets"), None, "{list}");
 }
 
 #[test]

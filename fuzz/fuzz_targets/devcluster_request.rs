@@ -21,7 +21,7 @@ use devcluster::apiserver::watch::WatchPlan;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
-const RESOURCES: [&str; 12] = [
+const RESOURCES: [&str; 13] = [
     "/api/v1/namespaces",
     "/api/v1/pods",
     "/api/v1/configmaps",
@@ -34,6 +34,7 @@ const RESOURCES: [&str; 12] = [
     "/apis/crd.antrea.io/v1alpha2",
     "/api/v1/serviceaccounts",
     "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
 ];
 const NAMES: [&str; 6] = ["default", "web-1", "mirror-web-app", "prod", "kube-system", "x"];
 const QUERY_KEYS: [&str; 12] = [

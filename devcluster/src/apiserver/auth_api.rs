@@ -1,11 +1,12 @@
-//! The two API endpoints about identity: the TokenRequest subresource
-//! (`kubectl create token SA`) and SelfSubjectAccessReview (`kubectl auth
-//! can-i`). Neither stores anything.
+//! The API endpoints about identity: the TokenRequest subresource
+//! (`kubectl create token SA`), SelfSubjectAccessReview (`kubectl auth
+//! can-i`) and SelfSubjectRulesReview (`kubectl auth can-i --list`). None
+//! stores anything.
 
 use serde_json::{Value, json};
 
 use super::authn::{AccountClaims, Credentials, DEFAULT_AUDIENCE, Identity, token_lifetime};
-use super::authz::{Attributes, authorize};
+use super::authz::{Attributes, authorize, rules_for};
 use super::clock::Timestamp;
 use super::cluster::{Cluster, Target};
 use super::status::ApiError;
@@ -94,4 +95,25 @@ pub fn access_review(cluster: &Cluster, who: &Identity, review: &Value) -> Resul
         "spec": spec,
         "status": status,
     }))
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews`: every
+/// rule that applies to `who` in the review's namespace.
+pub fn rules_review(cluster: &Cluster, who: &Identity, review: &Value) -> Value {
+    let namespace = review.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or_default();
+    let (resource_rules, non_resource_rules) = rules_for(cluster, who, namespace);
+    let resource_rules: Vec<Value> = resource_rules
+        .into_iter()
+        .map(|rule| {
+            let field = |key: &str| rule.get(key).cloned().unwrap_or_else(|| json!([]));
+            json!({"verbs": field("verbs"), "apiGroups": field("apiGroups"), "resources": field("resources"), "resourceNames": field("resourceNames")})
+        })
+        .collect();
+    json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectRulesReview",
+        "metadata": {"creationTimestamp": null},
+        "spec": {"namespace": namespace},
+        "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false},
+    })
 }

@@ -104,6 +104,21 @@ pub fn authorize(cluster: &Cluster, who: &Identity, attributes: &Attributes) -> 
         )
 }
 
+/// Every rule that applies to `who` in `namespace` (empty: cluster-wide
+/// only), split into resource and non-resource rules, as a
+/// SelfSubjectRulesReview lists them (`kubectl auth can-i --list`).
+pub fn rules_for(cluster: &Cluster, who: &Identity, namespace: &str) -> (Vec<Value>, Vec<Value>) {
+    if who.is_master() {
+        let everything = json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]});
+        return (vec![everything], vec![json!({"verbs": ["*"], "nonResourceURLs": ["*"]})]);
+    }
+    let rules = grants(cluster, who, namespace)
+        .into_iter()
+        .filter(|grant| grant.namespace.as_deref().is_none_or(|n| n == namespace))
+        .flat_map(|grant| grant.rules);
+    rules.partition(|rule| rule.get("nonResourceURLs").is_none())
+}
+
 /// Decides one request and turns a denial into Kubernetes' 403.
 ///
 /// # Errors

@@ -97,13 +97,20 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "kind": "TokenRequest",
             "verbs": ["create"],
         })),
-        ("authorization.k8s.io", "v1") => resources.push(json!({
-            "name": "selfsubjectaccessreviews",
-            "singularName": "selfsubjectaccessreview",
-            "namespaced": false,
-            "kind": "SelfSubjectAccessReview",
-            "verbs": ["create"],
-        })),
+        ("authorization.k8s.io", "v1") => {
+            for (name, kind) in [
+                ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                ("selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+            ] {
+                resources.push(json!({
+                    "name": name,
+                    "singularName": name.trim_end_matches('s'),
+                    "namespaced": false,
+                    "kind": kind,
+                    "verbs": ["create"],
+                }));
+            }
+        }
         _ => {}
     }
     if resources.is_empty() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::audit::{Audit, AuditRecord};
-use super::auth_api::{access_review, token_request};
+use super::auth_api::{access_review, rules_review, token_request};
 use super::authn::{Credentials, Identity, authenticate, service_account_of};
 use super::authz::{self, Attributes};
 use super::clock::Timestamp;
@@ -143,10 +143,15 @@ fn attributes(request: &Request, route: &Route) -> Attributes {
             namespace: path.namespace.clone().unwrap_or_default(),
             name: path.name.clone().unwrap_or_default(),
         },
-        Route::AccessReview => Attributes::Resource {
+        Route::AccessReview | Route::RulesReview => Attributes::Resource {
             verb: if request.method == "POST" { "create" } else { "unknown" }.into(),
             group: "authorization.k8s.io".into(),
-            resource: "selfsubjectaccessreviews".into(),
+            resource: if matches!(route, Route::AccessReview) {
+                "selfsubjectaccessreviews"
+            } else {
+                "selfsubjectrulesreviews"
+            }
+            .into(),
             subresource: String::new(),
             namespace: String::new(),
             name: String::new(),
@@ -221,6 +226,9 @@ fn dispatch(state: &mut ApiState, who: &Identity, request: &Request, route: Rout
         Route::AccessReview if request.method == "POST" => body(request)
             .and_then(|review| access_review(&state.cluster, who, &review))
             .map_or_else(|error| failed(&error), created),
+        Route::RulesReview if request.method == "POST" => body(request)
+            .map(|review| rules_review(&state.cluster, who, &review))
+            .map_or_else(|error| failed(&error), created),
         Route::Audit => ok(state.audit.to_json()),
         other => non_resource(&other),
     }
@@ -260,7 +268,9 @@ fn non_resource(route: &Route) -> Reply {
             discovery::openapi_document(group, version).map_or_else(not_found, ok)
         }
         Route::Health => ok(json!("ok")),
-        Route::Audit | Route::AccessReview | Route::Resource(_) | Route::Unknown => not_found(),
+        Route::Audit | Route::AccessReview | Route::RulesReview | Route::Resource(_) | Route::Unknown => {
+            not_found()
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! The two request bodies kubectl sends only as Kubernetes protobuf
-//! (`application/vnd.kubernetes.protobuf`): TokenRequest (`kubectl create
-//! token`) and SelfSubjectAccessReview (`kubectl auth can-i`), read into
+//! The request bodies kubectl sends only as Kubernetes protobuf
+//! (`application/vnd.kubernetes.protobuf`) that this server reads:
+//! TokenRequest (`kubectl create token`), SelfSubjectAccessReview and
+//! SelfSubjectRulesReview (`kubectl auth can-i [--list]`), read into
 //! the JSON the handlers take. Every other body kubectl and kube-rs send
 //! is JSON or YAML, and answers are always JSON (their Accept allows it).
 //!
@@ -96,6 +97,8 @@ pub fn decode(body: &[u8]) -> Option<Value> {
     let spec = match kind.as_str() {
         "TokenRequest" => token_request_spec(spec.unwrap_or_default())?,
         "SelfSubjectAccessReview" => access_review_spec(spec.unwrap_or_default())?,
+        // SelfSubjectRulesReviewSpec: namespace (1).
+        "SelfSubjectRulesReview" => Value::Object(strings(spec.unwrap_or_default(), &[(1, "namespace")])?),
         _ => return None,
     };
     Some(json!({"kind": kind, "spec": spec}))

@@ -38,6 +38,9 @@ pub enum Route {
     /// `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: what may
     /// the caller do (`kubectl auth can-i`). Created, never stored.
     AccessReview,
+    /// `/apis/authorization.k8s.io/v1/selfsubjectrulesreviews`: all the
+    /// caller may do in a namespace (`kubectl auth can-i --list`).
+    RulesReview,
     /// A resource, a collection or a subresource.
     Resource(ResourcePath),
     /// Anything else (404).
@@ -68,6 +71,7 @@ pub fn route(path: &str) -> Route {
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
         ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] => Route::AccessReview,
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"] => Route::RulesReview,
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", "api", version] => {
             Route::OpenApi { group: String::new(), version: (*version).into() }

@@ -261,3 +261,32 @@ fn access_reviews_answer_for_the_caller_or_whom_it_impersonates() {
     assert!(!ask(review("delete", "trafficcontrols", ""), agent));
     assert!(ask(review("delete", "trafficcontrols", ""), ""), "the administrator may");
 }
+
+#[test]
+fn a_rules_review_lists_what_the_service_account_may_do() {
+    let (mut state, admin) = secured();
+    let mut request = as_bearer(
+        request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            "{\"spec\":{\"namespace\":\"default\"}}",
+        ),
+        &admin,
+    );
+    request.impersonate_user = "system:serviceaccount:tc-system:tc-agent".into();
+    let answer = done(handle(&mut state, &request, NOW));
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let rules = answer.body["status"]["resourceRules"].as_array().cloned().unwrap_or_default();
+    let grants = |resource: &str, verb: &str| {
+        rules.iter().any(|r| {
+            r["resources"].as_array().is_some_and(|a| a.iter().any(|x| x == resource))
+                && r["verbs"].as_array().is_some_and(|a| a.iter().any(|x| x == verb))
+        })
+    };
+    assert!(
+        grants("pods", "watch") && grants("trafficcontrols/status", "patch") && grants("events", "create")
+    );
+    assert!(!grants("trafficcontrols", "patch"));
+    let paths = answer.body["status"]["nonResourceRules"].to_string();
+    assert!(paths.contains("/apis/*") && !paths.contains("/debug"), "{paths}");
+}
