@@ -14,7 +14,7 @@ use super::clock::Timestamp;
 use super::cluster::{Cluster, PatchKind, Target, Written};
 use super::discovery;
 use super::protobuf;
-use super::route::{ResourcePath, Route, parse_query, route};
+use super::route::{ResourcePath, Route, parse_query, resource_parts, route};
 use super::selectors::{parse_fields, parse_labels};
 use super::status::ApiError;
 use super::table::{IncludeObject, row, table};
@@ -136,7 +136,7 @@ pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply 
 fn attributes(request: &Request, route: &Route) -> Attributes {
     match route {
         Route::Resource(path) => Attributes::Resource {
-            verb: verb(request, path).to_owned(),
+            verb: verb(request, path.name.is_some()).to_owned(),
             group: path.resource.group.to_owned(),
             resource: path.resource.plural.to_owned(),
             subresource: path.subresource.clone().unwrap_or_default(),
@@ -156,7 +156,21 @@ fn attributes(request: &Request, route: &Route) -> Attributes {
             namespace: String::new(),
             name: String::new(),
         },
-        _ => Attributes::NonResource { verb: request.method.to_lowercase(), path: request.path.clone() },
+        // A resource this server does not serve is still decided as a
+        // resource (`cannot list resource "secrets"`), then answered 404.
+        _ => match resource_parts(&request.path) {
+            Some([group, resource, subresource, namespace, name]) => Attributes::Resource {
+                verb: verb(request, !name.is_empty()).to_owned(),
+                group,
+                resource,
+                subresource,
+                namespace,
+                name,
+            },
+            None => {
+                Attributes::NonResource { verb: request.method.to_lowercase(), path: request.path.clone() }
+            }
+        },
     }
 }
 
@@ -239,9 +253,9 @@ fn created(body: Value) -> Reply {
 }
 
 /// The RBAC verb of a resource request.
-fn verb(request: &Request, path: &ResourcePath) -> &'static str {
+fn verb(request: &Request, named: bool) -> &'static str {
     let watch = parse_query(&request.query).get("watch").is_some_and(|w| w == "true" || w == "1");
-    match (request.method.as_str(), path.name.is_some()) {
+    match (request.method.as_str(), named) {
         ("GET", true) => "get",
         ("GET", false) if watch => "watch",
         ("GET", false) => "list",

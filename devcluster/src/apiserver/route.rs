@@ -118,6 +118,36 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
     Route::Resource(ResourcePath { resource, namespace, name, subresource })
 }
 
+/// A resource path's parts, read the way the API server reads any path
+/// under `/api/v1` and `/apis/GROUP/VERSION` before it knows whether the
+/// resource exists (so RBAC decides on them, then the server may answer
+/// 404): (group, resource, subresource, namespace, name).
+pub fn resource_parts(path: &str) -> Option<[String; 5]> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let (group, rest) = match segments.as_slice() {
+        ["api", _, rest @ ..] => ("", rest),
+        ["apis", group, _, rest @ ..] => (*group, rest),
+        _ => return None,
+    };
+    let (namespace, rest): (&str, &[&str]) = match rest {
+        ["namespaces", namespace, tail @ ..]
+            if !tail.is_empty() && !["status", "finalize"].contains(&tail[0]) =>
+        {
+            (namespace, tail)
+        }
+        _ => ("", rest),
+    };
+    let owned = |s: Option<&&str>| s.map_or_else(String::new, |s| (*s).to_owned());
+    let resource = rest.first()?;
+    Some([
+        group.to_owned(),
+        (*resource).to_owned(),
+        owned(rest.get(2)),
+        namespace.to_owned(),
+        owned(rest.get(1)),
+    ])
+}
+
 /// The decoded query parameters (the last of a repeated key wins).
 pub fn parse_query(query: &str) -> BTreeMap<String, String> {
     query
@@ -195,6 +225,21 @@ mod tests {
         assert_eq!(route("/apis/crd.antrea.io/v1alpha2/namespaces/default/trafficcontrols"), Route::Unknown);
         assert_eq!(route("/api/v1/secrets"), Route::Unknown);
         assert_eq!(route("/api/v1/namespaces/default/pods/web-1/exec"), Route::Unknown);
+    }
+
+    #[test]
+    fn any_resource_path_is_read_into_its_parts_as_the_api_server_reads_it() {
+        let parts = |p: &str| resource_parts(p).map(|p| p.join("|"));
+        assert_eq!(parts("/api/v1/secrets").as_deref(), Some("|secrets|||"));
+        assert_eq!(parts("/api/v1/namespaces/a/secrets/s").as_deref(), Some("|secrets||a|s"));
+        assert_eq!(
+            parts("/apis/apps/v1/namespaces/a/deployments/d/scale").as_deref(),
+            Some("apps|deployments|scale|a|d")
+        );
+        assert_eq!(parts("/api/v1/namespaces/a").as_deref(), Some("|namespaces|||a"));
+        assert_eq!(parts("/api/v1/namespaces/a/status").as_deref(), Some("|namespaces|status||a"));
+        assert_eq!(parts("/api/v1"), None);
+        assert_eq!(parts("/metrics"), None);
     }
 
     #[test]

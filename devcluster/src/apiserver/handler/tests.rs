@@ -290,3 +290,20 @@ fn a_rules_review_lists_what_the_service_account_may_do() {
     let paths = answer.body["status"]["nonResourceRules"].to_string();
     assert!(paths.contains("/apis/*") && !paths.contains("/debug"), "{paths}");
 }
+
+#[test]
+fn an_unserved_resource_is_forbidden_as_a_resource_then_not_found() {
+    let (mut state, admin) = secured();
+    let token = agent_token(&mut state, &admin);
+    let denied =
+        done(handle(&mut state, &as_bearer(request("GET", "/api/v1/namespaces/a/secrets", ""), &token), NOW));
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied.body["message"].as_str().is_some_and(|m| m.contains("cannot list resource \"secrets\"")),
+        "{}",
+        denied.body
+    );
+    let missing =
+        done(handle(&mut state, &as_bearer(request("GET", "/api/v1/namespaces/a/secrets", ""), &admin), NOW));
+    assert_eq!(missing.status, 404);
+}
