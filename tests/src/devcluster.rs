@@ -113,12 +113,32 @@ impl DevCluster {
             "-f",
             &format!("{deploy}rbac.yaml"),
         ]);
-        let token =
-            self.kubectl(&["create", "token", AGENT_ACCOUNT, "-n", AGENT_NAMESPACE, "--duration=24h"]);
+        let token = self.create_token(AGENT_NAMESPACE, AGENT_ACCOUNT, "24h");
         let address = self.address.parse().expect("a socket address");
-        let ca = self.dir.join(devcluster::socket::tls::CA_FILE);
-        let text = devcluster::socket::kubeconfig::kubeconfig(address, &ca, token.trim());
-        std::fs::write(&self.agent_kubeconfig, text).expect("write the agent's kubeconfig");
+        let text = devcluster::socket::kubeconfig::kubeconfig(address, &self.ca_file(), &token);
+        devcluster::socket::persist::write_secret(&self.agent_kubeconfig, text.as_bytes())
+            .expect("write the agent's kubeconfig");
+    }
+
+    /// The CA clients trust (`ca.crt` beside the kubeconfig).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join(devcluster::socket::tls::CA_FILE)
+    }
+
+    /// A token for ServiceAccount `namespace/account`, valid for
+    /// `duration` (`1h`, `24h`), from `kubectl create token`.
+    pub fn create_token(&self, namespace: &str, account: &str, duration: &str) -> String {
+        let duration = format!("--duration={duration}");
+        self.kubectl(&["create", "token", account, "-n", namespace, &duration]).trim().to_owned()
+    }
+
+    /// What a kubelet projects into a Pod of ServiceAccount
+    /// `namespace/account`: `token`, `ca.crt` and `namespace` in `dir`.
+    pub fn project_service_account(&self, namespace: &str, account: &str, dir: &Path) {
+        std::fs::create_dir_all(dir).expect("token dir");
+        std::fs::write(dir.join("token"), self.create_token(namespace, account, "1h")).expect("token");
+        std::fs::write(dir.join("namespace"), namespace).expect("namespace");
+        std::fs::copy(self.ca_file(), dir.join("ca.crt")).expect("ca.crt");
     }
 
     /// A raw HTTPS client as the administrator.

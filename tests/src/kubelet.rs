@@ -74,7 +74,7 @@ pub fn plan(daemon_set: &Value, documents: &[Value], node: &Node<'_>) -> Result<
     for (key, value) in fields(pod, "spec.template.spec")? {
         match key.as_str() {
             "containers" | "volumes" | "serviceAccountName" | "automountServiceAccountToken" => {}
-            "hostNetwork" if value == true => plan.options.push("--network=host".into()),
+            "hostNetwork" if *value == true => plan.options.push("--network=host".into()),
             // Scheduling and DNS: nothing to reproduce on one machine
             // (podman's host network uses the host's resolv.conf, which
             // is what ClusterFirstWithHostNet gives a node without a
@@ -87,8 +87,8 @@ pub fn plan(daemon_set: &Value, documents: &[Value], node: &Node<'_>) -> Result<
     if pod["automountServiceAccountToken"] != false {
         mounts.insert(SERVICE_ACCOUNT_DIR.into(), (node.service_account_dir.to_owned(), true));
     }
-    let containers = pod["containers"].as_array().cloned().unwrap_or_default();
-    let [container] = containers.as_slice() else {
+    let containers = pod["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let [container] = containers else {
         return Err("spec.template.spec.containers: exactly one container is reproduced".into());
     };
     plan.options.push(format!("--name={}", node.pod_name));
@@ -99,9 +99,9 @@ pub fn plan(daemon_set: &Value, documents: &[Value], node: &Node<'_>) -> Result<
         let at = format!("containers[0].{key}");
         match key.as_str() {
             "name" => {}
-            "image" => plan.image = string(&value, &at)?,
+            "image" => plan.image = string(value, &at)?,
             "command" => plan.options.push(format!("--entrypoint={}", value)),
-            "args" => plan.args = strings(&value, &at)?,
+            "args" => plan.args = strings(value, &at)?,
             "env" => {
                 for variable in value.as_array().into_iter().flatten() {
                     let name = string(&variable["name"], &format!("{at}.name"))?;
@@ -109,10 +109,10 @@ pub fn plan(daemon_set: &Value, documents: &[Value], node: &Node<'_>) -> Result<
                     plan.options.push(format!("--env={name}={text}"));
                 }
             }
-            "readinessProbe" => plan.readiness = Some(http_probe(&value, &at)?),
-            "livenessProbe" => plan.liveness = Some(http_probe(&value, &at)?),
-            "resources" => plan.options.extend(resources(&value, &at)?),
-            "securityContext" => plan.options.extend(security(&value, &at)?),
+            "readinessProbe" => plan.readiness = Some(http_probe(value, &at)?),
+            "livenessProbe" => plan.liveness = Some(http_probe(value, &at)?),
+            "resources" => plan.options.extend(resources(value, &at)?),
+            "securityContext" => plan.options.extend(security(value, &at)?),
             "volumeMounts" => {
                 for mount in value.as_array().into_iter().flatten() {
                     let name = string(&mount["name"], &format!("{at}.name"))?;
@@ -136,11 +136,8 @@ pub fn plan(daemon_set: &Value, documents: &[Value], node: &Node<'_>) -> Result<
 }
 
 /// The object's fields, or an error if it is not an object.
-fn fields(value: &Value, at: &str) -> Result<Vec<(String, Value)>, String> {
-    value
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .ok_or_else(|| format!("{at} is not an object"))
+fn fields<'v>(value: &'v Value, at: &str) -> Result<&'v serde_json::Map<String, Value>, String> {
+    value.as_object().ok_or_else(|| format!("{at} is not an object"))
 }
 
 fn string(value: &Value, at: &str) -> Result<String, String> {

@@ -62,19 +62,6 @@ fn rendered(cluster: &DevCluster) -> Vec<Value> {
     datapath::manifest::parse_documents(&text).expect("kustomize renders YAML")
 }
 
-/// What a kubelet projects for the Pod's ServiceAccount: a token from the
-/// TokenRequest API, the cluster's CA and the namespace.
-fn project_service_account(cluster: &DevCluster, daemon_set: &Value, dir: &Path) {
-    let namespace = daemon_set["metadata"]["namespace"].as_str().expect("a namespace");
-    let account = daemon_set["spec"]["template"]["spec"]["serviceAccountName"].as_str().unwrap_or("default");
-    let token = cluster.kubectl(&["create", "token", account, "-n", namespace]);
-    std::fs::create_dir_all(dir).expect("token dir");
-    std::fs::write(dir.join("token"), token.trim()).expect("token");
-    std::fs::write(dir.join("namespace"), namespace).expect("namespace");
-    let ca = cluster.kubeconfig.with_file_name(devcluster::socket::tls::CA_FILE);
-    std::fs::copy(ca, dir.join("ca.crt")).expect("ca.crt");
-}
-
 fn get(address: &str, path: &str) -> Option<u16> {
     tests::http::request(address, "GET", path, None).map(|(code, _)| code)
 }
@@ -156,7 +143,9 @@ fn the_daemonset_pod_runs_the_built_image_in_cluster_and_mirrors_web_app() {
 
     // The kubelet's part: token, volumes, env, then the container.
     let token_dir = scratch.path().join("serviceaccount");
-    project_service_account(&cluster, daemon_set, &token_dir);
+    let namespace = daemon_set["metadata"]["namespace"].as_str().expect("a namespace");
+    let account = daemon_set["spec"]["template"]["spec"]["serviceAccountName"].as_str().unwrap_or("default");
+    cluster.project_service_account(namespace, account, &token_dir);
     let host_paths = BTreeMap::from([("/var/run/openvswitch".to_owned(), ovs.run_dir().to_owned())]);
     let (api_host, api_port) = cluster.address.rsplit_once(':').expect("host:port");
     let node = Node {

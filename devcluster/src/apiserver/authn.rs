@@ -113,7 +113,7 @@ impl Credentials {
         let mut bytes = [0_u8; 64];
         random.fill(&mut bytes).map_err(|_| CredentialsError::Random)?;
         let (token, key) = bytes.split_at(32);
-        Ok(Credentials { admin_token: hex(token), signing_key: key.to_vec() })
+        Ok(Credentials { admin_token: URL_SAFE_NO_PAD.encode(token), signing_key: key.to_vec() })
     }
 
     /// The administrator's bearer token.
@@ -123,7 +123,7 @@ impl Credentials {
 
     /// As saved in the data directory.
     pub fn to_json(&self) -> Value {
-        json!({"adminToken": self.admin_token, "signingKey": hex(&self.signing_key)})
+        json!({"adminToken": self.admin_token, "signingKey": URL_SAFE_NO_PAD.encode(&self.signing_key)})
     }
 
     /// From [`Credentials::to_json`]'s form.
@@ -138,8 +138,9 @@ impl Credentials {
                 .filter(|t| t.len() >= 32)
                 .ok_or_else(|| CredentialsError::Malformed(format!("{key} is missing or too short")))
         };
-        let signing_key = unhex(text("signingKey")?)
-            .ok_or_else(|| CredentialsError::Malformed("signingKey is not hexadecimal".into()))?;
+        let signing_key = URL_SAFE_NO_PAD
+            .decode(text("signingKey")?)
+            .map_err(|e| CredentialsError::Malformed(format!("signingKey is not base64: {e}")))?;
         Ok(Credentials { admin_token: text("adminToken")?.to_owned(), signing_key })
     }
 
@@ -249,7 +250,7 @@ pub fn authenticate(
         name: &claims.name,
         status: false,
     };
-    let account = cluster.get(target).map_err(|_| ApiError::Unauthorized)?;
+    let account = cluster.peek(target).ok_or(ApiError::Unauthorized)?;
     if account.pointer("/metadata/uid").and_then(Value::as_str) != Some(claims.uid.as_str()) {
         return Err(ApiError::Unauthorized);
     }
@@ -258,17 +259,6 @@ pub fn authenticate(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

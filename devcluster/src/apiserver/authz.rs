@@ -23,7 +23,6 @@ use serde_json::{Value, json};
 use super::authn::{AUTHENTICATED, Identity, service_account_of};
 use super::cluster::{Cluster, Target};
 use super::resources::{CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLE_BINDINGS, ROLES};
-use super::selectors::FieldSelector;
 use super::status::ApiError;
 
 /// What a request does, in RBAC's terms.
@@ -63,13 +62,52 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// A role's rules as bound to a caller.
-struct Grant {
-    /// `ClusterRoleBinding "x" of ClusterRole "y" to User "z"`.
-    via: String,
-    /// `None` for everywhere, or the RoleBinding's namespace.
-    namespace: Option<String>,
-    rules: Vec<Value>,
+/// A role's rules as bound to a caller, borrowed from the store: RBAC is
+/// decided on every request, and copies of bindings and roles are what it
+/// would otherwise spend its time on.
+struct Grant<'a> {
+    via: Via<'a>,
+    rules: &'a [Value],
+}
+
+/// How a grant reaches the caller.
+enum Via<'a> {
+    /// The roles every authenticated caller has.
+    Bootstrap,
+    /// A binding (a RoleBinding when `namespace` is its namespace) whose
+    /// `subject` is the caller.
+    Binding { binding: &'a Value, namespace: Option<&'a str>, subject: &'a Value },
+}
+
+impl Via<'_> {
+    /// `ClusterRoleBinding "x" of ClusterRole "y" to User "z"`, as RBAC's
+    /// reasons say it.
+    fn describe(&self) -> String {
+        let Via::Binding { binding, namespace, subject } = self else {
+            return format!("the built-in discovery roles to Group {AUTHENTICATED:?}");
+        };
+        let (kind, place) = match namespace {
+            Some(namespace) => ("RoleBinding", format!(" in namespace {namespace:?}")),
+            None => ("ClusterRoleBinding", String::new()),
+        };
+        let subject = match text(subject, "/kind") {
+            "ServiceAccount" => {
+                format!("ServiceAccount \"{}/{}\"", text(subject, "/name"), text(subject, "/namespace"))
+            }
+            other => format!("{other} {:?}", text(subject, "/name")),
+        };
+        format!(
+            "{kind} {:?}{place} of {} {:?} to {subject}",
+            text(binding, "/metadata/name"),
+            text(binding, "/roleRef/kind"),
+            text(binding, "/roleRef/name"),
+        )
+    }
+}
+
+/// `resource` or `resource/subresource`, as rules and messages name it.
+fn combined(resource: &str, subresource: &str) -> String {
+    if subresource.is_empty() { resource.to_owned() } else { format!("{resource}/{subresource}") }
 }
 
 /// The roles every authenticated caller has (system:discovery,
@@ -90,18 +128,21 @@ pub fn authorize(cluster: &Cluster, who: &Identity, attributes: &Attributes) -> 
     if who.is_master() {
         return Decision { allowed: true, reason: "system:masters is not subject to RBAC".into() };
     }
-    let request_namespace = match attributes {
+    allowing(cluster, who, attributes).map_or_else(
+        || Decision { allowed: false, reason: String::new() },
+        |via| Decision { allowed: true, reason: format!("RBAC: allowed by {}", via.describe()) },
+    )
+}
+
+/// How `who` may do `attributes`, if it may.
+fn allowing<'a>(cluster: &'a Cluster, who: &'a Identity, attributes: &'a Attributes) -> Option<Via<'a>> {
+    let namespace = match attributes {
         Attributes::Resource { namespace, .. } => namespace.as_str(),
         Attributes::NonResource { .. } => "",
     };
-    grants(cluster, who, request_namespace)
-        .into_iter()
-        .filter(|grant| grant.namespace.as_deref().is_none_or(|n| n == request_namespace))
+    grants(cluster, who, namespace)
         .find(|grant| grant.rules.iter().any(|rule| allows(rule, attributes)))
-        .map_or_else(
-            || Decision { allowed: false, reason: String::new() },
-            |grant| Decision { allowed: true, reason: format!("RBAC: allowed by {}", grant.via) },
-        )
+        .map(|grant| grant.via)
 }
 
 /// Every rule that applies to `who` in `namespace` (empty: cluster-wide
@@ -112,10 +153,7 @@ pub fn rules_for(cluster: &Cluster, who: &Identity, namespace: &str) -> (Vec<Val
         let everything = json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]});
         return (vec![everything], vec![json!({"verbs": ["*"], "nonResourceURLs": ["*"]})]);
     }
-    let rules = grants(cluster, who, namespace)
-        .into_iter()
-        .filter(|grant| grant.namespace.as_deref().is_none_or(|n| n == namespace))
-        .flat_map(|grant| grant.rules);
+    let rules = grants(cluster, who, namespace).flat_map(|grant| grant.rules).cloned();
     rules.partition(|rule| rule.get("nonResourceURLs").is_none())
 }
 
@@ -124,7 +162,11 @@ pub fn rules_for(cluster: &Cluster, who: &Identity, namespace: &str) -> (Vec<Val
 /// # Errors
 /// [`ApiError::Forbidden`].
 pub fn require(cluster: &Cluster, who: &Identity, attributes: &Attributes) -> Result<(), ApiError> {
-    if authorize(cluster, who, attributes).allowed { Ok(()) } else { Err(forbidden(who, attributes)) }
+    if who.is_master() || allowing(cluster, who, attributes).is_some() {
+        Ok(())
+    } else {
+        Err(forbidden(who, attributes))
+    }
 }
 
 /// The API server's 403 for `who` doing `attributes`.
@@ -137,8 +179,7 @@ pub fn forbidden(who: &Identity, attributes: &Attributes) -> ApiError {
             resource: String::new(),
         },
         Attributes::Resource { verb, group, resource, subresource, namespace, name } => {
-            let combined =
-                if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            let combined = combined(resource, subresource);
             let scope = if namespace.is_empty() {
                 "at the cluster scope".to_owned()
             } else {
@@ -164,71 +205,49 @@ pub fn forbidden(who: &Identity, attributes: &Attributes) -> ApiError {
     }
 }
 
-/// Every role bound to `who` that can apply in `namespace` (cluster-wide
+/// Every role bound to `who` that applies in `namespace` (cluster-wide
 /// bindings, and RoleBindings of that namespace), built-in ones first.
-fn grants(cluster: &Cluster, who: &Identity, namespace: &str) -> Vec<Grant> {
-    let mut grants = vec![];
-    if who.groups.iter().any(|g| g == AUTHENTICATED) {
-        grants.push(Grant {
-            via: format!("the built-in discovery roles to Group {AUTHENTICATED:?}"),
-            namespace: None,
-            rules: BOOTSTRAP.clone(),
-        });
-    }
-    let everything = datapath::selector::Selector::default();
-    let any_field = FieldSelector::default();
-    let (cluster_bindings, _) = cluster.list(&CLUSTER_ROLE_BINDINGS, None, &everything, &any_field);
-    let (role_bindings, _) = if namespace.is_empty() {
-        (vec![], 0)
-    } else {
-        cluster.list(&ROLE_BINDINGS, Some(namespace), &everything, &any_field)
-    };
-    let bindings =
-        cluster_bindings.iter().map(|b| (b, None)).chain(role_bindings.iter().map(|b| (b, Some(namespace))));
-    for (binding, binding_namespace) in bindings {
-        let Some(subject) = matching_subject(binding, who) else { continue };
-        let role_kind = text(binding, "/roleRef/kind");
+fn grants<'a>(
+    cluster: &'a Cluster,
+    who: &'a Identity,
+    namespace: &'a str,
+) -> impl Iterator<Item = Grant<'a>> {
+    let bootstrap = who
+        .groups
+        .iter()
+        .any(|g| g == AUTHENTICATED)
+        .then(|| Grant { via: Via::Bootstrap, rules: BOOTSTRAP.as_slice() });
+    let cluster_bindings = cluster.objects(&CLUSTER_ROLE_BINDINGS, None).map(|b| (b, None));
+    let role_bindings = (!namespace.is_empty())
+        .then(|| cluster.objects(&ROLE_BINDINGS, Some(namespace)).map(move |b| (b, Some(namespace))))
+        .into_iter()
+        .flatten();
+    let bound = cluster_bindings.chain(role_bindings).filter_map(move |(binding, namespace)| {
+        let subject = matching_subject(binding, who)?;
         let role_name = text(binding, "/roleRef/name");
-        let role = match (role_kind, binding_namespace) {
-            ("ClusterRole", _) => cluster.get(Target {
-                resource: &CLUSTER_ROLES,
-                namespace: None,
-                name: role_name,
-                status: false,
-            }),
-            ("Role", Some(ns)) => {
-                cluster.get(Target { resource: &ROLES, namespace: Some(ns), name: role_name, status: false })
-            }
-            _ => continue,
+        let (resource, namespace) = match (text(binding, "/roleRef/kind"), namespace) {
+            ("ClusterRole", _) => (&CLUSTER_ROLES, None),
+            ("Role", Some(namespace)) => (&ROLES, Some(namespace)),
+            _ => return None,
         };
-        let Ok(role) = role else { continue };
-        let binding_kind = if binding_namespace.is_some() { "RoleBinding" } else { "ClusterRoleBinding" };
-        let binding_name = text(binding, "/metadata/name");
-        let place = binding_namespace.map(|n| format!(" in namespace {n:?}")).unwrap_or_default();
-        grants.push(Grant {
-            via: format!("{binding_kind} {binding_name:?}{place} of {role_kind} {role_name:?} to {subject}"),
-            namespace: binding_namespace.map(str::to_owned),
-            rules: role.get("rules").and_then(Value::as_array).cloned().unwrap_or_default(),
-        });
-    }
-    grants
+        let role = cluster.peek(Target { resource, namespace, name: role_name, status: false })?;
+        let rules = role.get("rules").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        Some(Grant { via: Via::Binding { binding, namespace, subject }, rules })
+    });
+    bootstrap.into_iter().chain(bound)
 }
 
-/// The binding's first subject that is `who`, as RBAC prints it.
-fn matching_subject(binding: &Value, who: &Identity) -> Option<String> {
+/// The binding's first subject that is `who`.
+fn matching_subject<'a>(binding: &'a Value, who: &Identity) -> Option<&'a Value> {
     let subjects = binding.get("subjects").and_then(Value::as_array)?;
-    subjects.iter().find_map(|subject| {
+    subjects.iter().find(|subject| {
         let name = text(subject, "/name");
-        let matched = match text(subject, "/kind") {
+        match text(subject, "/kind") {
             "User" => who.user == name,
             "Group" => who.groups.iter().any(|g| g == name),
             "ServiceAccount" => service_account_of(&who.user) == Some((text(subject, "/namespace"), name)),
             _ => false,
-        };
-        matched.then(|| match text(subject, "/kind") {
-            "ServiceAccount" => format!("ServiceAccount \"{name}/{}\"", text(subject, "/namespace")),
-            kind => format!("{kind} {name:?}"),
-        })
+        }
     })
 }
 
@@ -250,8 +269,7 @@ fn allows(rule: &Value, attributes: &Attributes) -> bool {
                 })
         }
         Attributes::Resource { verb, group, resource, subresource, name, .. } => {
-            let combined =
-                if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            let combined = combined(resource, subresource);
             let names = list("resourceNames");
             covers(&list("verbs"), verb)
                 && covers(&list("apiGroups"), group)

@@ -157,6 +157,22 @@ impl Cluster {
         )?)
     }
 
+    /// One object, borrowed: for reads on every request (the caller's
+    /// ServiceAccount, its roles) that need no copy.
+    pub fn peek(&self, target: Target<'_>) -> Option<&Value> {
+        self.store.peek(&target.resource.qualified(), scope(target.resource, target.namespace), target.name)
+    }
+
+    /// The objects of `resource` (in `namespace`, or all), borrowed: for
+    /// reads on every request (RBAC's bindings) that need no copy.
+    pub fn objects<'a>(
+        &'a self,
+        resource: &ResourceType,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Value> {
+        self.store.objects(resource.qualified(), namespace)
+    }
+
     /// The matching objects and the list's resourceVersion.
     pub fn list(
         &self,
@@ -217,6 +233,30 @@ impl Cluster {
         }
         let object = self.store.create(&resource.qualified(), namespace, object, &now.to_string())?;
         Ok(Written { object, warnings })
+    }
+
+    /// Creates every object of a YAML manifest, each in the namespace it
+    /// names (`default` for a namespaced one that names none), as
+    /// `kubectl create -f` would.
+    ///
+    /// # Errors
+    /// [`ApiError::BadRequest`] for a manifest that does not parse or an
+    /// object of a kind not served; otherwise as [`Cluster::create`].
+    pub fn create_manifest(&mut self, manifest: &str, now: Timestamp) -> Result<(), ApiError> {
+        let documents = datapath::manifest::parse_documents(manifest)
+            .map_err(|e| ApiError::BadRequest(format!("not a manifest: {}", e.message)))?;
+        for object in documents {
+            let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+            let resource = ResourceType::of_kind(text("/apiVersion"), text("/kind")).ok_or_else(|| {
+                ApiError::BadRequest(format!("{} {} is not served", text("/apiVersion"), text("/kind")))
+            })?;
+            let namespace = match text("/metadata/namespace") {
+                "" => "default".to_owned(),
+                named => named.to_owned(),
+            };
+            self.create(resource, Some(&namespace), object, now)?;
+        }
+        Ok(())
     }
 
     /// Replaces an object (PUT). On the object itself `status` is kept as

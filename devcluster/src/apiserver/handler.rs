@@ -98,7 +98,7 @@ fn failed(error: &ApiError) -> Reply {
 /// the request itself.
 pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply {
     let route = route(&request.path);
-    let attributes = attributes(request, &route);
+    let attributes = attributes(request);
     let mut record = AuditRecord { user_agent: request.user_agent.clone(), ..AuditRecord::default() };
     match &attributes {
         Attributes::Resource { verb, group, resource, subresource, namespace, name } => {
@@ -132,45 +132,20 @@ pub fn handle(state: &mut ApiState, request: &Request, now: Timestamp) -> Reply 
     reply
 }
 
-/// The request in RBAC's terms.
-fn attributes(request: &Request, route: &Route) -> Attributes {
-    match route {
-        Route::Resource(path) => Attributes::Resource {
-            verb: verb(request, path.name.is_some()).to_owned(),
-            group: path.resource.group.to_owned(),
-            resource: path.resource.plural.to_owned(),
-            subresource: path.subresource.clone().unwrap_or_default(),
-            namespace: path.namespace.clone().unwrap_or_default(),
-            name: path.name.clone().unwrap_or_default(),
+/// The request in RBAC's terms: any path under `/api` or `/apis` is a
+/// resource request, served or not (`cannot list resource "secrets"`, then
+/// 404), as the API server reads it.
+fn attributes(request: &Request) -> Attributes {
+    match resource_parts(&request.path) {
+        Some(parts) => Attributes::Resource {
+            verb: verb(request, !parts.name.is_empty()).to_owned(),
+            group: parts.group.to_owned(),
+            resource: parts.resource.to_owned(),
+            subresource: parts.subresource.to_owned(),
+            namespace: parts.namespace.to_owned(),
+            name: parts.name.to_owned(),
         },
-        Route::AccessReview | Route::RulesReview => Attributes::Resource {
-            verb: if request.method == "POST" { "create" } else { "unknown" }.into(),
-            group: "authorization.k8s.io".into(),
-            resource: if matches!(route, Route::AccessReview) {
-                "selfsubjectaccessreviews"
-            } else {
-                "selfsubjectrulesreviews"
-            }
-            .into(),
-            subresource: String::new(),
-            namespace: String::new(),
-            name: String::new(),
-        },
-        // A resource this server does not serve is still decided as a
-        // resource (`cannot list resource "secrets"`), then answered 404.
-        _ => match resource_parts(&request.path) {
-            Some([group, resource, subresource, namespace, name]) => Attributes::Resource {
-                verb: verb(request, !name.is_empty()).to_owned(),
-                group,
-                resource,
-                subresource,
-                namespace,
-                name,
-            },
-            None => {
-                Attributes::NonResource { verb: request.method.to_lowercase(), path: request.path.clone() }
-            }
-        },
+        None => Attributes::NonResource { verb: request.method.to_lowercase(), path: request.path.clone() },
     }
 }
 

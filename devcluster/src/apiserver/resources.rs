@@ -254,6 +254,11 @@ impl ResourceType {
         ALL.into_iter().find(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
+    /// The resource whose objects have this `apiVersion` and `kind`.
+    pub fn of_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        ALL.into_iter().find(|r| r.kind == kind && r.api_version() == api_version)
+    }
+
     /// The resources of one group version.
     pub fn in_group(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceType> {
         ALL.into_iter().filter(move |r| r.group == group && r.version == version)

@@ -83,69 +83,92 @@ pub fn route(path: &str) -> Route {
         ["apis", group, version] => {
             Route::GroupVersion { group: (*group).into(), version: (*version).into() }
         }
-        ["api", version, rest @ ..] => resource_path("", version, rest),
-        ["apis", group, version, rest @ ..] => resource_path(group, version, rest),
+        ["api", _, _, ..] | ["apis", _, _, _, ..] => {
+            parts_of(&segments).map_or(Route::Unknown, |p| resource_path(&p))
+        }
         _ => Route::Unknown,
     }
 }
 
-fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
-    // `/namespaces/NS/status` is the Namespace's own subresource, not a
-    // resource called "status" inside it.
-    let (namespace, rest) = match rest {
-        ["namespaces", namespace, plural, tail @ ..] if !["status", "finalize"].contains(plural) => {
-            (Some((*namespace).to_owned()), [&[*plural][..], tail].concat())
-        }
-        _ => (None, rest.to_vec()),
-    };
-    let Some((plural, tail)) = rest.split_first() else { return Route::Unknown };
-    let Some(resource) = ResourceType::find(group, version, plural) else { return Route::Unknown };
-    if namespace.is_some() && !resource.namespaced {
-        return Route::Unknown;
-    }
-    let (name, subresource) = match tail {
-        [] => (None, None),
-        [name] => (Some((*name).to_owned()), None),
-        [name, "status"] if resource.status_subresource => {
-            (Some((*name).to_owned()), Some("status".to_owned()))
-        }
-        // The TokenRequest API (`kubectl create token`).
-        [name, "token"] if resource == &super::resources::SERVICE_ACCOUNTS => {
-            (Some((*name).to_owned()), Some("token".to_owned()))
-        }
-        _ => return Route::Unknown,
-    };
-    Route::Resource(ResourcePath { resource, namespace, name, subresource })
+/// A path under `/api/VERSION` or `/apis/GROUP/VERSION`, in its parts, read
+/// the way the API server reads any such path before it knows whether the
+/// resource exists (RBAC decides on these, then the server may answer
+/// 404). Empty strings for what the path does not name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResourceParts<'a> {
+    /// The API group (`""` for the core group).
+    pub group: &'a str,
+    /// The version.
+    pub version: &'a str,
+    /// The namespace in the path.
+    pub namespace: &'a str,
+    /// The resource's plural.
+    pub resource: &'a str,
+    /// The object's name.
+    pub name: &'a str,
+    /// `status`, `token`, ...
+    pub subresource: &'a str,
+    /// Segments after the subresource (no served path has any).
+    pub extra: bool,
 }
 
-/// A resource path's parts, read the way the API server reads any path
-/// under `/api/v1` and `/apis/GROUP/VERSION` before it knows whether the
-/// resource exists (so RBAC decides on them, then the server may answer
-/// 404): (group, resource, subresource, namespace, name).
-pub fn resource_parts(path: &str) -> Option<[String; 5]> {
+/// [`ResourceParts`] of `path`; `None` for a path that names no resource.
+pub fn resource_parts(path: &str) -> Option<ResourceParts<'_>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let (group, rest) = match segments.as_slice() {
-        ["api", _, rest @ ..] => ("", rest),
-        ["apis", group, _, rest @ ..] => (*group, rest),
+    parts_of(&segments)
+}
+
+fn parts_of<'a>(segments: &[&'a str]) -> Option<ResourceParts<'a>> {
+    let (group, version, rest) = match segments {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return None,
     };
+    // `/namespaces/NS/status` is the Namespace's own subresource, not a
+    // resource called "status" inside it.
     let (namespace, rest): (&str, &[&str]) = match rest {
         ["namespaces", namespace, tail @ ..]
-            if !tail.is_empty() && !["status", "finalize"].contains(&tail[0]) =>
+            if tail.first().is_some_and(|t| !["status", "finalize"].contains(t)) =>
         {
             (namespace, tail)
         }
         _ => ("", rest),
     };
-    let owned = |s: Option<&&str>| s.map_or_else(String::new, |s| (*s).to_owned());
-    let resource = rest.first()?;
-    Some([
-        group.to_owned(),
-        (*resource).to_owned(),
-        owned(rest.get(2)),
-        namespace.to_owned(),
-        owned(rest.get(1)),
-    ])
+    let (resource, tail) = rest.split_first()?;
+    let at = |i: usize| tail.get(i).copied().unwrap_or_default();
+    Some(ResourceParts {
+        group,
+        version,
+        namespace,
+        resource,
+        name: at(0),
+        subresource: at(1),
+        extra: tail.len() > 2,
+    })
+}
+
+/// A served resource's path, or [`Route::Unknown`].
+fn resource_path(parts: &ResourceParts<'_>) -> Route {
+    let Some(resource) = ResourceType::find(parts.group, parts.version, parts.resource) else {
+        return Route::Unknown;
+    };
+    if parts.extra || (!parts.namespace.is_empty() && !resource.namespaced) {
+        return Route::Unknown;
+    }
+    let subresource = match parts.subresource {
+        "" => None,
+        "status" if resource.status_subresource => Some("status"),
+        // The TokenRequest API (`kubectl create token`).
+        "token" if resource == &super::resources::SERVICE_ACCOUNTS => Some("token"),
+        _ => return Route::Unknown,
+    };
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Route::Resource(ResourcePath {
+        resource,
+        namespace: text(parts.namespace),
+        name: text(parts.name),
+        subresource: subresource.map(str::to_owned),
+    })
 }
 
 /// The decoded query parameters (the last of a repeated key wins).
@@ -229,7 +252,9 @@ mod tests {
 
     #[test]
     fn any_resource_path_is_read_into_its_parts_as_the_api_server_reads_it() {
-        let parts = |p: &str| resource_parts(p).map(|p| p.join("|"));
+        let parts = |p: &str| {
+            resource_parts(p).map(|p| [p.group, p.resource, p.subresource, p.namespace, p.name].join("|"))
+        };
         assert_eq!(parts("/api/v1/secrets").as_deref(), Some("|secrets|||"));
         assert_eq!(parts("/api/v1/namespaces/a/secrets/s").as_deref(), Some("|secrets||a|s"));
         assert_eq!(

@@ -240,10 +240,27 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub fn get(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<Value, StoreError> {
+        self.peek(resource, namespace, name).cloned().ok_or_else(|| Self::not_found(resource, name))
+    }
+
+    /// One object, borrowed.
+    pub fn peek(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<&Value> {
+        self.objects.get(&Self::key(resource, namespace, name))
+    }
+
+    /// The objects of `resource` (in `namespace`, or all), in (namespace,
+    /// name) order, borrowed.
+    pub fn objects<'a>(
+        &'a self,
+        resource: String,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Value> {
+        // Keys sort by resource first: one range, not a scan of every object.
+        let start = (resource.clone(), namespace.unwrap_or_default().to_owned(), String::new());
         self.objects
-            .get(&Self::key(resource, namespace, name))
-            .cloned()
-            .ok_or_else(|| Self::not_found(resource, name))
+            .range(start..)
+            .take_while(move |((r, ns, _), _)| *r == resource && namespace.is_none_or(|n| n == ns))
+            .map(|(_, object)| object)
     }
 
     /// The objects of `resource` (in `namespace`, or all) matching the
@@ -255,13 +272,8 @@ impl Store {
         labels: &Selector,
         fields: &FieldSelector,
     ) -> (Vec<Value>, u64) {
-        // Keys sort by resource first: one range, not a scan of every object.
-        let start = (resource.to_owned(), namespace.unwrap_or_default().to_owned(), String::new());
         let items = self
-            .objects
-            .range(start..)
-            .take_while(|((r, ns, _), _)| r == resource && namespace.is_none_or(|n| n == ns))
-            .map(|(_, object)| object)
+            .objects(resource.to_owned(), namespace)
             .filter(|object| matches(object, labels, fields))
             .cloned()
             .collect();

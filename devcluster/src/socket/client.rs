@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 
@@ -72,15 +73,10 @@ impl Client {
     /// # Errors
     /// [`ClientError::Config`] when `ca_pem` holds no usable certificate.
     pub fn new(address: &str, ca_pem: &str, token: &str) -> Result<Client, ClientError> {
-        use base64::Engine as _;
-        let body: String = ca_pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body)
+        let der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
             .map_err(|e| ClientError::Config(format!("the CA is not PEM: {e}")))?;
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(der))
-            .map_err(|e| ClientError::Config(format!("the CA is not a certificate: {e}")))?;
+        roots.add(der).map_err(|e| ClientError::Config(format!("the CA is not a certificate: {e}")))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use super::persist::{PersistError, write_atomically};
+use super::persist::{PersistError, write_atomically, write_secret};
 
 /// The context, cluster and user name.
 pub const CONTEXT: &str = "tc-devcluster";
@@ -52,8 +52,5 @@ pub fn write_kubeconfig(
     let ca_file = std::path::absolute(directory.join(super::tls::CA_FILE))
         .map_err(|source| PersistError::Write { path: directory.to_owned(), source })?;
     write_atomically(&ca_file, ca_pem.as_bytes())?;
-    write_atomically(path, kubeconfig(address, &ca_file, token).as_bytes())?;
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| PersistError::Write { path: path.to_owned(), source })
+    write_secret(path, kubeconfig(address, &ca_file, token).as_bytes())
 }

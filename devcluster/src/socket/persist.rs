@@ -52,11 +52,28 @@ pub enum PersistError {
 /// # Errors
 /// [`PersistError::Write`].
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), PersistError> {
+    write_with_mode(path, contents, 0o644)
+}
+
+/// [`write_atomically`] for a secret (a key, a token): readable by its
+/// owner only, from the moment the file exists.
+///
+/// # Errors
+/// [`PersistError::Write`].
+pub fn write_secret(path: &Path, contents: &[u8]) -> Result<(), PersistError> {
+    write_with_mode(path, contents, 0o600)
+}
+
+fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), PersistError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let error = |source| PersistError::Write { path: path.to_owned(), source };
     let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = directory.join(format!(".{file_name}.tmp"));
-    let mut file = File::create(&temporary).map_err(error)?;
+    // A leftover temporary file would keep its old mode: start afresh.
+    let _ = fs::remove_file(&temporary);
+    let mut file =
+        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&temporary).map_err(error)?;
     file.write_all(contents).map_err(error)?;
     file.sync_all().map_err(error)?;
     drop(file);
@@ -111,10 +128,7 @@ pub fn load_or_create_credentials(data_dir: Option<&Path>) -> Result<Credentials
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let credentials = generate()?;
-            write_atomically(&path, credentials.to_json().to_string().as_bytes())?;
-            use std::os::unix::fs::PermissionsExt as _;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                .map_err(|source| PersistError::Write { path: path.clone(), source })?;
+            write_secret(&path, credentials.to_json().to_string().as_bytes())?;
             Ok(credentials)
         }
         Err(source) => Err(PersistError::Read { path, source }),
@@ -137,5 +151,17 @@ mod tests {
         assert_eq!(names, [SNAPSHOT_FILE]);
         fs::write(dir.path().join(SNAPSHOT_FILE), "{").unwrap();
         assert!(matches!(load_snapshot(dir.path()), Err(PersistError::Malformed { .. })));
+    }
+
+    #[test]
+    fn a_secret_is_its_owners_alone_from_the_start() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.key");
+        // A temporary file a crash left behind, readable by all.
+        fs::write(dir.path().join(".ca.key.tmp"), "old").unwrap();
+        write_secret(&path, b"key").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read(&path).unwrap(), b"key");
     }
 }

@@ -14,7 +14,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use super::persist::{PersistError, write_atomically};
+use super::persist::{PersistError, write_atomically, write_secret};
 
 /// The CA certificate's file name, in the data directory and beside the
 /// kubeconfig.
@@ -98,7 +98,7 @@ pub fn serving(data_dir: Option<&Path>) -> Result<Serving, TlsError> {
                 .map_err(|source| TlsError::Generate { what: "CA certificate", source })?;
             let pem = certificate.pem();
             if let Some(dir) = data_dir {
-                write_atomically(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes())?;
+                write_secret(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes())?;
                 write_atomically(&dir.join(CA_FILE), pem.as_bytes())?;
             }
             (key, pem)

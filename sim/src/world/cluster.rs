@@ -479,25 +479,10 @@ fn text(object: &Value, pointer: &str) -> String {
 /// deploy/` creates them: the agents act as that ServiceAccount, so the
 /// API server's RBAC decides each of their requests.
 fn seed_deploy_rbac(api: &ApiServer) -> Result<(), WorldError> {
-    use devcluster::apiserver::resources::{CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, SERVICE_ACCOUNTS};
     const DEPLOY: [&str; 2] =
         [include_str!("../../../deploy/namespace.yaml"), include_str!("../../../deploy/rbac.yaml")];
     for manifest in DEPLOY {
-        let documents =
-            datapath::manifest::parse_documents(manifest).map_err(|e| WorldError::Manifest(e.to_string()))?;
-        for document in documents {
-            let (resource, namespace) = match document.get("kind").and_then(Value::as_str) {
-                Some("Namespace") => (&NAMESPACES, None),
-                Some("ServiceAccount") => {
-                    (&SERVICE_ACCOUNTS, document.pointer("/metadata/namespace").and_then(Value::as_str))
-                }
-                Some("ClusterRole") => (&CLUSTER_ROLES, None),
-                Some("ClusterRoleBinding") => (&CLUSTER_ROLE_BINDINGS, None),
-                other => return Err(WorldError::Manifest(format!("deploy/: kind {other:?} is not seeded"))),
-            };
-            let namespace = namespace.map(str::to_owned);
-            api.create(resource, namespace.as_deref(), document)?;
-        }
+        api.with_state(|state, now| state.cluster.create_manifest(manifest, now))?;
     }
     Ok(())
 }

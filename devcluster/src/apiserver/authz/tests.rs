@@ -27,14 +27,7 @@ fn cluster() -> Cluster {
     }
     let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml"))
         .expect("rbac.yaml");
-    for document in datapath::manifest::parse_documents(&manifest).expect("yaml") {
-        let resource = match document["kind"].as_str() {
-            Some("ClusterRole") => &CLUSTER_ROLES,
-            Some("ClusterRoleBinding") => &CLUSTER_ROLE_BINDINGS,
-            _ => continue,
-        };
-        create(&mut cluster, resource, None, document);
-    }
+    cluster.create_manifest(&manifest, NOW).expect("deploy/rbac.yaml is created");
     create(
         &mut cluster,
         &ROLES,

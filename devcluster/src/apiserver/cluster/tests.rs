@@ -166,3 +166,26 @@ fn a_thousand_nodes_status_fits_well_under_etcds_limit_and_five_thousand_could_n
     assert!(thousand < MAX_OBJECT_BYTES / 2, "{thousand} bytes for 1,000 nodes");
     assert!(per_node * 5_000 > MAX_OBJECT_BYTES, "{per_node} bytes per node would fit 5,000 nodes");
 }
+
+#[test]
+fn a_manifest_creates_each_object_in_its_namespace_and_refuses_kinds_not_served() {
+    let mut cluster = Cluster::new(NOW);
+    let manifest = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: tc-system}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
+    cluster.create_manifest(manifest, NOW).expect("created");
+    let account = Target {
+        resource: &crate::apiserver::resources::SERVICE_ACCOUNTS,
+        namespace: Some("tc-system"),
+        name: "a",
+        status: false,
+    };
+    assert!(cluster.get(account).is_ok());
+    let config = Target {
+        resource: &crate::apiserver::resources::CONFIG_MAPS,
+        namespace: Some("default"),
+        name: "b",
+        status: false,
+    };
+    assert!(cluster.get(config).is_ok());
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n";
+    assert_eq!(cluster.create_manifest(secret, NOW).unwrap_err().code(), 400);
+}
