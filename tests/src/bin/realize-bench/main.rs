@@ -13,17 +13,21 @@
 //! 2. The same two cases on a shared bridge (the agent in shared mode:
 //!    a `Mirror` row, no flow; see [`shared`]), against `ovs-vsctl`
 //!    making the same row.
-//! 3. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
+//! 3. From the request to the first copy at the target, in each mode, one
+//!    Pod pinging every millisecond: the API request, `kubectl apply`, and
+//!    OVS's own port mirroring set up by hand (see [`first_copy`]).
+//! 4. Steady state: 1,000 Pods and 100 TrafficControls; the agent's RSS,
 //!    and its CPU time over 10 idle seconds.
-//! 4. Cluster-wide objects: 5,000 Namespaces and 10,000 TrafficControls;
+//! 5. Cluster-wide objects: 5,000 Namespaces and 10,000 TrafficControls;
 //!    the agent's RSS per object (see [`cluster_scale`]).
 //!
-//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE] [--only cluster-scale]`
+//! `cargo run --release -p tests --bin realize-bench -- [--runs N] [--log FILE] [--only cluster-scale|first-copy]`
 //! (`--log FILE`: the agent's whole log, each pass with its steps' times,
 //! written to FILE; `TC_AGENT=PATH` times another build of `tc-agent`, to
 //! compare two commits against references measured the same way)
 
 mod cluster_scale;
+mod first_copy;
 mod shared;
 
 use devcluster::socket::client::Client;
@@ -40,12 +44,21 @@ const NODE: &str = "node-1";
 const SELECTED: usize = 250;
 
 fn main() {
-    tests::require_tools("realize-bench", &[&tests::SWITCH_TOOLS[..], &[tests::KUBECTL]].concat());
+    tests::require_tools(
+        "realize-bench",
+        &[&tests::SWITCH_TOOLS[..], &[tests::KUBECTL, ("tcpdump", "apt-get install -y tcpdump")]].concat(),
+    );
     let runs: usize =
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if only.as_deref() == Some("first-copy") {
+        first_copy::latency("owned", runs);
+        first_copy::latency("shared", runs);
+        return;
+    }
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
     let api = cluster.client();
-    if std::env::args().skip_while(|a| a != "--only").nth(1).as_deref() == Some("cluster-scale") {
+    if only.as_deref() == Some("cluster-scale") {
         cluster_scale::measure(&mut agent, &api, cluster.pid());
         return;
     }
@@ -175,6 +188,8 @@ fn main() {
     }
 
     shared::latency(runs);
+    first_copy::latency("owned", runs);
+    first_copy::latency("shared", runs);
     steady_state(&cluster, &mut agent, &api);
     cluster_scale::measure(&mut agent, &api, cluster.pid());
 }
