@@ -94,6 +94,8 @@ pub type ReadActions = Result<Vec<Action>, String>;
 /// an `Err` inside the result.
 pub fn read_instructions(r: &mut Reader<'_>) -> Result<ReadActions, DecodeError> {
     let mut actions = Vec::new();
+    let mut goto = None;
+    let mut seen = Vec::new();
     let mut unknown = None;
     while r.remaining() > 0 {
         let kind = r.u16()?;
@@ -102,9 +104,17 @@ pub fn read_instructions(r: &mut Reader<'_>) -> Result<ReadActions, DecodeError>
             return Err(DecodeError::malformed("instruction", format!("length {len}")));
         }
         let mut body = r.sub(len - 4, "instruction")?;
+        // OpenFlow allows each instruction type once per flow (OVS refuses
+        // a second with OFPBIC_DUP_INST); the model, one list with at most
+        // one goto_table, has no place for a second.
+        if seen.contains(&kind) {
+            unknown = Some(format!("instruction type {kind} twice"));
+            continue;
+        }
+        seen.push(kind);
         match kind {
             OFPIT_GOTO_TABLE => match table_from_id(body.u8()?) {
-                Some(table) => actions.push(Action::GotoTable(table)),
+                Some(table) => goto = Some(Action::GotoTable(table)),
                 None => unknown = Some("goto_table to a table outside the pipeline".to_owned()),
             },
             OFPIT_APPLY_ACTIONS => {
@@ -119,7 +129,9 @@ pub fn read_instructions(r: &mut Reader<'_>) -> Result<ReadActions, DecodeError>
             other => unknown = Some(format!("instruction type {other}")),
         }
     }
-    // goto_table is last on the wire and last in the model.
+    // A switch runs apply-actions before goto_table whatever their order
+    // on the wire, and the model lists them in that order.
+    actions.extend(goto);
     Ok(match unknown {
         Some(why) => Err(why),
         None if actions.is_empty() => Ok(vec![Action::Drop]),
@@ -247,6 +259,35 @@ mod tests {
         // output:5 (an explicit port) is not something the pipeline makes.
         let bytes = [0, 4, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(read_instructions(&mut Reader::new(&bytes, "t")).unwrap(), Err("output to port 5".into()));
+    }
+
+    /// goto_table:1 (L2ForwardingCalc) and apply-actions with output:NORMAL, as instructions.
+    const GOTO_L2_FORWARDING: [u8; 8] = [0, 1, 0, 8, 1, 0, 0, 0];
+    const APPLY_NORMAL: [u8; 24] =
+        [0, 4, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16, 0xff, 0xff, 0xff, 0xfa, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn goto_table_is_last_whatever_its_place_on_the_wire() {
+        let bytes = [&GOTO_L2_FORWARDING[..], &APPLY_NORMAL[..]].concat();
+        let read = read_instructions(&mut Reader::new(&bytes, "t")).unwrap();
+        assert_eq!(read, Ok(vec![Action::Normal, Action::GotoTable(Table::L2ForwardingCalc)]));
+        assert_eq!(
+            round_trip(read.unwrap()),
+            Ok(vec![Action::Normal, Action::GotoTable(Table::L2ForwardingCalc)])
+        );
+    }
+
+    /// Found by the `openflow_message` fuzz target: a flow with two
+    /// goto_table instructions read as two gotos, which encode as one.
+    #[test]
+    fn a_repeated_instruction_is_reported_not_misread() {
+        for twice in [
+            [&GOTO_L2_FORWARDING[..], &GOTO_L2_FORWARDING[..]].concat(),
+            [&APPLY_NORMAL[..], &APPLY_NORMAL[..]].concat(),
+        ] {
+            let read = read_instructions(&mut Reader::new(&twice, "t")).unwrap();
+            assert!(read.as_ref().is_err_and(|why| why.ends_with("twice")), "{read:?}");
+        }
     }
 
     #[test]
