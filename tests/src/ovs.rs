@@ -134,6 +134,35 @@ impl Ovs {
         run(ovs_tool("ovs-vsctl"), &all, &self.envs())
     }
 
+    /// The UUID of Port `name`.
+    pub fn port_uuid(&self, name: &str) -> String {
+        self.vsctl(&["get", "port", name, "_uuid"]).trim().to_owned()
+    }
+
+    /// OVS's own port mirroring, set up by hand as a user would (the
+    /// benchmarks' reference for the agent's mirrors): an internal port
+    /// `port` and a `Mirror` row of the same name copying the Ports
+    /// `selected` (UUIDs) both ways to it, in one transaction; ovs-vsctl
+    /// returns once ovs-vswitchd has applied it. The port's device stays
+    /// down.
+    pub fn add_port_mirror(&self, bridge: &Bridge, port: &str, selected: &[String]) -> String {
+        let (br, selected) = (&bridge.name, selected.join(","));
+        let command = format!(
+            "-- --id=@i create interface name={port} type=internal -- --id=@p create port name={port} interfaces=@i \
+             -- add bridge {br} ports @p -- --id=@m create mirror name={port} select_src_port={selected} \
+             select_dst_port={selected} output_port=@p -- add bridge {br} mirrors @m"
+        );
+        self.vsctl(&command.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// Removes what [`Ovs::add_port_mirror`] made.
+    pub fn remove_port_mirror(&self, bridge: &Bridge, port: &str) {
+        let br = &bridge.name;
+        let command =
+            format!("-- --id=@m get mirror {port} -- remove bridge {br} mirrors @m -- del-port {br} {port}");
+        self.vsctl(&command.split_whitespace().collect::<Vec<_>>());
+    }
+
     /// `ovs-appctl` to this ovs-vswitchd (its control socket is found in
     /// the private run directory).
     pub fn appctl(&self, args: &[&str]) -> String {

@@ -33,41 +33,11 @@ fn iperf(client: &Pod, server: &Pod, seconds: u32) -> f64 {
         / 1e9
 }
 
-/// OVS's own mirroring of `pod` (both ways) to a new internal port.
+/// OVS's own mirroring of `pod` (both ways) to a new internal port,
+/// brought up.
 fn ovs_port_mirroring(node: &TestNode, pod: &Pod, port: &str) {
-    let bridge = &node.bridge.name;
-    node.ovs.vsctl(&["add-port", bridge, port, "--", "set", "interface", port, "type=internal"]);
+    node.ovs.add_port_mirror(&node.bridge, port, &[node.ovs.port_uuid(&pod.port)]);
     node.ovs.node().exec(&["ip", "link", "set", port, "up"]);
-    node.ovs.vsctl(&[
-        "--",
-        "--id=@out",
-        "get",
-        "port",
-        port,
-        "--",
-        "--id=@pod",
-        "get",
-        "port",
-        &pod.port,
-        "--",
-        "--id=@m",
-        "create",
-        "mirror",
-        "name=by-hand",
-        "select-src-port=@pod",
-        "select-dst-port=@pod",
-        "output-port=@out",
-        "--",
-        "set",
-        "bridge",
-        bridge,
-        "mirrors=@m",
-    ]);
-}
-
-/// Removes what [`ovs_port_mirroring`] made.
-fn remove_port_mirroring(node: &TestNode, port: &str) {
-    node.ovs.vsctl(&["clear", "bridge", &node.bridge.name, "mirrors", "--", "del-port", port]);
 }
 
 struct Row {
@@ -102,7 +72,7 @@ async fn main() {
     node.reconcile(&[], &pods).await;
     ovs_port_mirroring(&node, &web, "mir0");
     let by_hand = iperf(&web, &client, seconds);
-    remove_port_mirroring(&node, "mir0");
+    node.ovs.remove_port_mirror(&node.bridge, "mir0");
     rows.push(Row { mode: "owned", plain, ours, by_hand });
 
     // Shared: the agent's flows go, a "CNI" forwards, the agent only

@@ -39,7 +39,7 @@ pub fn measure(agent: &mut AgentProcess, api: &Client, server_pid: u32) {
             i % NAMESPACES,
             i % 13
         );
-        super::request(api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &body);
+        super::request(api, "POST", super::TRAFFIC_CONTROLS_PATH, &body);
     }
     let created = started.elapsed();
     // The cheap endpoint, not too often: building `/status` for 10,000

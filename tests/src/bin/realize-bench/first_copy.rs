@@ -28,10 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tests::agent::AgentProcess;
 use tests::devcluster::{DevCluster, namespace_yaml};
-use tests::ovs::{Bridge, Ovs};
+use tests::ovs::Ovs;
 use tests::pod::Pod;
 
-use super::{NODE, report, request, settle, tc_json, wait_port_gone};
+use super::{NODE, TRAFFIC_CONTROLS_PATH, report, request, settle, tc_json, wait_port_gone};
 
 /// The benchmark's TrafficControl, selecting `app: web`.
 const NAME: &str = "first-copy";
@@ -39,9 +39,15 @@ const NAME: &str = "first-copy";
 const TARGET: &str = "tap0";
 const REFERENCE: &str = "ref0";
 
+/// [`latency`] on an owned bridge, then on a shared one.
+pub fn both_modes(runs: usize) {
+    latency("owned", runs);
+    latency("shared", runs);
+}
+
 /// Runs `runs` rounds in `mode` and prints p50/p99 of each series and the
 /// ratio of the agent's (API request) to the reference's.
-pub fn latency(mode: &str, runs: usize) {
+fn latency(mode: &str, runs: usize) {
     let ovs = Ovs::start();
     let bridge = ovs.add_bridge("br");
     if mode == "shared" {
@@ -58,10 +64,11 @@ pub fn latency(mode: &str, runs: usize) {
     agent.wait_ready(Duration::from_secs(30));
     let api = cluster.client();
 
+    let web_port = ovs.port_uuid(&web.port);
     let copies = CopyWatch::start(&ovs);
     let _traffic = Traffic::start(&web, &client);
     let manifest = tc_json(NAME, "web");
-    let path = format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{NAME}");
+    let path = format!("{TRAFFIC_CONTROLS_PATH}/{NAME}");
     let delete = || {
         request(&api, "DELETE", &path, "");
         wait_port_gone(&ovs, &bridge, TARGET);
@@ -72,13 +79,13 @@ pub fn latency(mode: &str, runs: usize) {
         "\nfirst copy at the target, {mode} bridge, one Pod pinging every 1 ms, {runs} runs (+1 warm-up)"
     );
     let started = SystemTime::now();
-    request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &manifest);
+    request(&api, "POST", TRAFFIC_CONTROLS_PATH, &manifest);
     copies.first_after(TARGET, started);
     delete();
     let (mut via_api, mut via_kubectl, mut reference) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let started = SystemTime::now();
-        request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &manifest);
+        request(&api, "POST", TRAFFIC_CONTROLS_PATH, &manifest);
         via_api.push(copies.first_after(TARGET, started));
         delete();
 
@@ -88,9 +95,11 @@ pub fn latency(mode: &str, runs: usize) {
         delete();
 
         let started = SystemTime::now();
-        mirror_by_hand(&ovs, &bridge, &web.port);
+        ovs.add_port_mirror(&bridge, REFERENCE, std::slice::from_ref(&web_port));
+        ovs.node().exec(&["ip", "link", "set", REFERENCE, "up"]);
         reference.push(copies.first_after(REFERENCE, started));
-        remove_mirror_by_hand(&ovs, &bridge);
+        ovs.remove_port_mirror(&bridge, REFERENCE);
+        wait_port_gone(&ovs, &bridge, REFERENCE);
         settle();
     }
     let api_p50 = report("API request (kubectl apply's POST) to the first copy", &mut via_api);
@@ -98,31 +107,6 @@ pub fn latency(mode: &str, runs: usize) {
     let reference_p50 =
         report("reference: ovs-vsctl port + Mirror row, ip link set up, to the first copy", &mut reference);
     println!("  ratio (p50): API request / reference {:.2}", api_p50 / reference_p50);
-}
-
-/// What OVS's own port mirroring needs, set up by hand: an internal port
-/// and a `Mirror` row copying `pod_port` both ways to it, in one
-/// transaction (ovs-vsctl waits until ovs-vswitchd has it), then the
-/// port's device up.
-fn mirror_by_hand(ovs: &Ovs, bridge: &Bridge, pod_port: &str) {
-    let br = &bridge.name;
-    let command = format!(
-        "-- --id=@pod get port {pod_port} -- --id=@i create interface name={REFERENCE} type=internal \
-         -- --id=@p create port name={REFERENCE} interfaces=@i -- add bridge {br} ports @p \
-         -- --id=@m create mirror name={REFERENCE} select_src_port=@pod select_dst_port=@pod output_port=@p \
-         -- add bridge {br} mirrors @m"
-    );
-    ovs.vsctl(&command.split_whitespace().collect::<Vec<_>>());
-    ovs.node().exec(&["ip", "link", "set", REFERENCE, "up"]);
-}
-
-fn remove_mirror_by_hand(ovs: &Ovs, bridge: &Bridge) {
-    let br = &bridge.name;
-    let command = format!(
-        "-- --id=@m get mirror {REFERENCE} -- remove bridge {br} mirrors @m -- del-port {br} {REFERENCE}"
-    );
-    ovs.vsctl(&command.split_whitespace().collect::<Vec<_>>());
-    wait_port_gone(ovs, bridge, REFERENCE);
 }
 
 /// A ping from `from` to `to` every millisecond until dropped.

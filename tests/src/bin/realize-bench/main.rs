@@ -42,6 +42,8 @@ use tests::ovs::{Bridge, Ovs};
 
 const NODE: &str = "node-1";
 const SELECTED: usize = 250;
+/// The API path of TrafficControls.
+const TRAFFIC_CONTROLS_PATH: &str = "/apis/crd.antrea.io/v1alpha2/trafficcontrols";
 
 fn main() {
     tests::require_tools(
@@ -52,8 +54,7 @@ fn main() {
         std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     if only.as_deref() == Some("first-copy") {
-        first_copy::latency("owned", runs);
-        first_copy::latency("shared", runs);
+        first_copy::both_modes(runs);
         return;
     }
     let BenchNode { ovs, bridge, cluster, mut agent } = BenchNode::start("owned");
@@ -74,7 +75,7 @@ fn main() {
         })
     };
     // Warm-up: learn how many flows the TrafficControl has.
-    request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+    request(&api, "POST", TRAFFIC_CONTROLS_PATH, &tc_json(name, "bench"));
     agent.wait_for("the warm-up TrafficControl realized", Duration::from_secs(30), |a| {
         a.get("/status").is_some_and(|(_, b)| b.contains("\"inSync\": true") && b.contains("p249"))
     });
@@ -110,12 +111,12 @@ fn main() {
     let mut reference = Vec::new();
     let mut port_reference = Vec::new();
     for run in 0..runs {
-        request(&api, "DELETE", &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"), "");
+        request(&api, "DELETE", &format!("{TRAFFIC_CONTROLS_PATH}/{name}"), "");
         wait_flows(&runtime, &bridge, cookie, 0);
         wait_port_gone(&ovs, &bridge, "tap0");
         settle();
         let started = Instant::now();
-        request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+        request(&api, "POST", TRAFFIC_CONTROLS_PATH, &tc_json(name, "bench"));
         created.push(arrived(&runtime, started));
 
         // Selector away and back: flows only, the port stays.
@@ -188,8 +189,7 @@ fn main() {
     }
 
     shared::latency(runs);
-    first_copy::latency("owned", runs);
-    first_copy::latency("shared", runs);
+    first_copy::both_modes(runs);
     steady_state(&cluster, &mut agent, &api);
     cluster_scale::measure(&mut agent, &api, cluster.pid());
 }
@@ -260,7 +260,7 @@ fn patch_selector(api: &Client, name: &str, app: &str) {
     request_typed(
         api,
         "PATCH",
-        &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"),
+        &format!("{TRAFFIC_CONTROLS_PATH}/{name}"),
         &body,
         "application/merge-patch+json",
     );
@@ -352,7 +352,7 @@ fn steady_state(cluster: &DevCluster, agent: &mut AgentProcess, api: &Client) {
     cluster.apply(&more);
     for i in 0..100 {
         let body = tc_json(&format!("tc{i:03}"), &format!("a{i}")).replace("tap0", &format!("tap{}", i % 10));
-        request(api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &body);
+        request(api, "POST", TRAFFIC_CONTROLS_PATH, &body);
     }
     agent.wait_for("1,000 Pods and 100 TrafficControls realized", Duration::from_secs(60), |a| {
         a.get("/status").is_some_and(|(_, b)| b.contains("\"inSync\": true") && b.contains("tc099"))

@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 
 use actors::ovsdb_connection::{DEFAULT_DEADLINE, OvsdbConnection};
 use datapath::ovsdb::bridge;
-use tests::ovs::{Bridge, Ovs};
+use tests::ovs::Ovs;
 
-use super::{BenchNode, SELECTED, patch_selector, report, request, settle, tc_json, wait_port_gone};
+use super::{
+    BenchNode, SELECTED, TRAFFIC_CONTROLS_PATH, patch_selector, report, request, settle, tc_json,
+    wait_port_gone,
+};
 
 /// The agent's mirror of the benchmark's TrafficControl (`tc-<target>`).
 const MIRROR: &str = "tc-tap0";
@@ -55,18 +58,18 @@ pub fn latency(runs: usize) {
 
     println!("\nshared bridge (Mirror rows), {SELECTED} selected Pods, {runs} runs (+1 warm-up)");
     let name = "bench";
-    request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+    request(&api, "POST", TRAFFIC_CONTROLS_PATH, &tc_json(name, "bench"));
     wait_selected(SELECTED).expect("the warm-up TrafficControl's mirror");
     let mut created = Vec::new();
     let mut reselected = Vec::new();
     let mut created_reference = Vec::new();
     for _ in 0..runs {
-        request(&api, "DELETE", &format!("/apis/crd.antrea.io/v1alpha2/trafficcontrols/{name}"), "");
+        request(&api, "DELETE", &format!("{TRAFFIC_CONTROLS_PATH}/{name}"), "");
         wait_selected(0).expect("the mirror deleted");
         wait_port_gone(&ovs, &bridge, "tap0");
         settle();
         let started = Instant::now();
-        request(&api, "POST", "/apis/crd.antrea.io/v1alpha2/trafficcontrols", &tc_json(name, "bench"));
+        request(&api, "POST", TRAFFIC_CONTROLS_PATH, &tc_json(name, "bench"));
         wait_selected(SELECTED).expect("the new TrafficControl's mirror");
         created.push(started.elapsed());
 
@@ -80,21 +83,8 @@ pub fn latency(runs: usize) {
         reselected.push(started.elapsed());
 
         settle();
-        created_reference.push(timed(|| create_port_and_mirror(&ovs, &bridge, &pod_ports)));
-        ovs.vsctl(&[
-            "--",
-            "--id=@m",
-            "get",
-            "mirror",
-            "ref",
-            "--",
-            "remove",
-            "bridge",
-            &bridge.name,
-            "mirrors",
-            "@m",
-        ]);
-        ovs.vsctl(&["del-port", &bridge.name, "ref"]);
+        created_reference.push(timed(|| ovs.add_port_mirror(&bridge, "ref", &pod_ports)));
+        ovs.remove_port_mirror(&bridge, "ref");
     }
     let created_p50 = report("new TrafficControl (port + Mirror row)", &mut created);
     let reselected_p50 = report(
@@ -129,17 +119,4 @@ fn pod_port_uuids(ovs: &Ovs) -> Vec<String> {
         .collect();
     assert_eq!(uuids.len(), SELECTED, "the Pod ports");
     uuids
-}
-
-/// What the agent does for a new TrafficControl, by hand in one
-/// transaction: an internal port `ref` and a Mirror row copying the Pods'
-/// ports both ways to it.
-fn create_port_and_mirror(ovs: &Ovs, bridge: &Bridge, pod_ports: &[String]) -> String {
-    let (br, selected) = (&bridge.name, pod_ports.join(","));
-    let command = format!(
-        "-- --id=@i create interface name=ref type=internal -- --id=@p create port name=ref interfaces=@i \
-         -- add bridge {br} ports @p -- --id=@m create mirror name=ref select_src_port={selected} \
-         select_dst_port={selected} output_port=@p -- add bridge {br} mirrors @m"
-    );
-    ovs.vsctl(&command.split_whitespace().collect::<Vec<_>>())
 }
